@@ -1,0 +1,35 @@
+# The two commands of the README:
+#   make dev    creates/refreshes .venv, renders the dev stack, and says where the file went
+#   make test   creates/refreshes .venv with the test tools and runs every test
+# The venv is rebuilt only when a requirements file changes (the stamp files below).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: dev test contract bench lint clean
+
+$(VENV)/.runtime: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+dev: $(VENV)/.runtime
+	$(PY) -m components render --stack dev
+	$(PY) -m components validate build/dev/openclaw.json5
+
+test: $(VENV)/.dev
+	$(PY) -m pytest
+
+lint: $(VENV)/.dev
+	$(PY) -m ruff check components tests bench
+
+bench: $(VENV)/.dev
+	$(PY) bench/render_scale.py
+
+clean:
+	rm -rf $(VENV) build .kimi-infra

@@ -1,0 +1,116 @@
+"""`python -m components`: render, validate, and operate the OpenClaw config of each stack.
+
+Commands import what they need inside their bodies, so `render` never loads boto3 or pulumi.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from components.errors import KimiInfraError
+
+
+class _Cli(click.Group):
+    """Turns our errors into one line on stderr and exit 1 (click keeps 2 for usage errors)."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except KimiInfraError as error:
+            click.echo(f"error: {error}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), envvar="KIMI_INFRA_PROJECT_DIR",
+              help="Folder with Pulumi.yaml and stacks/ (default: found above the working folder).")
+@click.pass_context
+def cli(ctx: click.Context, project_dir: Path | None) -> None:
+    """kimi-infra: OpenClaw model-provider config for Moonshot AI (Kimi), per stack.
+
+    Stacks live in stacks/Pulumi.<stack>.yaml (dev, staging, prod, prod-cn). Keys are never
+    taken from arguments and never printed.
+    """
+    from components.stackfile import find_project_dir
+
+    ctx.obj = find_project_dir(project_dir)
+
+
+stack_option = click.option("--stack", "-s", required=True, help="Stack name: stacks/Pulumi.<stack>.yaml.")
+
+
+@cli.command()
+@stack_option
+@click.option("--out", "-o", default=None, metavar="PATH|-",
+              help="Where to write; '-' for stdout. Default: build/<stack>/openclaw.json5 in the project.")
+@click.pass_obj
+def render(project_dir: Path, stack: str, out: str | None) -> None:
+    """Render a stack's OpenClaw config (JSON5) offline.
+
+    In inline key mode the keys are read from MOONSHOT_API_KEY / KIMICODE_API_KEY in the
+    environment, and the file is written with mode 0600.
+    """
+    from components.atomic import write_atomic
+    from components.render import render_stack
+    from components.stackfile import display_path, load_stack
+
+    loaded = load_stack(project_dir, stack)
+    keys = keys_from_environment(loaded.spec, loaded.source) if loaded.spec.keyMode == "inline" else None
+    rendered = render_stack(loaded.spec, loaded.source, keys)
+    if out == "-":
+        click.echo(rendered.text, nl=False)
+        return
+    path = Path(out) if out else project_dir / "build" / stack / "openclaw.json5"
+    write_atomic(path, rendered.text.encode("utf-8"), 0o600 if rendered.holds_secret else 0o644)
+    click.echo(f"wrote {display_path(path)} ({len(rendered.text)} bytes, sha256 {rendered.sha256[:12]})")
+
+
+def keys_from_environment(spec, source: str):
+    """Inline mode: each enabled provider's key from its catalog env var, as a Secret."""
+    from components.assemble import enabled_providers
+    from components.secret import Secret
+
+    keys = {}
+    for info in enabled_providers(spec):
+        value = os.environ.get(info.env_var, "").strip()
+        if not value:
+            raise KimiInfraError(
+                f"{source}: kimi-infra:keyMode: inline mode needs the {info.name} key in ${info.env_var}; "
+                f"fix: export {info.env_var} in the environment (keys are never taken as arguments)"
+            )
+        keys[info.name] = Secret(value)
+    if len(keys) > 1 and len(set(keys.values())) < len(keys):
+        raise KimiInfraError(
+            f"{source}: kimi-infra:keyMode: the same key is set for {' and '.join(keys)}; "
+            "fix: give each provider its own key (Moonshot and Kimi Code keys are not interchangeable)"
+        )
+    return keys
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+def validate(files: tuple[Path, ...]) -> None:
+    """Check OpenClaw config files (JSON5) against our model; exit 1 if any fails."""
+    from components.validate import validate_file
+
+    failed = 0
+    for path in files:
+        try:
+            config = validate_file(path)
+        except KimiInfraError as error:
+            failed += 1
+            click.echo(f"invalid: {error}", err=True)
+            continue
+        refs = len(config.agents.defaults.models)
+        click.echo(f"ok: {path} ({len(config.models.providers)} providers, {refs} models)")
+    if failed:
+        sys.exit(1)
+
+
+def main() -> None:
+    """Entry point for `python -m components`."""
+    cli(prog_name="python -m components")

@@ -1,0 +1,81 @@
+"""Errors that the CLI prints as one line and turns into a non-zero exit code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class KimiInfraError(Exception):
+    """A failure the user can act on; its text is one line and never holds a secret value."""
+
+
+class SpecError(KimiInfraError):
+    """Bad input: names the file, the field, what is wrong and how to fix it."""
+
+    def __init__(self, source: str, field: str, problem: str, fix: str) -> None:
+        self.source = source
+        self.field = field
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"{source}: {field}: {problem}; fix: {fix}")
+
+
+# pydantic adds the chosen union member's tag to an error's location; users never wrote it.
+_UNION_TAGS = frozenset({"local", "aws-secrets-manager", "file", "s3", "ssm", "int", "float", "str"})
+
+
+def validation_to_spec_error(error: Any, source: str, prefix: str = "") -> SpecError:
+    """The first pydantic error as a SpecError; input values are never copied (they may be keys)."""
+    first = error.errors(include_url=False, include_input=False)[0]
+    field = prefix + _field_path(first["loc"]) if first["loc"] else prefix.rstrip(":.") or "document"
+    problem = " ".join(str(first["msg"]).split())
+    return SpecError(source, field, problem, _fix_for(first))
+
+
+def _field_path(loc: tuple) -> str:
+    parts: list[str] = []
+    for index, item in enumerate(loc):
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in _UNION_TAGS and index > 0:
+            continue  # pydantic adds the union member's tag; users never wrote it
+        elif str(item).startswith("function-"):
+            continue
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts)
+
+
+_FIXES = {
+    "missing": "add this field",
+    "extra_forbidden": "remove it or correct its spelling (see README: stack file reference)",
+    "int_type": "give a whole number (no quotes)",
+    "int_from_float": "give a whole number",
+    "float_type": "give a number (no quotes)",
+    "bool_type": "use true or false (no quotes)",
+    "string_type": "give a text value",
+    "list_type": "give a list (`- item` lines or [a, b])",
+    "dict_type": "give a mapping (`key: value` lines)",
+    "model_type": "give a mapping (`key: value` lines)",
+    "model_attributes_type": "give a mapping (`key: value` lines)",
+    "too_short": "give at least one item",
+    "string_too_short": "give a non-empty value",
+    "string_too_long": "shorten the value",
+    "string_pattern_mismatch": "correct the value's format (see README: stack file reference)",
+    "finite_number": "give a finite number",
+    "union_tag_not_found": "add `kind:` naming what this is",
+}
+
+
+def _fix_for(detail: dict) -> str:
+    kind = detail["type"]
+    context = detail.get("ctx") or {}
+    if kind == "greater_than":
+        return f"use a number greater than {context.get('gt')}"
+    if kind == "greater_than_equal":
+        return f"use a number of at least {context.get('ge')}"
+    if kind == "literal_error":
+        return f"use one of {context.get('expected')}"
+    if kind == "union_tag_invalid":
+        return f"set `kind:` to one of {context.get('expected_tags')}"
+    return _FIXES.get(kind, "correct this value (see README: stack file reference)")

@@ -1,0 +1,137 @@
+"""Read `stacks/Pulumi.<stack>.yaml` into a StackSpec, with one-line errors that say what to fix.
+
+Pulumi keeps the stack's config under `config:` with namespaced keys (`kimi-infra:region`).
+Keys of other namespaces (`aws:region`) belong to other programs and are ignored; the API keys
+(`kimi-infra:moonshotApiKey`, `kimi-infra:kimicodeApiKey`) are Pulumi `secure:` ciphertext that
+only the Pulumi engine can read, so they are left alone here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from components.catalog import PROVIDERS
+from components.errors import KimiInfraError, SpecError, validation_to_spec_error
+from components.models import StackSpec
+
+NAMESPACE = "kimi-infra"
+STACKS_DIR = "stacks"
+KEY_CONFIG_NAMES = frozenset(info.config_key for info in PROVIDERS.values())
+
+
+@dataclass(frozen=True)
+class LoadedStack:
+    """A validated stack spec and where it came from."""
+
+    spec: StackSpec
+    path: Path
+    project_dir: Path
+    secret_keys: frozenset[str]  # config keys present as `secure:` values (never their values)
+
+    @property
+    def source(self) -> str:
+        return display_path(self.path)
+
+    def resolve(self, path: str) -> Path:
+        """A path from the stack file: absolute as given, else relative to the project."""
+        candidate = Path(path).expanduser()
+        return candidate if candidate.is_absolute() else self.project_dir / candidate
+
+
+def find_project_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The folder holding Pulumi.yaml: given, `KIMI_INFRA_PROJECT_DIR`, above cwd, or ours."""
+    chosen = explicit or os.environ.get("KIMI_INFRA_PROJECT_DIR")
+    if chosen:
+        return Path(chosen).resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "Pulumi.yaml").is_file() and (folder / STACKS_DIR).is_dir():
+            return folder
+    return Path(__file__).resolve().parent.parent
+
+
+def stack_path(project_dir: Path, stack: str) -> Path:
+    return project_dir / STACKS_DIR / f"Pulumi.{stack}.yaml"
+
+
+def list_stacks(project_dir: Path) -> list[str]:
+    """Stack names that have a stack file, sorted."""
+    folder = project_dir / STACKS_DIR
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in folder.glob("Pulumi.*.yaml"))
+
+
+def display_path(path: Path) -> str:
+    """`path` relative to the working folder when it is below it (shorter error lines)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_stack(project_dir: Path, stack: str) -> LoadedStack:
+    """Read and validate one stack file; SpecError names the file, field and fix."""
+    path = stack_path(project_dir, stack)
+    if not path.is_file():
+        known = ", ".join(list_stacks(project_dir)) or "none"
+        raise SpecError(display_path(path), "stack", f"no stack named {stack!r}",
+                        f"use one of: {known} (or create {STACKS_DIR}/Pulumi.{stack}.yaml)")
+    document = read_yaml(path)
+    values, secret_keys = split_namespace(document, display_path(path))
+    spec = spec_from_config(values, stack, display_path(path))
+    return LoadedStack(spec=spec, path=path, project_dir=project_dir, secret_keys=frozenset(secret_keys))
+
+
+def read_yaml(path: Path) -> Any:
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "document"
+        problem = str(getattr(error, "problem", None) or "not valid YAML")
+        raise SpecError(display_path(path), where, f"YAML syntax error: {problem}",
+                        "fix the YAML syntax (indentation, colons, quotes)") from None
+    except OSError as error:
+        raise KimiInfraError(f"{display_path(path)}: cannot read: {error.strerror}") from None
+
+
+def split_namespace(document: Any, source: str) -> tuple[dict[str, Any], set[str]]:
+    """The `kimi-infra:` config values (prefix removed) and the names of its secure keys."""
+    if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
+        raise SpecError(source, "config", "the file has no `config:` mapping",
+                        f"put the settings under `config:` as `{NAMESPACE}:<key>: value`")
+    values: dict[str, Any] = {}
+    secret_keys: set[str] = set()
+    prefix = NAMESPACE + ":"
+    for key, value in document["config"].items():
+        if not isinstance(key, str) or not key.startswith(prefix):
+            continue
+        name = key[len(prefix):]
+        if name in KEY_CONFIG_NAMES:
+            _require_secure(value, source, key)
+            secret_keys.add(name)
+            continue
+        values[name] = value
+    return values, secret_keys
+
+
+def _require_secure(value: Any, source: str, key: str) -> None:
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return
+    raise SpecError(source, key, "an API key must never be stored in plain text",
+                    f"remove it and run `pulumi config set --secret {key}` (reads the key from stdin)")
+
+
+def spec_from_config(values: dict[str, Any], stack: str, source: str) -> StackSpec:
+    """Validate namespace values as a StackSpec; the same path for the CLI and the Pulumi program."""
+    from pydantic import ValidationError
+
+    try:
+        return StackSpec.model_validate({**values, "stack": stack})
+    except ValidationError as error:
+        raise validation_to_spec_error(error, source, NAMESPACE + ":") from None
