@@ -29,6 +29,8 @@ def validation_to_spec_error(error: Any, source: str, prefix: str = "") -> SpecE
     first = error.errors(include_url=False, include_input=False)[0]
     field = prefix + _field_path(first["loc"]) if first["loc"] else prefix.rstrip(":.") or "document"
     problem = " ".join(str(first["msg"]).split())
+    if first["type"] == "string_pattern_mismatch":
+        problem = "has the wrong format"  # the regex itself helps nobody
     return SpecError(source, field, problem, _fix_for(first))
 
 
@@ -67,6 +69,19 @@ _FIXES = {
 }
 
 
+_FORMATS = {
+    "region": "use an AWS region name such as us-east-1 or cn-north-1",
+    "bucket": "use an S3 bucket name (lowercase letters, digits, dots and hyphens)",
+    "parameter": "use an SSM parameter name that starts with / (letters, digits, _ . - /)",
+    "command": "use an absolute path (starting with /)",
+    "primaryModel": "use a model ref <provider>/<model id>, e.g. moonshot/kimi-k2-0905-preview",
+    "primary": "use a model ref <provider>/<model id>, e.g. moonshot/kimi-k2-0905-preview",
+    "id": "use letters, digits and . _ : - (starting with a letter or digit)",
+    "name": "use letters, digits and _ . - (starting with a letter or digit)",
+    "stack": "use letters, digits and _ . - (starting with a letter or digit)",
+}
+
+
 def _fix_for(detail: dict) -> str:
     kind = detail["type"]
     context = detail.get("ctx") or {}
@@ -76,6 +91,9 @@ def _fix_for(detail: dict) -> str:
         return f"use a number of at least {context.get('ge')}"
     if kind == "literal_error":
         return f"use one of {context.get('expected')}"
+    if kind == "string_pattern_mismatch":
+        name = next((str(p) for p in reversed(detail["loc"]) if isinstance(p, str)), "")
+        return _FORMATS.get(name, "correct the value's format (see README: stack file reference)")
     if kind == "union_tag_invalid":
         return f"set `kind:` to one of {context.get('expected_tags')}"
     return _FIXES.get(kind, "correct this value (see README: stack file reference)")

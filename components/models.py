@@ -8,7 +8,7 @@ order of the seed document: `render` writes fields in declaration order.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
@@ -17,7 +17,7 @@ Region = Literal["global", "cn"]
 KeyMode = Literal["reference", "inline", "secretref"]
 
 PositiveInt = Annotated[int, Field(gt=0)]
-NonNegativeNumber = Annotated[Union[int, float], Field(ge=0, allow_inf_nan=False)]
+NonNegativeNumber = Annotated[int | float, Field(ge=0, allow_inf_nan=False)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 ModelId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 # A model ref is "<provider>/<model id>", as in `moonshot/kimi-k2-0905-preview`.
@@ -84,7 +84,7 @@ class ProviderConfig(Strict):
     """One entry of `models.providers`."""
 
     baseUrl: HttpsUrl
-    apiKey: Union[SecretText, SecretRef]
+    apiKey: SecretText | SecretRef
     api: Literal["openai-completions"]
     models: Annotated[list[ModelDefinition], Field(min_length=1)]
 
@@ -143,7 +143,7 @@ class SecretsSection(Strict):
 class OpenClawConfig(Strict):
     """The part of an OpenClaw config that kimi-infra owns, in the seed's field order."""
 
-    env: Union[EnvBlock, LegacyEnvBlock, None] = None
+    env: EnvBlock | LegacyEnvBlock | None = None
     secrets: SecretsSection | None = None
     agents: Agents
     models: ModelsSection
@@ -170,7 +170,8 @@ class OpenClawConfig(Strict):
         for name, provider in self.models.providers.items():
             ref = provider.apiKey
             if isinstance(ref, SecretRef) and ref.provider not in known:
-                raise ValueError(f"provider {name!r} apiKey names secrets provider {ref.provider!r}, which is not defined")
+                raise ValueError(f"provider {name!r} apiKey names secrets provider {ref.provider!r}, "
+                                 "which secrets.providers does not define")
 
 
 # --- The stack spec (what we read from stacks/Pulumi.<stack>.yaml) -------------------------
@@ -219,7 +220,7 @@ class AwsSecretsManagerStoreSpec(Strict):
     profile: Text | None = None
 
 
-SecretStoreSpec = Annotated[Union[LocalStoreSpec, AwsSecretsManagerStoreSpec], Field(discriminator="kind")]
+SecretStoreSpec = Annotated[LocalStoreSpec | AwsSecretsManagerStoreSpec, Field(discriminator="kind")]
 
 TargetName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 
@@ -253,7 +254,7 @@ class SsmTargetSpec(Strict):
     kmsKeyId: Text | None = None
 
 
-TargetSpec = Annotated[Union[FileTargetSpec, S3TargetSpec, SsmTargetSpec], Field(discriminator="kind")]
+TargetSpec = Annotated[FileTargetSpec | S3TargetSpec | SsmTargetSpec, Field(discriminator="kind")]
 
 
 class ResolverSpec(Strict):

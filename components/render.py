@@ -7,10 +7,11 @@ lists of plain values on one line, everything else one item per line.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
+from json.encoder import encode_basestring  # C-accelerated: quotes and escapes, keeps non-ASCII
 
 from components.assemble import assemble
 from components.models import OpenClawConfig, StackSpec
@@ -45,13 +46,34 @@ def content_hash(text: str) -> str:
 
 
 def parse(text: str) -> OpenClawConfig:
-    """Parse JSON5 text and validate it against our model (raises ValueError or ValidationError)."""
-    import json5  # only parse-back needs it; keeps `render` imports lean
+    """Parse JSON5 text and validate it against our model.
 
-    return OpenClawConfig.model_validate(json5.loads(text))
+    Raises ValueError with a line and column for bad syntax (never echoing content, which may
+    hold a key), or pydantic's ValidationError for a bad config.
+    """
+    import pyjson5  # C parser: ~2,000x faster than the pure-Python json5 package
+
+    try:
+        data = pyjson5.decode(text)
+    except pyjson5.Json5DecoderException as error:
+        # args[1:] hold the partly parsed document, which may hold a key: keep only the message.
+        raise ValueError(_syntax_message(text, str(error.args[0]))) from None
+    return OpenClawConfig.model_validate(data)
+
+
+def _syntax_message(text: str, message: str) -> str:
+    position = re.search(r"near (\d+)", message)
+    if position is None:
+        return message
+    offset = int(position.group(1))
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return f"line {line}, column {column}: {message[:position.start()].strip()}"
 
 
 def _value(value: object, depth: int) -> str:
+    if isinstance(value, str):
+        return encode_basestring(value)
     if isinstance(value, dict):
         return _object(value, depth)
     if isinstance(value, list):
@@ -62,7 +84,7 @@ def _value(value: object, depth: int) -> str:
 def _object(obj: dict, depth: int) -> str:
     if not obj:
         return "{}"
-    items = [f"{_key(k)}: {_value(v, depth + 1)}" for k, v in obj.items()]
+    items = [_key(k) + ": " + _value(v, depth + 1) for k, v in obj.items()]
     if _is_flat(obj.values()):
         return "{ " + ", ".join(items) + " }"
     return _block("{", items, "}", depth)
@@ -78,26 +100,29 @@ def _array(items: list, depth: int) -> str:
 
 
 def _block(open_: str, items: list[str], close: str, depth: int) -> str:
-    inner = _INDENT * (depth + 1)
-    return open_ + "\n" + ",\n".join(inner + item for item in items) + "\n" + _INDENT * depth + close
+    inner = ",\n" + _INDENT * (depth + 1)
+    return open_ + inner[1:] + inner.join(items) + "\n" + _INDENT * depth + close
 
 
 def _is_flat(values) -> bool:
-    return all(not isinstance(v, (dict, list)) for v in values)
+    return all(not isinstance(value, (dict, list)) for value in values)
 
 
+@lru_cache(maxsize=4096)
 def _key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else json.dumps(key, ensure_ascii=False)
+    return key if _BARE_KEY.match(key) else encode_basestring(key)
 
 
 def _scalar(value: object) -> str:
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if value is None:
+        return "null"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return json.dumps(value, ensure_ascii=False)
+    return repr(value)
 
 
 def header_for(stack: str) -> str:

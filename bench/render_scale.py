@@ -1,0 +1,84 @@
+"""Render + validate speed at scale, and the cold start of `render` against a bare pydantic floor.
+
+Prints:
+- the time to validate, render, parse back and re-validate N synthetic stacks (N = 10, 100, 1000);
+- the median wall time (7 runs, alternated) of `python -m components render --stack dev` and of
+  `python -c "import json5, pydantic; pydantic.create_model('M', x=(int, ...))"`, and their ratio.
+
+Goals (issue 3): 1,000 stacks under 1 s; cold-start ratio at most 1.5. Run: `make bench`.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+from components.models import StackSpec  # noqa: E402
+from components.render import parse, render_stack  # noqa: E402
+
+FLOOR = "import json5, pydantic; pydantic.create_model('M', x=(int, ...))"
+
+
+def synthetic_stack(index: int) -> dict:
+    """A valid stack that differs from its neighbours (overrides, extra models, region)."""
+    cn = index % 4 == 3
+    return {
+        "stack": f"synthetic-{index}",
+        "region": "cn" if cn else "global",
+        "providers": ["moonshot"] if cn else ["moonshot", "kimi-code"],
+        "keyMode": "reference",
+        "modelOverrides": {"moonshot/kimi-k2-thinking": {"contextWindow": 100_000 + index, "cost": {"input": 0.6}}},
+        "extraModels": {"moonshot": [{"id": f"kimi-k2-extra-{index}", "name": f"Extra {index}",
+                                      "contextWindow": 131072, "maxTokens": 8192}]},
+        "targets": [{"kind": "file", "path": f"out/{index}.json5"}],
+    }
+
+
+def time_stacks(count: int) -> float:
+    raw = [synthetic_stack(i) for i in range(count)]
+    start = time.perf_counter()
+    for values in raw:
+        spec = StackSpec.model_validate(values)
+        rendered = render_stack(spec, "bench")
+        parse(rendered.text)
+    return time.perf_counter() - start
+
+
+def wall_time(command: list[str]) -> float:
+    start = time.perf_counter()
+    subprocess.run(command, cwd=PROJECT_DIR, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def cold_start(runs: int = 7) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as scratch:
+        ours = [sys.executable, "-m", "components", "render", "--stack", "dev", "--out", f"{scratch}/dev.json5"]
+        floor = [sys.executable, "-c", FLOOR]
+        wall_time(ours), wall_time(floor)  # warm the OS file cache for both
+        ours_times, floor_times = [], []
+        for _ in range(runs):  # alternated, so drift in machine load hits both alike
+            ours_times.append(wall_time(ours))
+            floor_times.append(wall_time(floor))
+    return statistics.median(ours_times), statistics.median(floor_times)
+
+
+def main() -> None:
+    time_stacks(10)  # warm-up: first-use costs (regex compiles, pydantic validators)
+    for count in (10, 100, 1000):
+        seconds = time_stacks(count)
+        print(f"render+validate {count:>5} stacks: {seconds * 1000:8.1f} ms ({seconds / count * 1e6:6.0f} us/stack)")
+    ours, floor = cold_start()
+    print(f"cold start `render --stack dev`: {ours * 1000:.0f} ms (median of 7)")
+    print(f"cold start pydantic floor:       {floor * 1000:.0f} ms (median of 7)")
+    print(f"ratio: {ours / floor:.2f} (goal <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()

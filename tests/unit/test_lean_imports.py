@@ -1,0 +1,36 @@
+"""The offline path (`render`, `validate`, the pure core) never imports pulumi or boto3."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.helpers import PROJECT_DIR
+
+PROBE = """
+import atexit, sys
+atexit.register(lambda: print("LOADED:" + ",".join(m for m in ("pulumi", "boto3", "botocore") if m in sys.modules)))
+sys.argv = ["components", *sys.argv[1:]]
+import runpy
+runpy.run_module("components", run_name="__main__")
+"""
+
+
+def loaded_heavy_modules(*args: str) -> list[str]:
+    result = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=PROJECT_DIR, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    marker = result.stdout.strip().splitlines()[-1]
+    return [m for m in marker.removeprefix("LOADED:").split(",") if m]
+
+
+def test_render_imports_neither_pulumi_nor_boto3():
+    assert loaded_heavy_modules("render", "--stack", "prod", "--out", "-") == []
+
+
+def test_pure_core_imports_neither():
+    code = ("import sys, components.models, components.catalog, components.assemble, components.render, "
+            "components.stackfile, components.validate, components.stores, components.targets; "
+            "print([m for m in ('pulumi', 'boto3') if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True)
+    assert result.stdout.strip() == "[]", result.stderr
