@@ -1,0 +1,1 @@
+"""Operations between `pulumi up`s: rotate, rollback, promote, status, history."""
