@@ -1,0 +1,1 @@
+"""Pulumi dynamic providers over our secret stores and deployment targets."""

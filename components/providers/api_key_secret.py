@@ -1,0 +1,95 @@
+"""`ApiKeySecret`: one provider's API key in the stack's secret store, as a Pulumi dynamic resource.
+
+The provider object holds no data (Pulumi pickles it into the state): everything it needs
+arrives in `props`, and each method opens the store, so no boto3 client is ever pickled.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+
+from components.models import StackSpec
+from components.secret import Secret
+
+# Inputs that name where the secret lives: a change means a new secret (replace). projectDir is
+# left out: the same stack run from another checkout is the same secret.
+LOCATION_INPUTS = ("stack", "provider", "secretStore")
+
+
+def open_key_store(props: dict[str, Any]):
+    """The store named by the resource's inputs (the same rules as the CLI's)."""
+    from components.stores import open_store
+
+    spec = StackSpec.model_validate({
+        "stack": props["stack"], "providers": [props["provider"]], "secretStore": props["secretStore"],
+        "targets": [{"kind": "file", "path": "unused"}],  # a store needs no targets; the spec wants one
+    })
+    return open_store(spec, props["provider"], Path(props["projectDir"]))
+
+
+class ApiKeySecretProvider(ResourceProvider):
+    """Creates the key's secret once from the stack's config; never reverts a rotation.
+
+    Rotation (`python -m components rotate`) changes the store, not the Pulumi config, so the
+    next `up` sees unchanged inputs and leaves the rotated key alone. Only a new key set with
+    `pulumi config set --secret` (a changed `apiKey` input) is written, as a new current version.
+    """
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        """Adopt the secret if it exists, else create it from `apiKey`.
+
+        Idempotent: a retried create finds the secret and writes nothing. On failure nothing
+        was created (the store writes one version or none).
+        """
+        store = open_key_store(props)
+        if not store.exists():
+            _require_key(props, store.name)
+            store.ensure(Secret(props["apiKey"]))
+        return CreateResult(id_=store.name, outs={**props, **_describe(store)})
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """A changed store location replaces; a changed config key updates; nothing else does."""
+        replaces = [name for name in LOCATION_INPUTS if olds.get(name) != news.get(name)]
+        changes = replaces + (["apiKey"] if olds.get("apiKey") != news.get("apiKey") else [])
+        return DiffResult(changes=bool(changes), replaces=replaces, stables=["name", "arn"],
+                          delete_before_replace=False)
+
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        """Make the new config key current (no write if the store already holds it)."""
+        store = open_key_store(news)
+        if news.get("apiKey"):
+            store.ensure(Secret(news["apiKey"]))
+        return UpdateResult(outs={**news, **_describe(store)})
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Delete the secret (AWS keeps it for its recovery window). A missing secret is fine."""
+        open_key_store(props).delete()
+
+
+def _require_key(props: dict[str, Any], name: str) -> None:
+    if not props.get("apiKey"):
+        config_key = props["configKey"]
+        raise ValueError(f"{name}: no secret in the store and no key in the stack config; "
+                         f"fix: pulumi config set --secret kimi-infra:{config_key} (reads the key from stdin)")
+
+
+def _describe(store) -> dict[str, Any]:
+    description = store.describe()
+    current = description.version_in("current")
+    return {"name": description.name, "arn": description.arn, "versionId": current.version_id if current else None}
+
+
+class ApiKeySecret(pulumi.dynamic.Resource, module="kimi-infra", name="ApiKeySecret"):
+    """A provider's key in the stack's secret store. Outputs name, ARN and current version id."""
+
+    name: pulumi.Output[str]
+    arn: pulumi.Output[str | None]
+    versionId: pulumi.Output[str | None]  # the wire name, as in the store
+
+    def __init__(self, resource_name: str, props: dict[str, Any], opts: pulumi.ResourceOptions | None = None):
+        super().__init__(ApiKeySecretProvider(), resource_name,
+                         {**props, "name": None, "arn": None, "versionId": None}, opts)
