@@ -138,3 +138,22 @@ def test_no_plaintext_key_outside_secrets(project, buckets):
             if key != "apiKey":
                 assert CANARY_KEY not in str(value), (name, key)
     assert result.secret_outputs == set()  # nothing exported holds a key, so nothing needs to be secret
+
+
+def test_inline_mode_deploys_the_store_keys_without_exposing_them(project, buckets):
+    path = project / "stacks" / "Pulumi.staging.yaml"
+    text = path.read_text()
+    for mode in ("reference", "secretref"):
+        text = text.replace(f"kimi-infra:keyMode: {mode}", "kimi-infra:keyMode: inline")
+    path.write_text(text)
+    result = up(project, "staging")
+    env = {"MOONSHOT_API_KEY": CANARY_KEY, "KIMICODE_API_KEY": KIMICODE_CANARY}
+    expected = run_cli("--project-dir", str(project), "render", "--stack", "staging", "--out", "-", env=env).stdout
+    s3 = boto3.client("s3", region_name="us-east-1")
+    head = s3.head_object(Bucket="kimi-infra-staging-config", Key="openclaw/openclaw.json5")
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert deployed_content(project, "staging", {"kind": "s3", "bucket": "kimi-infra-staging-config",
+                                                 "key": "openclaw/openclaw.json5", "region": "us-east-1"}) == expected
+    for text in (str(result.outputs), *result.run.blobs, *(str(r.outputs) for r in result.state.values()
+                                                            if "apiKey" not in r.inputs)):
+        assert CANARY_KEY not in text and KIMICODE_CANARY not in text
