@@ -7,6 +7,7 @@ promotion, kept for rollback.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -17,6 +18,9 @@ from components.secret import Secret
 Stage = Literal["current", "pending", "previous"]
 EnsureOutcome = Literal["created", "updated", "unchanged"]
 MAX_SECRET_BYTES = 65_536  # Secrets Manager's limit; moto does not enforce it, so we do.
+# Secrets Manager takes a ClientRequestToken of 32-64 characters as the new version's id; the
+# narrower alphabet (a uuid4 fits) keeps tokens safe in file keys and in one-line messages.
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9-]{32,64}")
 
 
 class StoreError(KimiInfraError):
@@ -75,8 +79,11 @@ class SecretStore(Protocol):
     def discard_pending(self) -> None:
         """Remove the pending stage (and its value where the store can); no-op if none."""
 
-    def rollback(self) -> str:
-        """Make previous current again (current becomes previous). Returns the new current id."""
+    def rollback(self, expected_current: str | None = None) -> str:
+        """Make previous current again (current becomes previous). Returns the new current id.
+
+        With `expected_current` (the current id the caller saw) a retry is a no-op once that
+        version is already previous; if someone else moved current meanwhile, StoreError."""
 
     def describe(self) -> SecretDescription:
         """Versions with stages and dates, never values."""
@@ -93,3 +100,23 @@ def validate_value(name: str, value: Secret) -> None:
     if size > MAX_SECRET_BYTES:
         raise StoreError(f"{name}: the key is {size} bytes, over the {MAX_SECRET_BYTES}-byte limit; "
                          "fix: give the API key itself, not a file of keys")
+
+
+def validate_token(name: str, token: str) -> None:
+    """Reject a rotation token that cannot be a version id, before any call is made."""
+    if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
+        raise StoreError(f"{name}: the rotation token must be 32-64 letters, digits or '-' "
+                         "(a uuid4 fits); fix: pass e.g. str(uuid.uuid4())")
+
+
+def rollback_needed(name: str, current: str | None, previous: str | None, expected_current: str | None) -> bool:
+    """Whether a rollback still has to move current to previous; False for a retry that already
+    did (`expected_current` is previous now). StoreError when there is nothing to roll back to."""
+    if expected_current is not None and current != expected_current:
+        if current is not None and previous == expected_current:
+            return False
+        raise StoreError(f"{name}: current version changed to {current} meanwhile; "
+                         "fix: check `status` and roll back again if still wanted")
+    if current is None or previous is None:
+        raise StoreError(f"{name}: no previous version to roll back to; fix: nothing to undo")
+    return True
