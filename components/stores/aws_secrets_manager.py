@@ -13,12 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from functools import cache
 from typing import Any
 
-import botocore.loaders
-import botocore.session
-from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -28,6 +24,7 @@ from botocore.exceptions import (
     ProfileNotFound,
 )
 
+from components import aws
 from components.secret import Secret
 from components.stores import partition_for_region
 from components.stores.base import (
@@ -242,12 +239,7 @@ class AwsSecretsManagerStore:
     # --- clients and errors -------------------------------------------------------------------
 
     def _client(self) -> Any:
-        """A new client for one public call (botocore directly: boto3 adds nothing here, and
-        its Session would append to the shared loader's search path on every call)."""
-        session = botocore.session.Session(profile=self.profile)
-        session.register_component("data_loader", _loader(session.get_config_variable("data_path")))
-        return session.create_client("secretsmanager", region_name=self.region,
-                                     config=Config(retries={"mode": "standard"}))
+        return aws.client("secretsmanager", self.region, self.profile)
 
     @contextmanager
     def _aws(self) -> Iterator[Any]:
@@ -302,12 +294,6 @@ class AwsSecretsManagerStore:
         return (f"{self.name}: scheduled for deletion in Secrets Manager ({self.region}); fix: "
                 f"`aws secretsmanager restore-secret --secret-id {self.name} --region {self.region}`")
 
-
-@cache
-def _loader(data_path: str | None) -> botocore.loaders.Loader:
-    """botocore's parsed API models, shared by all clients: parsing them anew costs each client
-    about 0.1 s. The loader holds no credentials and no connections."""
-    return botocore.loaders.create_loader(data_path)
 
 
 def _holder(labels: Labels, label: str) -> str | None:

@@ -120,17 +120,6 @@ def log_deleted(location: str) -> None:
 # --- AWS targets ---------------------------------------------------------------------------
 
 
-def aws_client(service: str, region: str) -> Any:
-    """A new boto3 client (honours AWS_PROFILE and AWS_ENDPOINT_URL).
-
-    Never keep it on an object or a module: targets are pickled with dill, and a client is not
-    picklable.
-    """
-    import boto3
-
-    return boto3.session.Session(region_name=region).client(service)
-
-
 _CONFLICT_CODES = frozenset({
     "PreconditionFailed", "ConditionalRequestConflict", "OperationAborted", "ParameterAlreadyExists",
 })

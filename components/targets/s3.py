@@ -13,12 +13,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from components import aws
 from components.render import Rendered
 from components.targets.base import (
     Deployed,
     Revision,
     WriteOutcome,
-    aws_client,
     aws_errors,
     conflict,
     is_current,
@@ -96,7 +96,7 @@ class S3Target:
             return [self._revision(client, version) for version in self._versions(client)]
 
     def _client(self) -> Any:
-        return aws_client("s3", self.region)
+        return aws.client("s3", self.region)
 
     def _snapshot(self, client: Any) -> S3Snapshot:
         try:

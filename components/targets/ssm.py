@@ -14,12 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from components import aws
 from components.render import Rendered
 from components.targets.base import (
     Deployed,
     Revision,
     WriteOutcome,
-    aws_client,
     aws_errors,
     failure,
     is_current,
@@ -90,7 +90,7 @@ class SsmParameterTarget:
                          time=v.get("LastModifiedDate")) for v in reversed(versions)]  # AWS lists oldest first
 
     def _client(self) -> Any:
-        return aws_client("ssm", self.region)
+        return aws.client("ssm", self.region)
 
     def _read(self, client: Any) -> Deployed | None:
         try:
