@@ -1,0 +1,111 @@
+"""`history`: every deploy leaves a revision on file, S3 and SSM targets, newest first."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+
+from components.deploy import deploy_all, render_for_deploy
+from components.stackfile import load_stack
+from tests.helpers import dev_like, make_project, run_cli
+from tests.ops.test_status import make_bucket
+
+TARGETS = [
+    {"name": "local", "kind": "file", "path": "out/openclaw.json5"},
+    {"name": "bucket", "kind": "s3", "bucket": "kimi-infra-lab-config", "key": "openclaw/openclaw.json5",
+     "region": "us-east-1"},
+    {"name": "parameter", "kind": "ssm", "parameter": "/kimi-infra/lab/openclaw-config", "region": "us-east-1"},
+]
+LOCATIONS = {"local": "out/openclaw.json5", "bucket": "s3://kimi-infra-lab-config/openclaw/openclaw.json5",
+             "parameter": "ssm:us-east-1:/kimi-infra/lab/openclaw-config"}
+
+
+def write_stack(root: Path, context_window: int) -> Path:
+    """The `lab` stack with all three target kinds; the override makes each deploy differ."""
+    overrides = {"moonshot/kimi-k2-0905-preview": {"contextWindow": context_window}}
+    return make_project(root, {"lab": dev_like(targets=TARGETS, modelOverrides=overrides)})
+
+
+def deploy(project: Path) -> str:
+    """Write every target; returns the deployed config's sha256."""
+    spec = load_stack(project, "lab").spec
+    deploy_all(spec, project)
+    return render_for_deploy(spec, project).sha256
+
+
+@pytest.fixture
+def two_deploys(aws, tmp_path: Path) -> tuple[Path, list[str]]:
+    """The lab project deployed twice with different overrides; the two hashes, oldest first."""
+    make_bucket("kimi-infra-lab-config")
+    project = write_stack(tmp_path, 131_072)
+    first = deploy(project)
+    second = deploy(write_stack(tmp_path, 200_000))
+    assert first != second
+    return project, [first, second]
+
+
+def history(project: Path, *args: str):
+    return run_cli("--project-dir", str(project), "history", "--stack", "lab", *args, cwd=project)
+
+
+@pytest.mark.parametrize("name", ["local", "bucket", "parameter"])
+def test_history_lists_both_deploys_newest_first(two_deploys, name: str):
+    project, (first, second) = two_deploys
+    result = history(project, "--target", name)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 2
+    assert all(line.startswith(f"target {name}  {LOCATIONS[name]}  revision ") for line in lines)
+    assert lines[0].endswith(f"  sha256 {second[:12]}")
+    assert lines[1].endswith(f"  sha256 {first[:12]}")
+    assert result.stderr.splitlines() == [f"reading history of {name} ({_location(project, name)})"]
+
+
+def test_a_version_written_by_hand_shows_with_an_unknown_hash(two_deploys):
+    project, (_, second) = two_deploys
+    boto3.client("s3", region_name="us-east-1").put_object(
+        Bucket="kimi-infra-lab-config", Key="openclaw/openclaw.json5", Body=b"{}\n")
+    lines = history(project, "--target", "bucket").stdout.splitlines()
+    assert len(lines) == 3
+    assert lines[0].endswith("  sha256 unknown (not written by kimi-infra)")
+    assert lines[1].endswith(f"  sha256 {second[:12]}")
+
+
+def test_history_json_has_every_target(two_deploys):
+    project, (first, second) = two_deploys
+    result = history(project, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["stack"] == "lab"
+    assert [t["name"] for t in report["targets"]] == ["local", "bucket", "parameter"]
+    for target in report["targets"]:
+        assert target["location"] == _location(project, target["name"])
+        assert [r["sha256"] for r in target["revisions"]] == [second, first]
+        for revision in target["revisions"]:
+            assert revision["revision"]
+            assert revision["time"].endswith("Z")
+    parameter = report["targets"][2]["revisions"]
+    assert [r["revision"] for r in parameter] == ["2", "1"]  # SSM numbers its versions
+
+
+def test_an_unknown_target_is_an_error_naming_the_targets(tmp_path: Path):
+    project = write_stack(tmp_path, 131_072)
+    result = history(project, "--target", "nope")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.strip() == ("error: stacks/Pulumi.lab.yaml: no target named 'nope'; "
+                                     "fix: use one of: local, bucket, parameter")
+
+
+def test_a_file_target_never_deployed_has_no_revisions(tmp_path: Path):
+    project = write_stack(tmp_path, 131_072)
+    result = history(project, "--target", "local")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "target local  out/openclaw.json5  no revisions recorded\n"
+
+
+def _location(project: Path, name: str) -> str:
+    return str(project / LOCATIONS[name]) if name == "local" else LOCATIONS[name]
