@@ -12,7 +12,6 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
-from components.models import StackSpec
 from components.secret import Secret
 
 # Inputs that name where the secret lives: a change means a new secret (replace). projectDir is
@@ -22,13 +21,13 @@ LOCATION_INPUTS = ("stack", "provider", "secretStore")
 
 def open_key_store(props: dict[str, Any]):
     """The store named by the resource's inputs (the same rules as the CLI's)."""
-    from components.stores import open_store
+    from pydantic import TypeAdapter
 
-    spec = StackSpec.model_validate({
-        "stack": props["stack"], "providers": [props["provider"]], "secretStore": props["secretStore"],
-        "targets": [{"kind": "file", "path": "unused"}],  # a store needs no targets; the spec wants one
-    })
-    return open_store(spec, props["provider"], Path(props["projectDir"]))
+    from components.models import SecretStoreSpec
+    from components.stores import open_store_for
+
+    store_spec = TypeAdapter(SecretStoreSpec).validate_python(props["secretStore"])
+    return open_store_for(store_spec, props["stack"], props["provider"], Path(props["projectDir"]))
 
 
 class ApiKeySecretProvider(ResourceProvider):

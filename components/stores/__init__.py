@@ -33,6 +33,7 @@ __all__ = [
     "Stage",
     "StoreError",
     "open_store",
+    "open_store_for",
     "partition_for_region",
     "store_tags",
 ]
@@ -57,11 +58,16 @@ def store_tags(stack: str, provider: str) -> dict[str, str]:
 
 def open_store(spec: StackSpec, provider: str, project_dir: Path) -> SecretStore:
     """The store holding `provider`'s key for the stack `spec` describes."""
-    name = secret_id(spec.stack, provider)
-    store_spec = spec.secretStore
+    return open_store_for(spec.secretStore, spec.stack, provider, project_dir)
+
+
+def open_store_for(store_spec: LocalStoreSpec | AwsSecretsManagerStoreSpec, stack: str, provider: str,
+                   project_dir: Path) -> SecretStore:
+    """The store for `provider`'s key of `stack`, from the stack's `secretStore` settings alone."""
+    name = secret_id(stack, provider)
     if isinstance(store_spec, LocalStoreSpec):
-        return LocalFileStore(_local_path(store_spec, spec.stack, project_dir), name)
-    return _aws_store(store_spec, name, store_tags(spec.stack, provider))
+        return LocalFileStore(_local_path(store_spec, stack, project_dir), name)
+    return _aws_store(store_spec, name, store_tags(stack, provider))
 
 
 def _local_path(store_spec: LocalStoreSpec, stack: str, project_dir: Path) -> Path:
