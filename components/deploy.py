@@ -56,3 +56,17 @@ def deploy_all(spec: StackSpec, project_dir: Path,
         if progress:
             progress(target.location, outcomes[target_spec.name])
     return outcomes
+
+
+def seed_missing_keys(spec: StackSpec, project_dir: Path, keys: dict[str, Secret]) -> list[str]:
+    """Store each given key whose secret does not exist yet; never overwrite one (that is what
+    `rotate` is for). Returns the secret names created."""
+    from components.stores import open_store
+
+    created = []
+    for name, key in keys.items():
+        store = open_store(spec, name, project_dir)
+        if not store.exists():
+            store.ensure(key)
+            created.append(store.name)
+    return created
