@@ -5,9 +5,10 @@ Imports no pulumi. In inline mode the keys come from the store's current version
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from components.aws import reusing_clients
 from components.models import StackSpec
 from components.render import Rendered, render_stack
 from components.secret import Secret
@@ -20,21 +21,28 @@ def source_of(stack: str) -> str:
     return f"stacks/Pulumi.{stack}.yaml"
 
 
-def render_for_deploy(spec: StackSpec, project_dir: Path, *, masked: bool = False) -> Rendered:
-    """The stack's config as deployed; inline keys come from the store (or are masked)."""
+def render_for_deploy(spec: StackSpec, project_dir: Path, *, masked: bool = False,
+                      known_keys: Mapping[str, Secret] | None = None) -> Rendered:
+    """The stack's config as deployed; inline keys come from the store (or are masked).
+
+    `known_keys` are current keys the caller already holds (a rotation's new key), not re-read.
+    """
     if spec.keyMode != "inline":
         return render_stack(spec, source_of(spec.stack))
     if masked:
         return render_stack(spec, source_of(spec.stack), {p: MASKED_KEY for p in spec.providers})
-    return render_stack(spec, source_of(spec.stack), current_keys(spec, project_dir))
+    return render_stack(spec, source_of(spec.stack), current_keys(spec, project_dir, known_keys))
 
 
-def current_keys(spec: StackSpec, project_dir: Path) -> dict[str, Secret]:
-    """Each enabled provider's current key from the stack's store."""
+def current_keys(spec: StackSpec, project_dir: Path,
+                 known_keys: Mapping[str, Secret] | None = None) -> dict[str, Secret]:
+    """Each enabled provider's current key: from `known_keys`, else from the stack's store."""
     from components.stores import StoreError, open_store
 
-    keys = {}
+    keys = dict(known_keys or {})
     for name in spec.providers:
+        if name in keys:
+            continue
         store = open_store(spec, name, project_dir)
         key = store.get("current")
         if key is None:
@@ -43,12 +51,16 @@ def current_keys(spec: StackSpec, project_dir: Path) -> dict[str, Secret]:
     return keys
 
 
-def deploy_all(spec: StackSpec, project_dir: Path,
-               progress: Callable[[str, str], None] | None = None) -> dict[str, str]:
-    """Render once and write every target of the stack; returns target name -> outcome."""
+@reusing_clients()
+def deploy_all(spec: StackSpec, project_dir: Path, progress: Callable[[str, str], None] | None = None,
+               known_keys: Mapping[str, Secret] | None = None) -> dict[str, str]:
+    """Render once and write every target of the stack; returns target name -> outcome.
+
+    `known_keys`: current keys the caller already holds (see `render_for_deploy`).
+    """
     from components.targets import open_stack_target
 
-    rendered = render_for_deploy(spec, project_dir)
+    rendered = render_for_deploy(spec, project_dir, known_keys=known_keys)
     outcomes = {}
     for target_spec in spec.targets:
         target = open_stack_target(spec, target_spec, project_dir)

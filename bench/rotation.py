@@ -1,0 +1,153 @@
+"""AWS calls and time per key rotation, against a real moto_server and the loopback fake provider.
+
+Prints, for one `moonshot` rotation in a stack with both providers and keys in Secrets Manager:
+- the API calls it makes (Secrets Manager by operation; target reads and writes), in inline mode
+  with 1 and with 10 S3 targets and in reference mode (no target holds the key);
+- the median time of a rotation with 1 and with 10 inline targets, and their ratio.
+
+Goals (issue 7): at most 8 Secrets Manager calls per key plus 1 write per inline target; 10
+targets at most 2x the time of 1. Run: `.venv/bin/python bench/rotation.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+from tests.conftest import CallCounter, _start_moto, _stop  # noqa: E402
+from tests.helpers import make_project  # noqa: E402
+from tests.ops.fake_provider import FakeProvider  # noqa: E402
+
+REGION = "us-east-1"
+BUCKET = "kimi-infra-bench-config"
+RUNS = 7
+
+
+def stack_config(key_mode: str, targets: int) -> dict:
+    return {
+        "kimi-infra:region": "global",
+        "kimi-infra:providers": ["moonshot", "kimi-code"],
+        "kimi-infra:keyMode": key_mode,
+        "kimi-infra:secretStore": {"kind": "aws-secrets-manager", "region": REGION},
+        "kimi-infra:targets": [{"name": f"t{i}", "kind": "s3", "bucket": BUCKET, "key": f"gw{i}/openclaw.json5",
+                                "region": REGION} for i in range(targets)],
+    }
+
+
+def count_calls() -> CallCounter:
+    """Record every API call of every botocore client made from now on (as tests' `aws_calls`)."""
+    import botocore.session
+
+    counter = CallCounter()
+    original = botocore.session.Session.create_client
+
+    def create_client(self, service_name, *args, **kwargs):
+        client = original(self, service_name, *args, **kwargs)
+        region = client.meta.region_name
+        client.meta.events.register(
+            "before-call.*.*", lambda model, **_: counter.calls.append((service_name, model.name, region)))
+        return client
+
+    botocore.session.Session.create_client = create_client
+    return counter
+
+
+STACKS = {"inline-1": ("inline", 1), "inline-10": ("inline", 10), "reference": ("reference", 1)}
+"""Stack name -> (key mode, number of S3 targets)."""
+
+
+class Bench:
+    """One scratch project with the STACKS, seeded as `pulumi up` leaves them."""
+
+    def __init__(self, root: Path, fake: FakeProvider) -> None:
+        import boto3
+
+        from components.deploy import deploy_all
+        from components.secret import Secret
+        from components.stackfile import load_stack
+        from components.stores import open_store
+
+        self.project = make_project(root, {name: stack_config(*shape) for name, shape in STACKS.items()})
+        self.fake = fake
+        self.serial = 0
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        self.specs = {name: load_stack(self.project, name).spec for name in STACKS}
+        for spec in self.specs.values():
+            for provider in spec.providers:
+                open_store(spec, provider, self.project).ensure(Secret(self.new_key(provider)))
+            deploy_all(spec, self.project)
+
+    def new_key(self, provider: str) -> str:
+        self.serial += 1
+        key = f"sk-bench-{provider}-{self.serial:06d}-0123456789abcdef"
+        self.fake.accept(provider, key)
+        return key
+
+    def rotate(self, stack: str) -> float:
+        from components.ops.rotate import rotate
+        from components.secret import Secret
+
+        key = Secret(self.new_key("moonshot"))
+        start = time.perf_counter()
+        rotate(self.specs[stack], self.project, "moonshot", key, verify_url=self.fake.base_url("moonshot"),
+               say=lambda _: None)
+        return time.perf_counter() - start
+
+
+def report_calls(label: str, calls: list[tuple[str, str, str]], targets: int) -> None:
+    secrets = Counter(op for service, op, _ in calls if service == "secretsmanager")
+    target_ops = Counter(op for service, op, _ in calls if service != "secretsmanager")
+    writes = sum(n for op, n in target_ops.items() if op.startswith("Put"))
+    print(f"{label:34s} Secrets Manager {sum(secrets.values()):2d} calls; targets: {writes} writes for {targets} "
+          f"({sum(target_ops.values())} calls)")
+    print(f"{'':34s}   {', '.join(f'{op} {n}' for op, n in sorted(secrets.items()))}")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        server = _start_moto(root / "moto_server.log")
+        os.environ.update({"AWS_ENDPOINT_URL": server.endpoint, "AWS_ACCESS_KEY_ID": "bench",
+                           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": REGION,
+                           "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"})
+        os.environ.pop("AWS_PROFILE", None)
+        try:
+            with FakeProvider() as fake:
+                run(Bench(root / "project", fake))
+        finally:
+            _stop(server)
+
+
+def run(bench: Bench) -> None:
+    counter = count_calls()
+    print("AWS calls for one moonshot rotation (stack with moonshot and kimi-code):")
+    for stack, (mode, targets) in STACKS.items():
+        bench.rotate(stack)  # the first after `pulumi up` also reads the seeded value once
+        first = list(counter.calls)
+        counter.clear()
+        bench.rotate(stack)
+        written = targets if mode == "inline" else 0
+        report_calls(f"  {stack} (first after pulumi up)", first, written)
+        report_calls(f"  {stack} (later rotations)", counter.calls, written)
+        counter.clear()
+    times = {"inline-1": [], "inline-10": []}
+    for _ in range(RUNS):  # alternated, so drift hits both alike
+        for stack in times:
+            times[stack].append(bench.rotate(stack))
+    one, ten = (statistics.median(times[stack]) for stack in times)
+    print(f"time per rotation (median of {RUNS}): 1 inline target {one * 1000:.0f} ms, "
+          f"10 inline targets {ten * 1000:.0f} ms, ratio {ten / one:.2f} (goal <= 2)")
+
+
+if __name__ == "__main__":
+    main()
