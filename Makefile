@@ -1,5 +1,6 @@
 # The two commands of the README:
-#   make dev    creates/refreshes .venv, renders the dev stack, and says where the file went
+#   make dev    creates/refreshes .venv, renders and validates the dev stack, deploys it to the
+#               dev stack's local target, and says where the files went
 #   make test   creates/refreshes .venv with the test tools and runs every test
 # The venv is rebuilt only when a requirements file changes (the stamp files below).
 
@@ -21,9 +22,13 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 dev: $(VENV)/.runtime
 	$(PY) -m components render --stack dev
 	$(PY) -m components validate build/dev/openclaw.json5
+	$(PY) -m components deploy --stack dev
 
 test: $(VENV)/.dev
 	$(PY) -m pytest
+
+contract: $(VENV)/.dev
+	$(PY) -m pytest -m contract
 
 lint: $(VENV)/.dev
 	$(PY) -m ruff check components tests bench

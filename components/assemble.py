@@ -16,8 +16,10 @@ from components.models import (
     AgentDefaults,
     AgentModelEntry,
     Agents,
+    AwsSecretsManagerStoreSpec,
     EnvBlock,
     ExecSecretProvider,
+    LocalStoreSpec,
     ModelDefinition,
     ModelOverride,
     ModelsSection,
@@ -96,6 +98,11 @@ def _check_modes(spec: StackSpec, fail) -> None:
     if spec.keyMode == "secretref" and spec.resolver is None:
         raise fail("resolver", "keyMode secretref needs the resolver the gateway runs",
                    "add `kimi-infra:resolver: {command: /abs/path/to/bin/kimi-infra-resolve}`")
+    store = spec.secretStore
+    # The resolver reads a local store on the gateway host, where a project-relative path means nothing.
+    if spec.keyMode == "secretref" and isinstance(store, LocalStoreSpec) and not (store.path or "").startswith("/"):
+        raise fail("secretStore.path", "keyMode secretref with a local store needs the store file's absolute "
+                   "path on the gateway host", "give an absolute path, e.g. /var/lib/kimi-infra/secrets.json")
     if spec.legacyEnvBlock and spec.keyMode != "inline":
         raise fail("legacyEnvBlock", "only applies to keyMode inline", "remove it or set kimi-infra:keyMode: inline")
 
@@ -204,6 +211,19 @@ def _secrets_section(spec: StackSpec) -> SecretsSection | None:
     if spec.keyMode != "secretref" or spec.resolver is None:
         return None
     resolver = ExecSecretProvider(
-        source="exec", command=spec.resolver.command, passEnv=list(spec.resolver.passEnv), jsonOnly=True
+        source="exec",
+        command=spec.resolver.command,
+        args=_resolver_args(spec.secretStore),
+        passEnv=list(spec.resolver.passEnv),
+        jsonOnly=True,
+        timeoutMs=spec.resolver.timeoutMs,
     )
     return SecretsSection(providers={RESOLVER_PROVIDER: resolver})
+
+
+def _resolver_args(store: LocalStoreSpec | AwsSecretsManagerStoreSpec) -> list[str]:
+    """The arguments that tell `components.resolver` which store to read (see its --help)."""
+    if isinstance(store, LocalStoreSpec):
+        return ["--local-file", store.path or ""]  # _check_modes made sure it is absolute
+    profile = ["--aws-profile", store.profile] if store.profile else []
+    return ["--aws-region", store.region, *profile]

@@ -69,26 +69,50 @@ def render(project_dir: Path, stack: str, out: str | None) -> None:
     click.echo(f"wrote {display_path(path)} ({len(rendered.text)} bytes, sha256 {rendered.sha256[:12]})")
 
 
-def keys_from_environment(spec, source: str):
-    """Inline mode: each enabled provider's key from its catalog env var, as a Secret."""
+def keys_from_environment(spec, source: str, *, required: bool = True):
+    """Each enabled provider's key from its catalog env var, as a Secret (all required, or those set)."""
     from components.assemble import enabled_providers
     from components.secret import Secret
 
     keys = {}
     for info in enabled_providers(spec):
         value = os.environ.get(info.env_var, "").strip()
-        if not value:
+        if value:
+            keys[info.name] = Secret(value)
+        elif required:
             raise KimiInfraError(
                 f"{source}: kimi-infra:keyMode: inline mode needs the {info.name} key in ${info.env_var}; "
                 f"fix: export {info.env_var} in the environment (keys are never taken as arguments)"
             )
-        keys[info.name] = Secret(value)
     if len(keys) > 1 and len(set(keys.values())) < len(keys):
         raise KimiInfraError(
             f"{source}: kimi-infra:keyMode: the same key is set for {' and '.join(keys)}; "
             "fix: give each provider its own key (Moonshot and Kimi Code keys are not interchangeable)"
         )
     return keys
+
+
+@cli.command()
+@stack_option
+@click.pass_obj
+def deploy(project_dir: Path, stack: str) -> None:
+    """Write the stack's config to every target now, as `pulumi up` would, without the engine.
+
+    A provider key found in MOONSHOT_API_KEY / KIMICODE_API_KEY is stored when the stack's
+    secret store has none yet (an existing key is never overwritten: use `rotate`). Targets
+    whose content is already deployed are not written.
+    """
+    from components.deploy import deploy_all, seed_missing_keys
+    from components.stackfile import load_stack
+
+    loaded = load_stack(project_dir, stack)
+    keys = keys_from_environment(loaded.spec, loaded.source, required=False)
+    for name in seed_missing_keys(loaded.spec, project_dir, keys):
+        click.echo(f"stored a new key as {name}", err=True)
+    outcomes = deploy_all(loaded.spec, project_dir,
+                          progress=lambda location, outcome: click.echo(f"{location}: {outcome}", err=True))
+    written = sum(1 for outcome in outcomes.values() if outcome == "written")
+    click.echo(f"deployed stack {stack}: {written} written, {len(outcomes) - written} unchanged")
 
 
 @cli.command()
@@ -139,6 +163,15 @@ def promote(project_dir: Path, source: str, target: str, dry_run: bool, yes: boo
         raise KimiInfraError(f"promote: not confirmed, {plan.path.name} unchanged")
     apply_promotion(plan)
     click.echo(f"wrote {plan.path.name}; run `pulumi up -s {target}` to deploy it", err=True)
+
+
+# Commands that live in their own modules; each imports its heavy dependencies (boto3) lazily.
+from components.ops.resolver_cli import install_resolver  # noqa: E402
+from components.ops.rotate_cli import catalog_check, rollback, rotate  # noqa: E402
+from components.ops.status_cli import history, status  # noqa: E402
+
+for _command in (catalog_check, history, install_resolver, rollback, rotate, status):
+    cli.add_command(_command)
 
 
 def main() -> None:

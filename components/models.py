@@ -126,14 +126,22 @@ LegacyEnvBlock = dict[EnvVarName, SecretText]
 """The clawdbot form of the seed: `env: { MOONSHOT_API_KEY: "..." }`."""
 
 
+ExecTimeoutMs = Annotated[int, Field(gt=0, le=120_000)]
+"""OpenClaw's bounds for an exec provider's timeouts (its default is 5000 ms)."""
+PassEnvName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,127}$")]
+"""A variable OpenClaw may pass to an exec provider (its grammar is stricter than EnvVarName)."""
+
+
 class ExecSecretProvider(Strict):
-    """An exec SecretRef provider: OpenClaw runs `command` and reads keys from its stdout."""
+    """An exec SecretRef provider: OpenClaw runs `command` (no shell, an environment of only the
+    `passEnv` variables, cwd = the command's folder) and reads keys from its stdout."""
 
     source: Literal["exec"]
     command: AbsolutePath
-    args: list[Text] | None = None
-    passEnv: list[EnvVarName] | None = None
+    args: Annotated[list[Text], Field(max_length=128)] | None = None
+    passEnv: list[PassEnvName] | None = None
     jsonOnly: bool | None = None
+    timeoutMs: ExecTimeoutMs | None = None
 
 
 class SecretsSection(Strict):
@@ -258,19 +266,32 @@ TargetSpec = Annotated[FileTargetSpec | S3TargetSpec | SsmTargetSpec, Field(disc
 
 
 class ResolverSpec(Strict):
-    """The exec resolver OpenClaw runs in `secretref` mode (an absolute path on the gateway host)."""
+    """The exec resolver OpenClaw runs in `secretref` mode (an absolute path on the gateway host).
+
+    OpenClaw gives the resolver only the `passEnv` variables that are set (no PATH, no HOME), so
+    the list names everything boto3 may need to find credentials: profiles, static keys, the
+    ECS/EKS container and web-identity settings, and AWS_ENDPOINT_URL (VPC endpoints, tests).
+    """
 
     command: AbsolutePath
-    passEnv: list[EnvVarName] = [
+    passEnv: list[PassEnvName] = [
+        "HOME",
         "AWS_PROFILE",
         "AWS_REGION",
+        "AWS_DEFAULT_REGION",
         "AWS_ACCESS_KEY_ID",
         "AWS_SECRET_ACCESS_KEY",
         "AWS_SESSION_TOKEN",
         "AWS_ENDPOINT_URL",
         "AWS_CONFIG_FILE",
         "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
     ]
+    # Above OpenClaw's 5 s default: a cold AWS credential lookup plus one retry can take longer.
+    timeoutMs: ExecTimeoutMs = 15_000
 
 
 class StackSpec(Strict):

@@ -181,6 +181,8 @@ def stack_specs(draw) -> StackSpec:
         "stack": "prop", "region": region, "providers": providers,
         "keyMode": draw(st.sampled_from(["reference", "inline", "secretref"])),
         "resolver": {"command": "/opt/kimi-infra/bin/kimi-infra-resolve"},
+        # secretref reads the store named in the rendered args: a local store must be absolute
+        "secretStore": {"kind": "local", "path": "/var/lib/kimi-infra/prop/secrets.json"},
         "extraModels": extra_models, "modelOverrides": overrides,
         "targets": [{"kind": "file", "path": "x.json5"}],
     })
