@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from components.errors import KimiInfraError
+from components.options import stack_option
 
 
 class _Cli(click.Group):
@@ -40,7 +41,6 @@ def cli(ctx: click.Context, project_dir: Path | None) -> None:
     ctx.obj = find_project_dir(project_dir)
 
 
-stack_option = click.option("--stack", "-s", required=True, help="Stack name: stacks/Pulumi.<stack>.yaml.")
 
 
 @cli.command()

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 import click
 
 from components.errors import KimiInfraError
+from components.options import stack_option
 
 if TYPE_CHECKING:
     from components.models import StackSpec
     from components.secret import Secret
 
-stack_option = click.option("--stack", "-s", required=True, help="Stack name: stacks/Pulumi.<stack>.yaml.")
 provider_option = click.option("--provider", "-p", required=True, metavar="moonshot|kimi-code",
                                help="Whose key: moonshot or kimi-code (the keys are not interchangeable).")
 

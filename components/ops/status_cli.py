@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import click
 
 from components.errors import KimiInfraError
+from components.options import stack_option
 
 if TYPE_CHECKING:
     from components.ops.history import TargetHistory
@@ -22,9 +23,6 @@ EXIT_OUT_OF_SYNC = 1
 EXIT_ERROR = 2  # not 1 as elsewhere: for `status`, 1 already means "drift or pending rotation"
 SHORT_HASH = 12
 
-# Not imported from components.cli: cli imports this module, so a test importing this one first
-# would hit a circular import.
-stack_option = click.option("--stack", "-s", required=True, help="Stack name: stacks/Pulumi.<stack>.yaml.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of lines.")
 
 
