@@ -30,17 +30,7 @@ MAX_REQUEST_BYTES = 1 << 20
 PROG = "kimi-infra-resolve"
 _ID = re.compile(r"kimi-infra/(?P<stack>[A-Za-z0-9][A-Za-z0-9_.-]{0,99})/(?P<provider>[a-z0-9-]{1,64})")
 
-# StoreError carries no code, only a one-line message for humans: its wording picks the code.
-# First match wins ("AWS profile 'x' not found" is a credentials problem, not a missing secret).
-_CODES = (
-    ("AWS profile", "ACCESS_DENIED"),
-    ("not found in", "NOT_FOUND"),
-    ("scheduled for deletion", "NOT_FOUND"),
-    ("access denied", "ACCESS_DENIED"),
-    ("no AWS credentials", "ACCESS_DENIED"),
-    ("KMS key", "ACCESS_DENIED"),
-)
-UNAVAILABLE = "UNAVAILABLE"
+UNAVAILABLE = "UNAVAILABLE"  # any other store failure: network, limits, a corrupt store file
 
 Reader = Callable[[str], Any]  # secret name -> the store's current Secret, or None
 
@@ -138,7 +128,7 @@ def _fetch(reader: Reader, name: str) -> tuple[str | None, str | None]:
         key = reader(name)
     except StoreError as error:
         _say(str(error))
-        return None, code_for(str(error))
+        return None, code_for(error)
     except Exception as error:  # any surprise becomes a per-id answer, never a traceback
         _say(f"{name}: unexpected {type(error).__name__} while reading the store")
         return None, UNAVAILABLE
@@ -148,9 +138,15 @@ def _fetch(reader: Reader, name: str) -> tuple[str | None, str | None]:
     return key.reveal(), None
 
 
-def code_for(message: str) -> str:
-    """The exec-protocol error code for a StoreError message."""
-    return next((code for needle, code in _CODES if needle in message), UNAVAILABLE)
+def code_for(error: Exception) -> str:
+    """The exec-protocol error code for a store failure."""
+    from components.stores.base import SecretNotFoundError, StoreAccessError
+
+    if isinstance(error, SecretNotFoundError):
+        return "NOT_FOUND"
+    if isinstance(error, StoreAccessError):
+        return "ACCESS_DENIED"
+    return UNAVAILABLE
 
 
 def _reader(args: argparse.Namespace) -> Reader | None:

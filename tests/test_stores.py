@@ -159,8 +159,9 @@ def test_a_newer_pending_replaces_the_older(store):
 
     store.stage_pending(NEW, TOKEN)
 
-    assert store.describe().version_in("pending").version_id == TOKEN
-    assert [v for v in store.describe().versions if "pending" in v.stages] == [store.describe().version_in("pending")]
+    # One describe: two reads may list a version's stages in another order (moto keeps a list).
+    versions = store.describe().versions
+    assert [v.version_id for v in versions if "pending" in v.stages] == [TOKEN]
 
 
 def test_promote_rerun_is_a_no_op(store):
@@ -511,7 +512,7 @@ def test_aws_error_codes_map_to_one_line(code, message, says):
     store = AwsSecretsManagerStore("kimi-infra/prod/moonshot", "cn-north-1", kms_key_id="alias/kimi")
     error = ClientError({"Error": {"Code": code, "Message": message}}, "PutSecretValue")
 
-    text = store._explain(error)
+    text = str(store._explain(error))
 
     assert says in text and "kimi-infra/prod/moonshot" in text
     assert "\n" not in text and CANARY_KEY not in text and message not in text

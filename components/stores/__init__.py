@@ -14,9 +14,11 @@ from components.models import AwsSecretsManagerStoreSpec, LocalStoreSpec, StackS
 from components.stores.base import (
     EnsureResult,
     SecretDescription,
+    SecretNotFoundError,
     SecretStore,
     SecretVersion,
     Stage,
+    StoreAccessError,
     StoreError,
 )
 from components.stores.local_file import LocalFileStore
@@ -28,9 +30,11 @@ __all__ = [
     "EnsureResult",
     "LocalFileStore",
     "SecretDescription",
+    "SecretNotFoundError",
     "SecretStore",
     "SecretVersion",
     "Stage",
+    "StoreAccessError",
     "StoreError",
     "open_store",
     "open_store_for",

@@ -30,8 +30,10 @@ from components.stores import partition_for_region
 from components.stores.base import (
     EnsureResult,
     SecretDescription,
+    SecretNotFoundError,
     SecretVersion,
     Stage,
+    StoreAccessError,
     StoreError,
     rollback_needed,
     validate_token,
@@ -199,7 +201,7 @@ class AwsSecretsManagerStore:
         answer = client.describe_secret(SecretId=self.name)
         if "DeletedDate" in answer:
             # moto still accepts writes to such a secret; AWS refuses them. Refuse first.
-            raise StoreError(self._scheduled_for_deletion())
+            raise SecretNotFoundError(self._scheduled_for_deletion())
         self._arn(answer)  # checks the partition
         return answer.get("VersionIdsToStages", {})
 
@@ -247,48 +249,49 @@ class AwsSecretsManagerStore:
         try:
             yield self._client()
         except ClientError as error:
-            raise StoreError(self._explain(error)) from None
+            raise self._explain(error) from None
         except BotoCoreError as error:
-            raise StoreError(self._explain_local(error)) from None
+            raise self._explain_local(error) from None
 
-    def _explain(self, error: ClientError) -> str:
+    def _explain(self, error: ClientError) -> StoreError:
         """One line for an AWS error: its code and operation, never the request or AWS's text."""
         code = error.response.get("Error", {}).get("Code", "Unknown")
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         operation = error.operation_name
         where = f"{self.name}: {code} on {operation} ({self.region})"
         if code == "ResourceNotFoundException":
-            return (f"{self.name}: not found in Secrets Manager ({self.region}); "
-                    "fix: run `pulumi up` or check the region")
+            return SecretNotFoundError(f"{self.name}: not found in Secrets Manager ({self.region}); "
+                                       "fix: run `pulumi up` or check the region")
         if code in KMS_CODES:
             key = self.kms_key_id or "aws/secretsmanager"
-            return (f"{where}: KMS key {key} is unusable; fix: enable the key or grant the caller "
-                    "kms:Encrypt/kms:Decrypt on it")
+            return StoreAccessError(f"{where}: KMS key {key} is unusable; fix: enable the key or grant the "
+                                    "caller kms:Encrypt/kms:Decrypt on it")
         # moto answers IAM denials with an XML body that botocore reads as code "403".
         if code in ACCESS_CODES or status == 403:
-            return (f"{self.name}: access denied ({code} on {operation}, {self.region}); fix: check the "
-                    f"credentials/profile and that their IAM policy allows secretsmanager:{operation} "
-                    "on this secret")
+            return StoreAccessError(f"{self.name}: access denied ({code} on {operation}, {self.region}); fix: "
+                                    "check the credentials/profile and that their IAM policy allows "
+                                    f"secretsmanager:{operation} on this secret")
         if code == "InvalidRequestException" and "delet" in str(error.response["Error"].get("Message", "")):
-            return self._scheduled_for_deletion()
+            return SecretNotFoundError(self._scheduled_for_deletion())
         if code in LIMIT_CODES:
-            return f"{where}: Secrets Manager limit reached; fix: wait a few minutes and run again"
+            return StoreError(f"{where}: Secrets Manager limit reached; fix: wait a few minutes and run again")
         if code == "ResourceExistsException":
-            return f"{where}: created by someone else meanwhile; fix: run again"
-        return f"{where}: Secrets Manager refused the request; fix: see the AWS docs for {code}"
+            return StoreError(f"{where}: created by someone else meanwhile; fix: run again")
+        return StoreError(f"{where}: Secrets Manager refused the request; fix: see the AWS docs for {code}")
 
-    def _explain_local(self, error: BotoCoreError) -> str:
+    def _explain_local(self, error: BotoCoreError) -> StoreError:
         """One line for a failure before AWS answered (no endpoint, no credentials, bad profile)."""
         if isinstance(error, EndpointConnectionError):
-            return (f"{self.name}: cannot reach Secrets Manager in {self.region}; "
-                    "fix: check the network and AWS_ENDPOINT_URL")
+            return StoreError(f"{self.name}: cannot reach Secrets Manager in {self.region}; "
+                              "fix: check the network and AWS_ENDPOINT_URL")
         if isinstance(error, NoCredentialsError | PartialCredentialsError):
-            return (f"{self.name}: no AWS credentials for {self.region}; "
-                    "fix: set AWS_PROFILE or the profile in the stack file, or log in (`aws sso login`)")
+            return StoreAccessError(f"{self.name}: no AWS credentials for {self.region}; fix: set AWS_PROFILE "
+                                    "or the profile in the stack file, or log in (`aws sso login`)")
         if isinstance(error, ProfileNotFound):
-            return f"{self.name}: AWS profile {self.profile!r} not found; fix: add it to ~/.aws/config"
+            return StoreAccessError(f"{self.name}: AWS profile {self.profile!r} not found; "
+                                    "fix: add it to ~/.aws/config")
         # Other botocore errors (parameter validation) may quote request values: name the class only.
-        return f"{self.name}: AWS call failed before reaching Secrets Manager ({type(error).__name__})"
+        return StoreError(f"{self.name}: AWS call failed before reaching Secrets Manager ({type(error).__name__})")
 
     def _scheduled_for_deletion(self) -> str:
         return (f"{self.name}: scheduled for deletion in Secrets Manager ({self.region}); fix: "

@@ -27,6 +27,14 @@ class StoreError(KimiInfraError):
     """A store operation failed; the message names the secret, never its value."""
 
 
+class SecretNotFoundError(StoreError):
+    """The secret does not exist (or is scheduled for deletion)."""
+
+
+class StoreAccessError(StoreError):
+    """The caller may not use the secret: access denied, no credentials, an unusable KMS key."""
+
+
 @dataclass(frozen=True)
 class SecretVersion:
     """One stored version: its id, its stages, when it was created. Never the value."""

@@ -27,6 +27,7 @@ from components.secret import Secret
 from components.stores.base import (
     EnsureResult,
     SecretDescription,
+    SecretNotFoundError,
     SecretVersion,
     Stage,
     StoreError,
@@ -155,7 +156,7 @@ class LocalFileStore:
     def _versions(self, secrets: dict[str, Any]) -> Versions:
         entry = secrets.get(self.name)
         if entry is None:
-            raise StoreError(f"{self.name}: not found in {self.path}; fix: run `pulumi up` to create it")
+            raise SecretNotFoundError(f"{self.name}: not found in {self.path}; fix: run `pulumi up` to create it")
         return entry["versions"]
 
     def _load(self) -> dict[str, Any]:
