@@ -54,7 +54,7 @@ def render(project_dir: Path, stack: str, out: str | None) -> None:
     In inline key mode the keys are read from MOONSHOT_API_KEY / KIMICODE_API_KEY in the
     environment, and the file is written with mode 0600.
     """
-    from components.atomic import write_atomic
+    from components.atomic import is_special_file, write_atomic
     from components.render import render_stack
     from components.stackfile import display_path, load_stack
 
@@ -65,7 +65,15 @@ def render(project_dir: Path, stack: str, out: str | None) -> None:
         click.echo(rendered.text, nl=False)
         return
     path = Path(out) if out else project_dir / "build" / stack / "openclaw.json5"
-    write_atomic(path, rendered.text.encode("utf-8"), 0o600 if rendered.holds_secret else 0o644)
+    if path.is_dir():
+        raise KimiInfraError(f"--out {path}: is a folder; fix: give a file path, or - for stdout")
+    try:
+        if is_special_file(path):  # /dev/null, /dev/stdout, a FIFO: write into it, never rename over it
+            path.write_text(rendered.text, encoding="utf-8")
+            return
+        write_atomic(path, rendered.text.encode("utf-8"), 0o600 if rendered.holds_secret else 0o644)
+    except OSError as error:
+        raise KimiInfraError(f"--out {path}: cannot write: {error.strerror}; fix: choose a writable path") from None
     click.echo(f"wrote {display_path(path)} ({len(rendered.text)} bytes, sha256 {rendered.sha256[:12]})")
 
 

@@ -196,3 +196,33 @@ def test_render_parse_validate_round_trip(stack_spec, key):
     rendered = render(config)
     assert parse(rendered.text) == config
     assert render(parse(rendered.text)).text == rendered.text
+
+
+def test_out_to_a_fifo_writes_into_it_and_never_replaces_it(tmp_path):
+    import os
+    import stat
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
+    reader.start()
+    result = run_cli("render", "--stack", "dev", "--out", str(fifo))
+    reader.join(timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert received == [run_cli("render", "--stack", "dev", "--out", "-").stdout]
+
+
+def test_atomic_write_refuses_to_rename_over_a_special_file(tmp_path):
+    import os
+
+    from components.atomic import write_atomic
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(IsADirectoryError):
+        write_atomic(fifo, b"x", 0o644)
+    folder = run_cli("render", "--stack", "dev", "--out", str(tmp_path))
+    assert folder.returncode == 1 and "is a folder" in folder.stderr
