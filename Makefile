@@ -20,6 +20,7 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	touch $@
 
 dev: $(VENV)/.runtime
+	$(PY) -m compileall -q components  # bytecode even where PYTHONDONTWRITEBYTECODE is set: faster CLI
 	$(PY) -m components render --stack dev
 	$(PY) -m components validate build/dev/openclaw.json5
 	$(PY) -m components deploy --stack dev

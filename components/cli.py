@@ -14,9 +14,31 @@ import click
 from components.errors import KimiInfraError
 from components.options import stack_option
 
+# Commands that live in their own modules, imported only when asked for (keeps `render` fast).
+_LAZY_COMMANDS = {
+    "catalog-check": "components.ops.rotate_cli:catalog_check",
+    "history": "components.ops.status_cli:history",
+    "install-resolver": "components.ops.resolver_cli:install_resolver",
+    "rollback": "components.ops.rotate_cli:rollback",
+    "rotate": "components.ops.rotate_cli:rotate",
+    "status": "components.ops.status_cli:status",
+}
+
 
 class _Cli(click.Group):
-    """Turns our errors into one line on stderr and exit 1 (click keeps 2 for usage errors)."""
+    """Loads command modules lazily; turns our errors into one line on stderr and exit 1
+    (click keeps 2 for usage errors)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *_LAZY_COMMANDS])
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in _LAZY_COMMANDS:
+            return super().get_command(ctx, name)
+        import importlib
+
+        module, attribute = _LAZY_COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module), attribute)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -171,15 +193,6 @@ def promote(project_dir: Path, source: str, target: str, dry_run: bool, yes: boo
         raise KimiInfraError(f"promote: not confirmed, {plan.path.name} unchanged")
     apply_promotion(plan)
     click.echo(f"wrote {plan.path.name}; run `pulumi up -s {target}` to deploy it", err=True)
-
-
-# Commands that live in their own modules; each imports its heavy dependencies (boto3) lazily.
-from components.ops.resolver_cli import install_resolver  # noqa: E402
-from components.ops.rotate_cli import catalog_check, rollback, rotate  # noqa: E402
-from components.ops.status_cli import history, status  # noqa: E402
-
-for _command in (catalog_check, history, install_resolver, rollback, rotate, status):
-    cli.add_command(_command)
 
 
 def main() -> None:
