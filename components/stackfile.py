@@ -35,11 +35,6 @@ class LoadedStack:
     def source(self) -> str:
         return display_path(self.path)
 
-    def resolve(self, path: str) -> Path:
-        """A path from the stack file: absolute as given, else relative to the project."""
-        candidate = Path(path).expanduser()
-        return candidate if candidate.is_absolute() else self.project_dir / candidate
-
 
 def find_project_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     """The folder holding Pulumi.yaml: given, `KIMI_INFRA_PROJECT_DIR`, above cwd, or ours."""

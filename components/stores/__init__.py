@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from components.catalog import secret_id
 from components.models import AwsSecretsManagerStoreSpec, LocalStoreSpec, StackSpec, local_store_default_path
+from components.paths import project_path
 from components.stores.base import (
     EnsureResult,
     SecretDescription,
@@ -75,9 +76,7 @@ def open_store_for(store_spec: LocalStoreSpec | AwsSecretsManagerStoreSpec, stac
 
 
 def _local_path(store_spec: LocalStoreSpec, stack: str, project_dir: Path) -> Path:
-    # The same rule as LoadedStack.resolve: absolute as given, else relative to the project.
-    path = Path(store_spec.path or local_store_default_path(stack)).expanduser()
-    return path if path.is_absolute() else project_dir / path
+    return project_path(project_dir, store_spec.path or local_store_default_path(stack))
 
 
 def _aws_store(store_spec: AwsSecretsManagerStoreSpec, name: str, tags: dict[str, str]) -> AwsSecretsManagerStore:

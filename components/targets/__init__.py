@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from components.models import FileTargetSpec, S3TargetSpec, StackSpec, TargetSpec
+from components.paths import project_path
 from components.targets.base import ConflictError, Deployed, Revision, Target, TargetError, WriteOutcome
 from components.targets.local_file import LocalFileTarget
 
@@ -30,7 +31,7 @@ def open_target(spec: TargetSpec, project_dir: Path, history_dir: Path | None = 
     `history_dir` keeps `<name>.jsonl` for file targets (S3 and SSM keep their own versions)."""
     if isinstance(spec, FileTargetSpec):
         history = history_dir / f"{spec.name}.jsonl" if history_dir else None
-        return LocalFileTarget(name=spec.name, path=_resolve(project_dir, spec.path), history_path=history)
+        return LocalFileTarget(name=spec.name, path=project_path(project_dir, spec.path), history_path=history)
     if isinstance(spec, S3TargetSpec):
         from components.targets.s3 import S3Target
 
@@ -41,11 +42,6 @@ def open_target(spec: TargetSpec, project_dir: Path, history_dir: Path | None = 
     return SsmParameterTarget(name=spec.name, parameter=spec.parameter, region=spec.region,
                               kms_key_id=spec.kmsKeyId)
 
-
-def _resolve(project_dir: Path, path: str) -> Path:
-    # Same rule as LoadedStack.resolve: absolute as given (after ~), else below the project.
-    candidate = Path(path).expanduser()
-    return candidate if candidate.is_absolute() else project_dir / candidate
 
 
 def open_stack_target(stack: StackSpec, spec: TargetSpec, project_dir: Path) -> Target:
