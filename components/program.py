@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +41,16 @@ def _decode(value: Any) -> Any:
         return value
 
 
-def run(project_dir: Path | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class StackResources:
+    """What one run of the program built, for tests to inspect."""
+
+    providers: list[LlmProvider]
+    deployment: OpenClawConfigDeployment
+    exports: dict[str, Any]
+
+
+def run(project_dir: Path | None = None) -> StackResources:
     """Build the stack's resources and export what operators look up."""
     stack = pulumi.get_stack()
     spec = read_stack_spec(stack)
@@ -64,4 +74,4 @@ def run(project_dir: Path | None = None) -> dict[str, Any]:
     }
     for name, value in exports.items():
         pulumi.export(name, value)
-    return exports
+    return StackResources(providers, deployment, exports)

@@ -113,6 +113,7 @@ class RealProviderMocks(pulumi.runtime.Mocks):
 class ProgramResult:
     outputs: dict[str, Any]
     secret_outputs: set[str]
+    key_secrecy: dict[str, bool]  # provider -> whether its key Output is secret
     run: EngineRun
     state: dict[str, Recorded]
 
@@ -136,22 +137,26 @@ def run_program(stack: str, project_dir: Path, config: dict[str, str], secret_ke
     pulumi.runtime.set_all_config(config, secret_keys)
     resolved: dict[str, Any] = {}
     secret: set[str] = set()
+    key_secrecy: dict[str, bool] = {}
 
     @pulumi.runtime.test
     def program():
         from components.program import run
 
-        exports = run(project_dir)
+        built = run(project_dir)
 
         async def collect():
-            for name, output in exports.items():
+            for name, output in built.exports.items():
                 output = pulumi.Output.from_input(output)
                 resolved[name] = await output.future()
                 if await output.is_secret():
                     secret.add(name)
+            for provider in built.providers:
+                if provider.api_key is not None:
+                    key_secrecy[provider.provider_name] = await provider.api_key.is_secret()
 
         return collect()
 
     program()
     mocks.delete_removed()
-    return ProgramResult(resolved, secret, mocks.run, mocks.state)
+    return ProgramResult(resolved, secret, key_secrecy, mocks.run, mocks.state)

@@ -138,6 +138,7 @@ def test_no_plaintext_key_outside_secrets(project, buckets):
             if key != "apiKey":
                 assert CANARY_KEY not in str(value), (name, key)
     assert result.secret_outputs == set()  # nothing exported holds a key, so nothing needs to be secret
+    assert result.key_secrecy == {"moonshot": True, "kimi-code": True}  # the key outputs are secret
 
 
 def test_inline_mode_deploys_the_store_keys_without_exposing_them(project, buckets):
