@@ -41,8 +41,11 @@ class _Cli(click.Group):
         return getattr(importlib.import_module(module), attribute)
 
     def invoke(self, ctx: click.Context):
+        from components.aws import reusing_clients
+
         try:
-            return super().invoke(ctx)
+            with reusing_clients():  # one AWS client per service and region for the whole command
+                return super().invoke(ctx)
         except KimiInfraError as error:
             click.echo(f"error: {error}", err=True)
             ctx.exit(1)

@@ -10,10 +10,8 @@ from pathlib import Path
 
 from components.aws import reusing_clients
 from components.models import StackSpec
-from components.render import Rendered, render_stack
+from components.render import Rendered, render_masked, render_stack
 from components.secret import Secret
-
-MASKED_KEY = Secret("<masked>")
 
 
 def source_of(stack: str) -> str:
@@ -27,10 +25,8 @@ def render_for_deploy(spec: StackSpec, project_dir: Path, *, masked: bool = Fals
 
     `known_keys` are current keys the caller already holds (a rotation's new key), not re-read.
     """
-    if spec.keyMode != "inline":
-        return render_stack(spec, source_of(spec.stack))
-    if masked:
-        return render_stack(spec, source_of(spec.stack), {p: MASKED_KEY for p in spec.providers})
+    if spec.keyMode != "inline" or masked:
+        return render_masked(spec, source_of(spec.stack))
     return render_stack(spec, source_of(spec.stack), current_keys(spec, project_dir, known_keys))
 
 

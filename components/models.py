@@ -37,7 +37,8 @@ RESOLVER_PROVIDER = "kimi-infra"
 class Strict(BaseModel):
     """Base for every model: strict types, unknown fields are errors."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
+    # hide_input_in_errors: a rendered config holds keys, and an error must never quote one.
+    model_config = ConfigDict(strict=True, extra="forbid", hide_input_in_errors=True)
 
 
 # --- The OpenClaw config (what we render) -------------------------------------------------

@@ -17,6 +17,7 @@ from components.assemble import assemble
 from components.models import OpenClawConfig, StackSpec
 from components.secret import Secret
 
+MASKED_KEY = Secret("<masked>")
 _BARE_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _INDENT = "  "
 
@@ -132,4 +133,17 @@ def header_for(stack: str) -> str:
 
 def render_stack(spec: StackSpec, source: str, keys: Mapping[str, Secret] | None = None) -> Rendered:
     """The stack's rendered config, exactly as the CLI and `pulumi up` write it."""
-    return render(assemble(spec, source, keys), header=header_for(spec.stack))
+    from pydantic import ValidationError
+
+    from components.errors import validation_to_spec_error
+
+    try:
+        return render(assemble(spec, source, keys), header=header_for(spec.stack))
+    except ValidationError as error:  # a key that no config can hold (e.g. over 64 KiB)
+        raise validation_to_spec_error(error, source) from None
+
+
+def render_masked(spec: StackSpec, source: str) -> Rendered:
+    """The stack's config with every inline key replaced by a mask: safe to hash, diff and show."""
+    keys = {name: MASKED_KEY for name in spec.providers} if spec.keyMode == "inline" else None
+    return render_stack(spec, source, keys)

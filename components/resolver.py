@@ -52,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         _say("no store given; fix: pass --aws-region REGION or --local-file PATH "
              "(render the stack in keyMode secretref: its secrets.providers.kimi-infra.args)")
         return 1
-    values, errors = resolve(ids, reader)
+    from components.aws import reusing_clients
+
+    with reusing_clients():  # one Secrets Manager client for every id of the request
+        values, errors = resolve(ids, reader)
     answer: dict[str, Any] = {"protocolVersion": PROTOCOL_VERSION, "values": values}
     if errors:
         answer["errors"] = {i: {"code": code} for i, code in errors.items()}

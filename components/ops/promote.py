@@ -19,8 +19,7 @@ from typing import Any
 
 from components.catalog import PROVIDERS
 from components.errors import KimiInfraError
-from components.render import Rendered, render_stack
-from components.secret import Secret
+from components.render import Rendered, render_masked
 from components.stackfile import (
     NAMESPACE,
     display_path,
@@ -32,7 +31,6 @@ from components.stackfile import (
 )
 
 PROMOTED_FIELDS = ("providers", "primaryModel", "modelOverrides", "extraModels", "aliases")
-MASK = Secret("<masked>")
 
 
 @dataclass(frozen=True)
@@ -72,11 +70,11 @@ def plan_promotion(project_dir: Path, source: str, target: str) -> Promotion:
         new_text = _replace_config_key(new_text, f"{NAMESPACE}:{field}", wanted.get(field), where)
     try:
         new_values, _ = split_namespace(_load_text(new_text), where)
-        rendered_after = _render_masked(spec_from_config(new_values, target, where), where)
+        rendered_after = render_masked(spec_from_config(new_values, target, where), where)
     except KimiInfraError as error:
         raise KimiInfraError(f"promote {source} -> {target} refused, {where} unchanged: {error}") from None
     return Promotion(source, target, path, old_text, new_text, changed,
-                     _render_masked(target_stack.spec, where), rendered_after)
+                     render_masked(target_stack.spec, where), rendered_after)
 
 
 def promotable_values(values: dict[str, Any], region: str) -> dict[str, Any]:
@@ -115,11 +113,6 @@ def apply_promotion(promotion: Promotion) -> None:
 def _namespace_values(path: Path) -> dict[str, Any]:
     values, _ = split_namespace(read_yaml(path), display_path(path))
     return values
-
-
-def _render_masked(spec, source: str) -> Rendered:
-    keys = {name: MASK for name in spec.providers} if spec.keyMode == "inline" else None
-    return render_stack(spec, source, keys)
 
 
 def _load_text(text: str) -> Any:

@@ -20,10 +20,9 @@ import hashlib
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.aws import reusing_clients
 from components.catalog import provider as provider_info
 from components.errors import KimiInfraError
 from components.models import StackSpec
@@ -70,13 +69,14 @@ class Rotation:
     token: str
     verify_url: str | None  # None: --skip-verify
     say: Progress
+    # Other providers' current keys, read once by `stage` and reused by `write` (inline render).
+    other_keys: dict[str, Secret] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
         return _label(self.spec, self.provider)
 
 
-@reusing_clients()
 def rotate(spec: StackSpec, project_dir: Path, provider: str, key: Secret, *, verify_url: str | None,
            say: Progress) -> None:
     """Make `key` the provider's current key and re-write what holds it; safe to run again."""
@@ -91,7 +91,6 @@ def rotate(spec: StackSpec, project_dir: Path, provider: str, key: Secret, *, ve
     _run(rotation, state)
 
 
-@reusing_clients()
 def resume(spec: StackSpec, project_dir: Path, provider: str, *, verify_url: str | None, say: Progress) -> None:
     """Finish the rotation whose pending version is in the store; with none, re-write the
     targets from the current key (a run may have stopped after promoting)."""
@@ -111,7 +110,6 @@ def resume(spec: StackSpec, project_dir: Path, provider: str, *, verify_url: str
     _run(Rotation(spec, project_dir, provider, store, key, pending.version_id, verify_url, say), state)
 
 
-@reusing_clients()
 def rollback(spec: StackSpec, project_dir: Path, provider: str, *, say: Progress) -> None:
     """Make the previous key current again and re-write what holds it. Running it again swaps back."""
     store = open_store(spec, provider, project_dir)
@@ -136,7 +134,7 @@ def stage(rotation: Rotation, state: SecretDescription) -> None:
     if _holds(state, "pending", rotation.token):
         rotation.say(f"{rotation.label}: pending version {_short(rotation.token)} already staged")
         return
-    _refuse_other_providers_key(rotation)
+    rotation.other_keys.update(_refuse_other_providers_key(rotation))
     rotation.store.stage_pending(rotation.key, rotation.token)
     rotation.say(f"{rotation.label}: staged pending version {_short(rotation.token)}")
 
@@ -168,7 +166,7 @@ def write(rotation: Rotation, state: SecretDescription) -> None:
     """Re-write the targets that hold the key (inline mode); writing unchanged content is a no-op."""
     # The promoted key is current now: pass it rather than read it back from the store.
     write_targets(rotation.spec, rotation.project_dir, rotation.provider, rotation.say,
-                  known_keys={rotation.provider: rotation.key})
+                  known_keys={**rotation.other_keys, rotation.provider: rotation.key})
 
 
 def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progress,
@@ -242,14 +240,21 @@ def _already_current(rotation: Rotation, state: SecretDescription) -> bool:
     return rotation.store.get("current") == rotation.key
 
 
-def _refuse_other_providers_key(rotation: Rotation) -> None:
-    """Moonshot and Kimi Code keys are not interchangeable: refuse the other provider's key."""
+def _refuse_other_providers_key(rotation: Rotation) -> dict[str, Secret]:
+    """Moonshot and Kimi Code keys are not interchangeable: refuse the other provider's key.
+    Returns the other providers' current keys (those that exist)."""
+    others = {}
     for other in rotation.spec.providers:
-        if other != rotation.provider and _current_or_none(open_store(rotation.spec, other,
-                                                                      rotation.project_dir)) == rotation.key:
+        if other == rotation.provider:
+            continue
+        key = _current_or_none(open_store(rotation.spec, other, rotation.project_dir))
+        if key == rotation.key:
             raise RotationError(f"{rotation.label}: the new key is {other}'s current key in this stack; fix: "
                                 f"give the {rotation.provider} key (Moonshot and Kimi Code keys are not "
                                 "interchangeable)")
+        if key is not None:
+            others[other] = key
+    return others
 
 
 def _current_or_none(store: SecretStore) -> Secret | None:

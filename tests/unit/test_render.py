@@ -226,3 +226,13 @@ def test_atomic_write_refuses_to_rename_over_a_special_file(tmp_path):
         write_atomic(fifo, b"x", 0o644)
     folder = run_cli("render", "--stack", "dev", "--out", str(tmp_path))
     assert folder.returncode == 1 and "is a folder" in folder.stderr
+
+
+def test_a_key_no_config_can_hold_is_refused_without_quoting_it():
+    from components.errors import SpecError
+
+    huge = Secret("sk-LEAK-" + "A" * 70_000 + "-TAIL")
+    with pytest.raises(SpecError) as caught:
+        render_stack(spec(keyMode="inline"), "test", {"moonshot": huge, "kimi-code": CANARY_KIMICODE})
+    text = str(caught.value)
+    assert "MOONSHOT_API_KEY" in text and "65536" in text and "LEAK" not in text and "TAIL" not in text
