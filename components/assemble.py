@@ -42,7 +42,6 @@ class RenderedModel:
     provider: str
     definition: ModelDefinition
     alias: str
-    source_field: str  # where it came from, for error messages
 
     @property
     def ref(self) -> str:
@@ -122,8 +121,7 @@ def _rendered_models(spec: StackSpec, fail) -> list[RenderedModel]:
         for entry in info.models:
             ref = info.ref(entry.definition.id)
             definition = _apply_override(entry.definition, spec.modelOverrides.get(ref))
-            models.append(RenderedModel(info.name, definition, spec.aliases.get(ref, entry.alias),
-                                        f"modelOverrides.{ref}"))
+            models.append(RenderedModel(info.name, definition, spec.aliases.get(ref, entry.alias)))
         known = {m.definition.id for m in models if m.provider == info.name}
         for index, extra in enumerate(spec.extraModels.get(info.name, [])):
             field = f"extraModels.{info.name}[{index}]"
@@ -135,7 +133,7 @@ def _rendered_models(spec: StackSpec, fail) -> list[RenderedModel]:
             definition = _apply_override(ModelDefinition(**extra.model_dump(exclude={"alias"})),
                                          spec.modelOverrides.get(ref))
             alias = spec.aliases.get(ref, extra.alias or extra.name)
-            models.append(RenderedModel(info.name, definition, alias, f"{field}.alias"))
+            models.append(RenderedModel(info.name, definition, alias))
     return models
 
 

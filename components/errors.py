@@ -13,10 +13,6 @@ class SpecError(KimiInfraError):
     """Bad input: names the file, the field, what is wrong and how to fix it."""
 
     def __init__(self, source: str, field: str, problem: str, fix: str) -> None:
-        self.source = source
-        self.field = field
-        self.problem = problem
-        self.fix = fix
         super().__init__(f"{source}: {field}: {problem}; fix: {fix}")
 
 

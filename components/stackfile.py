@@ -28,8 +28,6 @@ class LoadedStack:
 
     spec: StackSpec
     path: Path
-    project_dir: Path
-    secret_keys: frozenset[str]  # config keys present as `secure:` values (never their values)
 
     @property
     def source(self) -> str:
@@ -74,9 +72,8 @@ def load_stack(project_dir: Path, stack: str) -> LoadedStack:
         raise SpecError(display_path(path), "stack", f"no stack named {stack!r}",
                         f"use one of: {known} (or create {STACKS_DIR}/Pulumi.{stack}.yaml)")
     document = read_yaml(path)
-    values, secret_keys = split_namespace(document, display_path(path))
-    spec = spec_from_config(values, stack, display_path(path))
-    return LoadedStack(spec=spec, path=path, project_dir=project_dir, secret_keys=frozenset(secret_keys))
+    values = split_namespace(document, display_path(path))
+    return LoadedStack(spec=spec_from_config(values, stack, display_path(path)), path=path)
 
 
 def read_yaml(path: Path) -> Any:
@@ -95,13 +92,12 @@ def read_yaml(path: Path) -> Any:
         raise KimiInfraError(f"{display_path(path)}: cannot read: {error.strerror}") from None
 
 
-def split_namespace(document: Any, source: str) -> tuple[dict[str, Any], set[str]]:
-    """The `kimi-infra:` config values (prefix removed) and the names of its secure keys."""
+def split_namespace(document: Any, source: str) -> dict[str, Any]:
+    """The `kimi-infra:` config values, prefix removed, without the (secure) API key entries."""
     if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
         raise SpecError(source, "config", "the file has no `config:` mapping",
                         f"put the settings under `config:` as `{NAMESPACE}:<key>: value`")
     values: dict[str, Any] = {}
-    secret_keys: set[str] = set()
     prefix = NAMESPACE + ":"
     for key, value in document["config"].items():
         if not isinstance(key, str) or not key.startswith(prefix):
@@ -109,10 +105,9 @@ def split_namespace(document: Any, source: str) -> tuple[dict[str, Any], set[str
         name = key[len(prefix):]
         if name in KEY_CONFIG_NAMES:
             _require_secure(value, source, key)
-            secret_keys.add(name)
             continue
         values[name] = value
-    return values, secret_keys
+    return values
 
 
 def _require_secure(value: Any, source: str, key: str) -> None:

@@ -10,9 +10,9 @@ from components.models import OpenClawConfig, is_env_reference
 from components.render import parse
 
 
-def validate_file(path: Path, source: str | None = None) -> OpenClawConfig:
+def validate_file(path: Path) -> OpenClawConfig:
     """Parse and validate one file; SpecError names the file, the field and the fix."""
-    source = source or str(path)
+    source = str(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:

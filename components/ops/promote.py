@@ -69,7 +69,7 @@ def plan_promotion(project_dir: Path, source: str, target: str) -> Promotion:
     for field in changed:
         new_text = _replace_config_key(new_text, f"{NAMESPACE}:{field}", wanted.get(field), where)
     try:
-        new_values, _ = split_namespace(_load_text(new_text), where)
+        new_values = split_namespace(_load_text(new_text), where)
         rendered_after = render_masked(spec_from_config(new_values, target, where), where)
     except KimiInfraError as error:
         raise KimiInfraError(f"promote {source} -> {target} refused, {where} unchanged: {error}") from None
@@ -111,8 +111,7 @@ def apply_promotion(promotion: Promotion) -> None:
 
 
 def _namespace_values(path: Path) -> dict[str, Any]:
-    values, _ = split_namespace(read_yaml(path), display_path(path))
-    return values
+    return split_namespace(read_yaml(path), display_path(path))
 
 
 def _load_text(text: str) -> Any:
