@@ -10,13 +10,9 @@ from pathlib import Path
 
 from components.aws import reusing_clients
 from components.models import StackSpec
+from components.paths import stack_file
 from components.render import Rendered, render_masked, render_stack
 from components.secret import Secret
-
-
-def source_of(stack: str) -> str:
-    """How errors name a stack's file (relative, so messages read the same on every machine)."""
-    return f"stacks/Pulumi.{stack}.yaml"
 
 
 def render_for_deploy(spec: StackSpec, project_dir: Path, *, masked: bool = False,
@@ -26,8 +22,8 @@ def render_for_deploy(spec: StackSpec, project_dir: Path, *, masked: bool = Fals
     `known_keys` are current keys the caller already holds (a rotation's new key), not re-read.
     """
     if spec.keyMode != "inline" or masked:
-        return render_masked(spec, source_of(spec.stack))
-    return render_stack(spec, source_of(spec.stack), current_keys(spec, project_dir, known_keys))
+        return render_masked(spec, stack_file(spec.stack))
+    return render_stack(spec, stack_file(spec.stack), current_keys(spec, project_dir, known_keys))
 
 
 def current_keys(spec: StackSpec, project_dir: Path,

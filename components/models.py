@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from components.paths import STATE_DIR
+
 ProviderName = Literal["moonshot", "kimi-code"]
 Region = Literal["global", "cn"]
 KeyMode = Literal["reference", "inline", "secretref"]
@@ -324,7 +326,7 @@ def _require_unique(values: list[str], what: str) -> None:
 
 def local_store_default_path(stack: str) -> str:
     """Where the dev store lives when the stack file names no path."""
-    return f".kimi-infra/{stack}/secrets.json"
+    return f"{STATE_DIR}/{stack}/secrets.json"
 
 
 def is_env_reference(value: str) -> str | None:

@@ -1,8 +1,21 @@
-"""Paths written in stack files: absolute as given (after `~`), else relative to the project."""
+"""Where things live: stack files, local state, and paths written in stack files."""
 
 from __future__ import annotations
 
 from pathlib import Path
+
+STATE_DIR = ".kimi-infra"
+"""Per-stack local state (dev secret store, file-target history), relative to the project."""
+
+
+def stack_file(stack: str) -> str:
+    """A stack's file, relative to the project: how errors and rendered headers name it."""
+    return f"stacks/Pulumi.{stack}.yaml"
+
+
+def state_dir(project_dir: Path, stack: str) -> Path:
+    """The stack's local state folder."""
+    return project_dir / STATE_DIR / stack
 
 
 def project_path(project_dir: Path, path: str) -> Path:

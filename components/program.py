@@ -14,6 +14,7 @@ import pulumi
 
 from components.assemble import enabled_providers
 from components.models import StackSpec
+from components.paths import stack_file
 from components.resources import LlmProvider, LlmProviderArgs, OpenClawConfigDeployment, OpenClawConfigDeploymentArgs
 from components.stackfile import KEY_CONFIG_NAMES, NAMESPACE, find_project_dir, spec_from_config
 
@@ -29,7 +30,7 @@ def read_stack_spec(stack: str) -> StackSpec:
     raw = {**get_config_env(), **CONFIG.get()}
     values = {key[len(prefix):]: _decode(value) for key, value in raw.items()
               if key.startswith(prefix) and key[len(prefix):] not in KEY_CONFIG_NAMES}
-    return spec_from_config(values, stack, f"stacks/Pulumi.{stack}.yaml")
+    return spec_from_config(values, stack, stack_file(stack))
 
 
 def _decode(value: Any) -> Any:

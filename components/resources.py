@@ -16,8 +16,9 @@ import pulumi
 
 from components.assemble import check_stack
 from components.catalog import provider as catalog_provider
-from components.deploy import render_for_deploy, source_of
+from components.deploy import render_for_deploy
 from components.models import StackSpec
+from components.paths import stack_file
 from components.providers.api_key_secret import ApiKeySecret
 from components.providers.config_target import ConfigTarget
 
@@ -46,7 +47,7 @@ class LlmProvider(pulumi.ComponentResource):
         info = catalog_provider(args.provider)
         self.provider_name = info.name
         self.env_var = info.env_var
-        self.model_refs = [m.ref for m in check_stack(args.spec, source_of(args.spec.stack))
+        self.model_refs = [m.ref for m in check_stack(args.spec, stack_file(args.spec.stack))
                            if m.provider == args.provider]
         self.api_key = pulumi.Output.secret(args.api_key) if args.api_key is not None else None
         self.key_secret = ApiKeySecret(

@@ -16,6 +16,7 @@ from typing import Any
 from components.catalog import PROVIDERS
 from components.errors import KimiInfraError, SpecError, validation_to_spec_error
 from components.models import StackSpec
+from components.paths import stack_file
 
 NAMESPACE = "kimi-infra"
 STACKS_DIR = "stacks"
@@ -47,7 +48,7 @@ def find_project_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 def stack_path(project_dir: Path, stack: str) -> Path:
-    return project_dir / STACKS_DIR / f"Pulumi.{stack}.yaml"
+    return project_dir / stack_file(stack)
 
 
 def list_stacks(project_dir: Path) -> list[str]:
@@ -70,7 +71,7 @@ def load_stack(project_dir: Path, stack: str) -> LoadedStack:
     if not path.is_file():
         known = ", ".join(list_stacks(project_dir)) or "none"
         raise SpecError(display_path(path), "stack", f"no stack named {stack!r}",
-                        f"use one of: {known} (or create {STACKS_DIR}/Pulumi.{stack}.yaml)")
+                        f"use one of: {known} (or create {stack_file(stack)})")
     document = read_yaml(path)
     values = split_namespace(document, display_path(path))
     return LoadedStack(spec=spec_from_config(values, stack, display_path(path)), path=path)

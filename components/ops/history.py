@@ -51,10 +51,10 @@ def select_targets(spec: StackSpec, name: str | None) -> list[TargetSpec]:
         return list(spec.targets)
     chosen = [t for t in spec.targets if t.name == name]
     if not chosen:
-        from components.deploy import source_of
+        from components.paths import stack_file
 
         known = ", ".join(t.name for t in spec.targets)
-        raise KimiInfraError(f"{source_of(spec.stack)}: no target named {name!r}; fix: use one of: {known}")
+        raise KimiInfraError(f"{stack_file(spec.stack)}: no target named {name!r}; fix: use one of: {known}")
     return chosen
 
 

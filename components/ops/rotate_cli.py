@@ -92,8 +92,8 @@ def catalog_check(project_dir: Path, stack: str, provider: str, base_url: str | 
     Uses the provider's current key from the stack's secret store.
     """
     from components.assemble import check_stack
-    from components.deploy import source_of
     from components.ops.verify import compare_ids, get_models
+    from components.paths import stack_file
     from components.stores import open_store
 
     spec, catalog_url = stack_provider(project_dir, stack, provider)
@@ -103,7 +103,7 @@ def catalog_check(project_dir: Path, stack: str, provider: str, base_url: str | 
         raise KimiInfraError(f"{store.name}: no current key; fix: run `pulumi up -s {stack}` or `rotate`")
     answer = get_models(provider, base_url or catalog_url, key)
     live = answer.model_ids()
-    ours = [m.definition.id for m in check_stack(spec, source_of(stack)) if m.provider == provider]
+    ours = [m.definition.id for m in check_stack(spec, stack_file(stack)) if m.provider == provider]
     diff = compare_ids(live, ours)
     click.echo(f"{provider} at {answer.url}: {len(set(live))} live models, {len(ours)} in our catalog")
     if diff.new:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from components.models import FileTargetSpec, S3TargetSpec, StackSpec, TargetSpec
-from components.paths import project_path
+from components.paths import project_path, state_dir
 from components.targets.base import ConflictError, Deployed, Revision, Target, TargetError, WriteOutcome
 from components.targets.local_file import LocalFileTarget
 
@@ -46,4 +46,4 @@ def open_target(spec: TargetSpec, project_dir: Path, history_dir: Path | None = 
 
 def open_stack_target(stack: StackSpec, spec: TargetSpec, project_dir: Path) -> Target:
     """A stack's target, with file-target history kept under `.kimi-infra/<stack>/history/`."""
-    return open_target(spec, project_dir, history_dir=project_dir / ".kimi-infra" / stack.stack / "history")
+    return open_target(spec, project_dir, history_dir=state_dir(project_dir, stack.stack) / "history")

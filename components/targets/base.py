@@ -7,7 +7,6 @@ boto3 at module level, so importing `components.targets` stays cheap.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,11 +77,6 @@ class Target(Protocol):
 
     def history(self) -> list[Revision]:
         """Deployed revisions, newest first."""
-
-
-def sha256_hex(data: bytes) -> str:
-    """The hash targets compare; equals `content_hash(text)` when `data` is the UTF-8 text."""
-    return hashlib.sha256(data).hexdigest()
 
 
 def is_current(deployed: Deployed | None, rendered: Rendered) -> bool:

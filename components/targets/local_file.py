@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from components.atomic import write_atomic
-from components.render import Rendered
+from components.render import Rendered, sha256_hex
 from components.targets.base import (
     Deployed,
     Revision,
@@ -19,7 +19,6 @@ from components.targets.base import (
     failure,
     is_current,
     log_outcome,
-    sha256_hex,
 )
 
 SECRET_MODE = 0o600

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from components import aws
-from components.render import Rendered
+from components.render import Rendered, sha256_hex
 from components.targets.base import (
     Deployed,
     Revision,
@@ -24,7 +24,6 @@ from components.targets.base import (
     is_current,
     log_deleted,
     log_outcome,
-    sha256_hex,
 )
 
 HASH_METADATA = "kimi-infra-sha256"  # sent as x-amz-meta-kimi-infra-sha256

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components import aws
-from components.render import Rendered
+from components.render import Rendered, sha256_hex
 from components.targets.base import (
     Deployed,
     Revision,
@@ -25,7 +25,6 @@ from components.targets.base import (
     is_current,
     log_deleted,
     log_outcome,
-    sha256_hex,
 )
 
 STANDARD_LIMIT = 4096  # bytes, Standard tier
