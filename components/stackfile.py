@@ -29,6 +29,7 @@ class LoadedStack:
 
     spec: StackSpec
     path: Path
+    values: dict[str, Any]  # the `kimi-infra:` config as written (prefix removed, no key entries)
 
     @property
     def source(self) -> str:
@@ -74,23 +75,31 @@ def load_stack(project_dir: Path, stack: str) -> LoadedStack:
                         f"use one of: {known} (or create {stack_file(stack)})")
     document = read_yaml(path)
     values = split_namespace(document, display_path(path))
-    return LoadedStack(spec=spec_from_config(values, stack, display_path(path)), path=path)
+    return LoadedStack(spec=spec_from_config(values, stack, display_path(path)), path=path, values=values)
 
 
 def read_yaml(path: Path) -> Any:
+    """The YAML document in `path`; one-line errors for a missing file or bad syntax."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise KimiInfraError(f"{display_path(path)}: cannot read: {error.strerror}") from None
+    return parse_yaml(text, display_path(path))
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML text (the C loader when present); SpecError names the line of a syntax error."""
     import yaml
 
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
+        return yaml.load(text, Loader=loader)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "document"
         problem = str(getattr(error, "problem", None) or "not valid YAML")
-        raise SpecError(display_path(path), where, f"YAML syntax error: {problem}",
+        raise SpecError(source, where, f"YAML syntax error: {problem}",
                         "fix the YAML syntax (indentation, colons, quotes)") from None
-    except OSError as error:
-        raise KimiInfraError(f"{display_path(path)}: cannot read: {error.strerror}") from None
 
 
 def split_namespace(document: Any, source: str) -> dict[str, Any]:

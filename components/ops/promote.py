@@ -22,12 +22,10 @@ from components.errors import KimiInfraError
 from components.render import Rendered, render_masked
 from components.stackfile import (
     NAMESPACE,
-    display_path,
     load_stack,
-    read_yaml,
+    parse_yaml,
     spec_from_config,
     split_namespace,
-    stack_path,
 )
 
 PROMOTED_FIELDS = ("providers", "primaryModel", "modelOverrides", "extraModels", "aliases")
@@ -58,18 +56,17 @@ def plan_promotion(project_dir: Path, source: str, target: str) -> Promotion:
     """Compute the promotion; raises KimiInfraError (file untouched) if the result is invalid."""
     if source == target:
         raise KimiInfraError(f"promote: --from and --to are both {source!r}; fix: name two different stacks")
-    load_stack(project_dir, source)  # the source must be valid itself, with its own clear errors
+    source_stack = load_stack(project_dir, source)  # both validated first, with their own clear errors
     target_stack = load_stack(project_dir, target)
     path, where = target_stack.path, target_stack.source
-    wanted = promotable_values(_namespace_values(stack_path(project_dir, source)), target_stack.spec.region)
-    current = _namespace_values(path)
-    changed = tuple(f for f in PROMOTED_FIELDS if wanted.get(f) != current.get(f))
+    wanted = promotable_values(source_stack.values, target_stack.spec.region)
+    changed = tuple(f for f in PROMOTED_FIELDS if wanted.get(f) != target_stack.values.get(f))
     old_text = path.read_text(encoding="utf-8")
     new_text = old_text
     for field in changed:
         new_text = _replace_config_key(new_text, f"{NAMESPACE}:{field}", wanted.get(field), where)
     try:
-        new_values = split_namespace(_load_text(new_text), where)
+        new_values = split_namespace(parse_yaml(new_text, where), where)
         rendered_after = render_masked(spec_from_config(new_values, target, where), where)
     except KimiInfraError as error:
         raise KimiInfraError(f"promote {source} -> {target} refused, {where} unchanged: {error}") from None
@@ -108,16 +105,6 @@ def apply_promotion(promotion: Promotion) -> None:
 
     mode = promotion.path.stat().st_mode & 0o777
     write_atomic(promotion.path, promotion.new_text.encode("utf-8"), mode)
-
-
-def _namespace_values(path: Path) -> dict[str, Any]:
-    return split_namespace(read_yaml(path), display_path(path))
-
-
-def _load_text(text: str) -> Any:
-    import yaml
-
-    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 # --- text surgery on `config:` entries ---------------------------------------------------------
