@@ -84,7 +84,7 @@ def test_up_creates_secrets_and_byte_identical_configs(project, buckets, stack):
     assert set(result.run.operations.values()) == {"create"}
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod", "prod-cn"])
 def test_second_up_changes_nothing_and_writes_nothing(project, buckets, aws_calls, stack):
     first = up(project, stack)
     aws_calls.clear()
