@@ -13,6 +13,7 @@ class SpecError(KimiInfraError):
     """Bad input: names the file, the field, what is wrong and how to fix it."""
 
     def __init__(self, source: str, field: str, problem: str, fix: str) -> None:
+        self.field = field  # for callers that act on which field failed (tests, tools)
         super().__init__(f"{source}: {field}: {problem}; fix: {fix}")
 
 
