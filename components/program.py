@@ -12,7 +12,7 @@ from typing import Any
 
 import pulumi
 
-from components.assemble import enabled_providers
+from components.assemble import check_stack, enabled_providers
 from components.models import StackSpec
 from components.paths import stack_file
 from components.resources import LlmProvider, LlmProviderArgs, OpenClawConfigDeployment, OpenClawConfigDeploymentArgs
@@ -57,9 +57,12 @@ def run(project_dir: Path | None = None) -> StackResources:
     spec = read_stack_spec(stack)
     project_dir = project_dir or find_project_dir()
     config = pulumi.Config(NAMESPACE)
+    models = check_stack(spec, stack_file(stack))
     providers = [
-        LlmProvider(info.name, LlmProviderArgs(spec=spec, provider=info.name, project_dir=project_dir,
-                                               api_key=config.get_secret(info.config_key)))
+        LlmProvider(info.name, LlmProviderArgs(
+            spec=spec, provider=info.name, project_dir=project_dir,
+            model_refs=[m.ref for m in models if m.provider == info.name],
+            api_key=config.get_secret(info.config_key)))
         for info in enabled_providers(spec)
     ]
     deployment = OpenClawConfigDeployment(

@@ -14,22 +14,22 @@ from pathlib import Path
 
 import pulumi
 
-from components.assemble import check_stack
 from components.catalog import provider as catalog_provider
 from components.deploy import render_for_deploy
 from components.models import StackSpec
-from components.paths import stack_file
 from components.providers.api_key_secret import ApiKeySecret
 from components.providers.config_target import ConfigTarget
 
 
 @dataclass(frozen=True)
 class LlmProviderArgs:
-    """`provider`'s key for the stack `spec`; `api_key` from `pulumi config set --secret` (may be None)."""
+    """`provider`'s key for the stack `spec`; `api_key` from `pulumi config set --secret` (may be None);
+    `model_refs`: the refs this stack renders for the provider."""
 
     spec: StackSpec
     provider: str
     project_dir: Path
+    model_refs: list[str]
     api_key: pulumi.Input[str] | None = None
 
 
@@ -47,8 +47,7 @@ class LlmProvider(pulumi.ComponentResource):
         info = catalog_provider(args.provider)
         self.provider_name = info.name
         self.env_var = info.env_var
-        self.model_refs = [m.ref for m in check_stack(args.spec, stack_file(args.spec.stack))
-                           if m.provider == args.provider]
+        self.model_refs = list(args.model_refs)
         self.api_key = pulumi.Output.secret(args.api_key) if args.api_key is not None else None
         self.key_secret = ApiKeySecret(
             f"{name}-key",

@@ -17,11 +17,15 @@ from components.deploy import render_for_deploy
 from components.models import StackSpec
 
 
-def open_deploy_target(props: dict[str, Any]):
+def open_deploy_target(props: dict[str, Any], spec: StackSpec):
+    """The target named by the resource's own `target` input (not looked up in the spec, which
+    no longer lists a target that is being deleted)."""
+    from pydantic import TypeAdapter
+
+    from components.models import TargetSpec
     from components.targets import open_stack_target
 
-    spec = StackSpec.model_validate_json(props["spec"])
-    target_spec = next(t for t in spec.targets if t.name == props["target"]["name"])
+    target_spec = TypeAdapter(TargetSpec).validate_python(props["target"])
     return open_stack_target(spec, target_spec, Path(props["projectDir"]))
 
 
@@ -45,12 +49,12 @@ class ConfigTargetProvider(ResourceProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Remove the deployed file/object/parameter. Already gone is fine."""
-        open_deploy_target(props).delete()
+        open_deploy_target(props, StackSpec.model_validate_json(props["spec"])).delete()
 
     def _deploy(self, props: dict[str, Any]) -> dict[str, Any]:
         spec = StackSpec.model_validate_json(props["spec"])
         rendered = render_for_deploy(spec, Path(props["projectDir"]))
-        outcome = open_deploy_target(props).write(rendered)
+        outcome = open_deploy_target(props, spec).write(rendered)
         return {**props, "contentHash": rendered.sha256, "outcome": outcome}
 
 
