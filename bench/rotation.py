@@ -22,7 +22,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from tests.conftest import CallCounter, _start_moto, _stop  # noqa: E402
+from tests.conftest import _start_moto, _stop, install_call_counter  # noqa: E402
 from tests.helpers import make_project  # noqa: E402
 from tests.ops.fake_provider import FakeProvider  # noqa: E402
 
@@ -40,24 +40,6 @@ def stack_config(key_mode: str, targets: int) -> dict:
         "kimi-infra:targets": [{"name": f"t{i}", "kind": "s3", "bucket": BUCKET, "key": f"gw{i}/openclaw.json5",
                                 "region": REGION} for i in range(targets)],
     }
-
-
-def count_calls() -> CallCounter:
-    """Record every API call of every botocore client made from now on (as tests' `aws_calls`)."""
-    import botocore.session
-
-    counter = CallCounter()
-    original = botocore.session.Session.create_client
-
-    def create_client(self, service_name, *args, **kwargs):
-        client = original(self, service_name, *args, **kwargs)
-        region = client.meta.region_name
-        client.meta.events.register(
-            "before-call.*.*", lambda model, **_: counter.calls.append((service_name, model.name, region)))
-        return client
-
-    botocore.session.Session.create_client = create_client
-    return counter
 
 
 STACKS = {"inline-1": ("inline", 1), "inline-10": ("inline", 10), "reference": ("reference", 1)}
@@ -94,13 +76,15 @@ class Bench:
         return key
 
     def rotate(self, stack: str) -> float:
+        from components.aws import reusing_clients
         from components.ops.rotate import rotate
         from components.secret import Secret
 
         key = Secret(self.new_key("moonshot"))
         start = time.perf_counter()
-        rotate(self.specs[stack], self.project, "moonshot", key, verify_url=self.fake.base_url("moonshot"),
-               say=lambda _: None)
+        with reusing_clients():  # as `python -m components rotate` runs it
+            rotate(self.specs[stack], self.project, "moonshot", key, verify_url=self.fake.base_url("moonshot"),
+                   say=lambda _: None)
         return time.perf_counter() - start
 
 
@@ -129,7 +113,7 @@ def main() -> None:
 
 
 def run(bench: Bench) -> None:
-    counter = count_calls()
+    counter, _ = install_call_counter()
     print("AWS calls for one moonshot rotation (stack with moonshot and kimi-code):")
     for stack, (mode, targets) in STACKS.items():
         bench.rotate(stack)  # the first after `pulumi up` also reads the seeded value once

@@ -13,7 +13,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,8 +117,15 @@ class CallCounter:
 
 
 @pytest.fixture
-def aws_calls(monkeypatch: pytest.MonkeyPatch) -> CallCounter:
+def aws_calls() -> Iterator[CallCounter]:
     """Count API calls through botocore's event system, on every client made from now on."""
+    counter, uninstall = install_call_counter()
+    yield counter
+    uninstall()
+
+
+def install_call_counter() -> tuple[CallCounter, Callable[[], None]]:
+    """Hook every botocore client created from now on; returns the counter and an uninstaller."""
     import botocore.session
 
     counter = CallCounter()
@@ -134,5 +141,5 @@ def aws_calls(monkeypatch: pytest.MonkeyPatch) -> CallCounter:
         client.meta.events.register("before-call.*.*", record)
         return client
 
-    monkeypatch.setattr(botocore.session.Session, "create_client", create_client)
-    return counter
+    botocore.session.Session.create_client = create_client
+    return counter, lambda: setattr(botocore.session.Session, "create_client", original)
