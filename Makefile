@@ -10,9 +10,10 @@ PY := $(VENV)/bin/python
 
 .PHONY: dev test contract bench lint clean
 
-$(VENV)/.runtime: requirements.txt
+$(VENV)/.runtime: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
@@ -20,10 +21,10 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
 	touch $@
 
 dev: $(VENV)/.runtime
-	$(PY) -m compileall -q components  # bytecode even where PYTHONDONTWRITEBYTECODE is set: faster CLI
-	$(PY) -m components render --stack dev
-	$(PY) -m components validate build/dev/openclaw.json5
-	$(PY) -m components deploy --stack dev
+	$(PY) -m compileall -q kimi_infra components  # bytecode even where PYTHONDONTWRITEBYTECODE is set: faster CLI
+	$(PY) -m kimi_infra render --stack dev
+	$(PY) -m kimi_infra validate build/dev/openclaw.json5
+	$(PY) -m kimi_infra deploy --stack dev
 
 test: $(VENV)/.dev
 	$(PY) -m pytest
@@ -32,7 +33,7 @@ contract: $(VENV)/.dev
 	$(PY) -m pytest -m contract
 
 lint: $(VENV)/.dev
-	$(PY) -m ruff check components tests bench
+	$(PY) -m ruff check kimi_infra components tests bench
 
 bench: $(VENV)/.dev
 	$(PY) bench/render_scale.py

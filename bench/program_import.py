@@ -14,7 +14,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 PROBE = "import sys, {module}; print(','.join(m for m in ('pulumi', 'boto3') if m in sys.modules))"
 MODULES = {
-    "pure core (render path)": "components.render",
+    "pure core (render path)": "kimi_infra.render",
     "Pulumi program (components.program)": "components.program",
 }
 

@@ -2,7 +2,7 @@
 
 Prints:
 - the time to validate, render, parse back and re-validate N synthetic stacks (N = 10, 100, 1000);
-- the median wall time (7 runs, alternated) of `python -m components render --stack dev` and of
+- the median wall time (7 runs, alternated) of `python -m kimi_infra render --stack dev` and of
   `python -c "import json5, pydantic; pydantic.create_model('M', x=(int, ...))"`, and their ratio.
 
 Goals (issue 3): 1,000 stacks under 1 s; cold-start ratio at most 1.5. Run: `make bench`.
@@ -20,8 +20,8 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from components.models import StackSpec  # noqa: E402
-from components.render import parse, render_stack  # noqa: E402
+from kimi_infra.models import StackSpec  # noqa: E402
+from kimi_infra.render import parse, render_stack  # noqa: E402
 
 FLOOR = "import json5, pydantic; pydantic.create_model('M', x=(int, ...))"
 
@@ -61,9 +61,9 @@ def cold_start(runs: int = 7) -> tuple[float, float]:
     # Installed packages (the floor's pydantic) come with bytecode; with PYTHONDONTWRITEBYTECODE=1
     # (set on our machines) our modules would be recompiled from source on every run. Compile
     # them once, as an install would, so both sides are measured as installed.
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(PROJECT_DIR / "components")], check=True)
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(PROJECT_DIR / "kimi_infra")], check=True)
     with tempfile.TemporaryDirectory() as scratch:
-        ours = [sys.executable, "-m", "components", "render", "--stack", "dev", "--out", f"{scratch}/dev.json5"]
+        ours = [sys.executable, "-m", "kimi_infra", "render", "--stack", "dev", "--out", f"{scratch}/dev.json5"]
         floor = [sys.executable, "-c", FLOOR]
         wall_time(ours), wall_time(floor)  # warm the OS file cache for both
         ours_times, floor_times = [], []

@@ -52,10 +52,10 @@ class Bench:
     def __init__(self, root: Path, fake: FakeProvider) -> None:
         import boto3
 
-        from components.deploy import deploy_all
-        from components.secret import Secret
-        from components.stackfile import load_stack
-        from components.stores import open_store
+        from kimi_infra.deploy import deploy_all
+        from kimi_infra.secret import Secret
+        from kimi_infra.stackfile import load_stack
+        from kimi_infra.stores import open_store
 
         self.project = make_project(root, {name: stack_config(*shape) for name, shape in STACKS.items()})
         self.fake = fake
@@ -76,13 +76,13 @@ class Bench:
         return key
 
     def rotate(self, stack: str) -> float:
-        from components.aws import reusing_clients
-        from components.ops.rotate import rotate
-        from components.secret import Secret
+        from kimi_infra.aws import reusing_clients
+        from kimi_infra.ops.rotate import rotate
+        from kimi_infra.secret import Secret
 
         key = Secret(self.new_key("moonshot"))
         start = time.perf_counter()
-        with reusing_clients():  # as `python -m components rotate` runs it
+        with reusing_clients():  # as `python -m kimi_infra rotate` runs it
             rotate(self.specs[stack], self.project, "moonshot", key, verify_url=self.fake.base_url("moonshot"),
                    say=lambda _: None)
         return time.perf_counter() - start

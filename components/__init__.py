@@ -1,5 +1,4 @@
-"""kimi-infra: OpenClaw model-provider config for Moonshot AI (Kimi), deployed per environment.
+"""What the Pulumi engine runs: component resources, dynamic providers and the program.
 
-The pure core (`models`, `catalog`, `assemble`, `render`, `stackfile`) imports neither pulumi nor
-boto3, so the offline CLI starts fast and its tests need no cloud.
+Everything else (models, render, stores, targets, operations, CLI) is the `kimi_infra` tool.
 """

@@ -12,11 +12,11 @@ from typing import Any
 
 import pulumi
 
-from components.assemble import check_stack, enabled_providers
-from components.models import StackSpec
-from components.paths import stack_file
+from kimi_infra.assemble import check_stack, enabled_providers
+from kimi_infra.models import StackSpec
+from kimi_infra.paths import stack_file
 from components.resources import LlmProvider, LlmProviderArgs, OpenClawConfigDeployment, OpenClawConfigDeploymentArgs
-from components.stackfile import KEY_CONFIG_NAMES, NAMESPACE, find_project_dir, spec_from_config
+from kimi_infra.stackfile import KEY_CONFIG_NAMES, NAMESPACE, find_project_dir, spec_from_config
 
 
 def read_stack_spec(stack: str) -> StackSpec:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pulumi
 
-from components.catalog import provider as catalog_provider
-from components.deploy import render_for_deploy
-from components.models import StackSpec
+from kimi_infra.catalog import provider as catalog_provider
+from kimi_infra.deploy import render_for_deploy
+from kimi_infra.models import StackSpec
 from components.providers.api_key_secret import ApiKeySecret
 from components.providers.config_target import ConfigTarget
 
@@ -93,7 +93,7 @@ class OpenClawConfigDeployment(pulumi.ComponentResource):
         self.render_hash = render_for_deploy(spec, args.project_dir, masked=True).sha256
         key_versions = ({p.env_var: p.key_secret.versionId for p in args.providers}
                         if spec.keyMode == "inline" else {})
-        from components.targets import open_stack_target
+        from kimi_infra.targets import open_stack_target
 
         self.targets = {
             target.name: ConfigTarget(

@@ -14,9 +14,9 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
             stdin: str | None = None) -> subprocess.CompletedProcess:
-    """`python -m components ...` in a real subprocess, as a user runs it."""
+    """`python -m kimi_infra ...` in a real subprocess, as a user runs it."""
     full_env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "components", *args], cwd=cwd or PROJECT_DIR, env=full_env,
+    return subprocess.run([sys.executable, "-m", "kimi_infra", *args], cwd=cwd or PROJECT_DIR, env=full_env,
                           input=stdin, capture_output=True, text=True, timeout=120)
 
 

@@ -18,14 +18,14 @@ import boto3
 import json5
 import pytest
 
-from components.catalog import secret_id
-from components.errors import SpecError
-from components.models import ResolverSpec, StackSpec
-from components.render import render_stack
-from components.secret import Secret
-from components.stackfile import load_stack
-from components.stores import LocalFileStore
-from components.stores.aws_secrets_manager import AwsSecretsManagerStore
+from kimi_infra.catalog import secret_id
+from kimi_infra.errors import SpecError
+from kimi_infra.models import ResolverSpec, StackSpec
+from kimi_infra.render import render_stack
+from kimi_infra.secret import Secret
+from kimi_infra.stackfile import load_stack
+from kimi_infra.stores import LocalFileStore
+from kimi_infra.stores.aws_secrets_manager import AwsSecretsManagerStore
 from tests.conftest import CANARY_KEY, _free_port, _start_moto, _stop
 from tests.helpers import PROJECT_DIR, run_cli
 
@@ -38,7 +38,7 @@ KIMI_CODE = secret_id("staging", "kimi-code")
 
 
 def install_launcher(dest: Path) -> Path:
-    """`python -m components install-resolver --dest DEST`, as an operator runs it."""
+    """`python -m kimi_infra install-resolver --dest DEST`, as an operator runs it."""
     result = run_cli("install-resolver", "--dest", str(dest))
     assert result.returncode == 0, result.stderr
     return dest
@@ -297,7 +297,7 @@ PROBE = """
 import atexit, sys
 atexit.register(lambda: sys.stderr.write(
     "LOADED:" + ",".join(m for m in ("pulumi", "boto3", "botocore") if m in sys.modules) + "\\n"))
-from components.resolver import main
+from kimi_infra.resolver import main
 sys.exit(main(sys.argv[1:]))
 """
 

@@ -26,9 +26,9 @@ from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.models import StackSpec
-from components.secret import Secret
-from components.stores import (
+from kimi_infra.models import StackSpec
+from kimi_infra.secret import Secret
+from kimi_infra.stores import (
     LocalFileStore,
     SecretStore,
     StoreError,
@@ -36,7 +36,7 @@ from components.stores import (
     partition_for_region,
     store_tags,
 )
-from components.stores.aws_secrets_manager import AwsSecretsManagerStore
+from kimi_infra.stores.aws_secrets_manager import AwsSecretsManagerStore
 from tests.conftest import CANARY_KEY, PROJECT_DIR, _free_port, _start_moto, _stop, point_boto3_at
 
 NAME = "kimi-infra/staging/moonshot"
@@ -318,10 +318,10 @@ def test_describe_never_shows_a_value(store):
 
 
 def test_results_errors_and_logs_never_show_a_value(store, caplog):
-    caplog.set_level(logging.DEBUG, logger="components")
+    caplog.set_level(logging.DEBUG, logger="kimi_infra")
     result = store.ensure(Secret(CANARY_KEY))
     current = store.get()
-    logging.getLogger("components.test").info("stored %s: %s %r", result, current, current)
+    logging.getLogger("kimi_infra.test").info("stored %s: %s %r", result, current, current)
 
     shown = " ".join([repr(result), str(result), repr(current), str(current), f"{current}", repr(store),
                       str(store), caplog.text])
@@ -800,9 +800,9 @@ def test_the_local_path_never_imports_boto3(tmp_path):
     program = (
         "import sys\n"
         "from pathlib import Path\n"
-        "from components.models import StackSpec\n"
-        "from components.secret import Secret\n"
-        "from components.stores import open_store\n"
+        "from kimi_infra.models import StackSpec\n"
+        "from kimi_infra.secret import Secret\n"
+        "from kimi_infra.stores import open_store\n"
         "spec = StackSpec.model_validate({'stack': 'dev', 'providers': ['moonshot'],"
         " 'targets': [{'kind': 'file', 'path': 'o.json5'}]})\n"
         f"store = open_store(spec, 'moonshot', Path({str(tmp_path)!r}))\n"

@@ -23,13 +23,13 @@ import pytest
 from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 
-from components.models import StackSpec, TargetSpec
-from components.render import Rendered, content_hash
-from components.targets import ConflictError, LocalFileTarget, TargetError, open_stack_target, open_target
-from components.targets import local_file as local_file_module
-from components.targets.base import aws_errors
-from components.targets.s3 import HASH_METADATA, S3Target
-from components.targets.ssm import ADVANCED_LIMIT, STANDARD_LIMIT, SsmParameterTarget, tier_for
+from kimi_infra.models import StackSpec, TargetSpec
+from kimi_infra.render import Rendered, content_hash
+from kimi_infra.targets import ConflictError, LocalFileTarget, TargetError, open_stack_target, open_target
+from kimi_infra.targets import local_file as local_file_module
+from kimi_infra.targets.base import aws_errors
+from kimi_infra.targets.s3 import HASH_METADATA, S3Target
+from kimi_infra.targets.ssm import ADVANCED_LIMIT, STANDARD_LIMIT, SsmParameterTarget, tier_for
 from tests.conftest import CANARY_KEY, PROJECT_DIR
 
 REGION = "us-east-1"
@@ -396,7 +396,7 @@ def test_ssm_securestring_stays_securestring(ssm_target, aws_calls, admin):
 
 def test_secret_never_reaches_logs_or_errors(aws, bucket, file_target, caplog, monkeypatch):
     caplog.set_level(logging.INFO)
-    caplog.set_level(logging.DEBUG, logger="components")
+    caplog.set_level(logging.DEBUG, logger="kimi_infra")
     secret = rendered(SECRET_TEXT, secret=True)
     targets = [file_target, S3Target(name="s3", bucket=bucket, key=KEY, region=REGION),
                SsmParameterTarget(name="ssm", parameter=PARAMETER, region=REGION)]
@@ -598,7 +598,7 @@ def test_locations():
 
 
 def test_importing_targets_does_not_load_boto3():
-    code = ("import sys, components.targets; "
+    code = ("import sys, kimi_infra.targets; "
             "assert not {'boto3', 'botocore'} & set(sys.modules), 'boto3 loaded'")
     subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, check=True, timeout=60)
 

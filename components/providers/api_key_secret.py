@@ -12,7 +12,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
-from components.secret import Secret
+from kimi_infra.secret import Secret
 
 # Inputs that name where the secret lives: a change means a new secret (replace). projectDir is
 # left out: the same stack run from another checkout is the same secret.
@@ -23,8 +23,8 @@ def open_key_store(props: dict[str, Any]):
     """The store named by the resource's inputs (the same rules as the CLI's)."""
     from pydantic import TypeAdapter
 
-    from components.models import SecretStoreSpec
-    from components.stores import open_store_for
+    from kimi_infra.models import SecretStoreSpec
+    from kimi_infra.stores import open_store_for
 
     store_spec = TypeAdapter(SecretStoreSpec).validate_python(props["secretStore"])
     return open_store_for(store_spec, props["stack"], props["provider"], Path(props["projectDir"]))
@@ -33,7 +33,7 @@ def open_key_store(props: dict[str, Any]):
 class ApiKeySecretProvider(ResourceProvider):
     """Creates the key's secret once from the stack's config; never reverts a rotation.
 
-    Rotation (`python -m components rotate`) changes the store, not the Pulumi config, so the
+    Rotation (`python -m kimi_infra rotate`) changes the store, not the Pulumi config, so the
     next `up` sees unchanged inputs and leaves the rotated key alone. Only a new key set with
     `pulumi config set --secret` (a changed `apiKey` input) is written, as a new current version.
     """

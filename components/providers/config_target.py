@@ -13,8 +13,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
 
-from components.deploy import render_for_deploy
-from components.models import StackSpec
+from kimi_infra.deploy import render_for_deploy
+from kimi_infra.models import StackSpec
 
 
 def open_deploy_target(props: dict[str, Any], spec: StackSpec):
@@ -22,8 +22,8 @@ def open_deploy_target(props: dict[str, Any], spec: StackSpec):
     no longer lists a target that is being deleted)."""
     from pydantic import TypeAdapter
 
-    from components.models import TargetSpec
-    from components.targets import open_stack_target
+    from kimi_infra.models import TargetSpec
+    from kimi_infra.targets import open_stack_target
 
     target_spec = TypeAdapter(TargetSpec).validate_python(props["target"])
     return open_stack_target(spec, target_spec, Path(props["projectDir"]))

@@ -8,10 +8,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-from components.render import parse
-from components.secret import Secret
-from components.stackfile import load_stack
-from components.stores import open_store
+from kimi_infra.render import parse
+from kimi_infra.secret import Secret
+from kimi_infra.stackfile import load_stack
+from kimi_infra.stores import open_store
 from tests.conftest import CANARY_KEY
 from tests.contract.conftest import render_mode
 from tests.test_resolver import answer, aws_env, call_resolver, request

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from components.catalog import PROVIDERS
-from components.stackfile import load_stack
+from kimi_infra.catalog import PROVIDERS
+from kimi_infra.stackfile import load_stack
 from tests.conftest import _free_port
 from tests.contract.conftest import CACHE_ENV, SKIP_ENV, STACKS, render_mode
 from tests.helpers import PROJECT_DIR

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from components.catalog import PROVIDERS
+from kimi_infra.catalog import PROVIDERS
 
 
 @dataclass

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from components.secret import Secret
-from components.stackfile import load_stack
-from components.stores import open_store
+from kimi_infra.secret import Secret
+from kimi_infra.stackfile import load_stack
+from kimi_infra.stores import open_store
 from tests.helpers import dev_like, make_project, run_cli
 
 MOONSHOT = "sk-deploy-moonshot-0123456789abcdef"

@@ -8,8 +8,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from components.deploy import deploy_all, render_for_deploy
-from components.stackfile import load_stack
+from kimi_infra.deploy import deploy_all, render_for_deploy
+from kimi_infra.stackfile import load_stack
 from tests.helpers import dev_like, make_project, run_cli
 from tests.ops.test_status import make_bucket
 

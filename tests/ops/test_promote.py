@@ -9,8 +9,8 @@ from pathlib import Path
 import json5
 import pytest
 
-from components.render import render_stack
-from components.stackfile import load_stack
+from kimi_infra.render import render_stack
+from kimi_infra.stackfile import load_stack
 from tests.helpers import PROJECT_DIR, run_cli
 
 SECURE_LINES = "  kimi-infra:moonshotApiKey:\n    secure: v1:c2VjcmV0LWNpcGhlcnRleHQtZm9yLXRlc3Rz\n"

@@ -16,16 +16,16 @@ import boto3
 import pytest
 import yaml
 
-from components.catalog import PROVIDERS
-from components.deploy import deploy_all
-from components.errors import KimiInfraError
-from components.models import StackSpec
-from components.ops import rotate as rot
-from components.ops.verify import VerifyError, compare_ids, get_models
-from components.secret import Secret
-from components.stackfile import load_stack
-from components.stores import open_store
-from components.targets import open_stack_target
+from kimi_infra.catalog import PROVIDERS
+from kimi_infra.deploy import deploy_all
+from kimi_infra.errors import KimiInfraError
+from kimi_infra.models import StackSpec
+from kimi_infra.ops import rotate as rot
+from kimi_infra.ops.verify import VerifyError, compare_ids, get_models
+from kimi_infra.secret import Secret
+from kimi_infra.stackfile import load_stack
+from kimi_infra.stores import open_store
+from kimi_infra.targets import open_stack_target
 from tests.conftest import CANARY_KEY, _free_port
 from tests.helpers import PROJECT_DIR, dev_like, run_cli
 from tests.helpers import make_project as write_project
@@ -331,7 +331,7 @@ def test_a_second_rotation_is_refused_while_one_is_pending(aws, fake, tmp_path):
 
     assert second.returncode == 1
     assert f"error: staging/moonshot: a rotation is already in progress (pending version {pending}); fix: finish " \
-           "it with `python -m components rotate --stack staging --provider moonshot --resume`" in second.stderr
+           "it with `python -m kimi_infra rotate --stack staging --provider moonshot --resume`" in second.stderr
     assert stages(spec, project) == {"current": OLD["moonshot"], "pending": NEW["moonshot"], "previous": None}
     assert rotate_cli(project, fake, "staging", None, "--resume").returncode == 0
     assert_converged(spec, project)
@@ -435,7 +435,7 @@ def test_a_crash_after_rollback_is_finished_by_resume(aws, fake, tmp_path, monke
 
 
 def test_the_key_never_shows_in_output_logs_or_errors(aws, fake, tmp_path, caplog, monkeypatch):
-    caplog.set_level(logging.DEBUG, logger="components")  # (botocore's own DEBUG log prints response bodies)
+    caplog.set_level(logging.DEBUG, logger="kimi_infra")  # (botocore's own DEBUG log prints response bodies)
     project = make_project(tmp_path, "inline")
     spec = seed(project, "staging")
     outputs: list[str] = []

@@ -17,11 +17,11 @@ from pathlib import Path
 import boto3
 import pytest
 
-from components.deploy import deploy_all, render_for_deploy
-from components.ops.status_cli import human_age
-from components.secret import Secret
-from components.stackfile import load_stack
-from components.stores import open_store
+from kimi_infra.deploy import deploy_all, render_for_deploy
+from kimi_infra.ops.status_cli import human_age
+from kimi_infra.secret import Secret
+from kimi_infra.stackfile import load_stack
+from kimi_infra.stores import open_store
 from tests.conftest import CANARY_KEY, _free_port
 from tests.helpers import PROJECT_DIR, dev_like, make_project, run_cli
 
@@ -231,7 +231,7 @@ def test_colour_only_when_stdout_is_a_terminal(project: Path):
     env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
     env.pop("NO_COLOR", None)
     try:
-        process = subprocess.run([sys.executable, "-m", "components", "--project-dir", str(project), "status",
+        process = subprocess.run([sys.executable, "-m", "kimi_infra", "--project-dir", str(project), "status",
                                   "--stack", "dev"], stdout=terminal, stderr=subprocess.PIPE, env=env, timeout=120)
     finally:
         os.close(terminal)

@@ -65,7 +65,7 @@ def cli_render(project: Path, stack: str) -> str:
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod", "prod-cn"])
 def test_up_creates_secrets_and_byte_identical_configs(project, buckets, stack):
     result = up(project, stack)
-    from components.stackfile import load_stack
+    from kimi_infra.stackfile import load_stack
 
     spec = load_stack(project, stack).spec
     assert set(result.outputs["secretNames"]) == set(spec.providers)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from components.cli import cli
+from kimi_infra.cli import cli
 from tests.helpers import dev_like, make_project, run_cli
 
 BAD_INPUTS = sorted((Path(__file__).resolve().parent.parent / "bad_inputs").glob("*.yaml"))

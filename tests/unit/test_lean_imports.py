@@ -10,9 +10,9 @@ from tests.helpers import PROJECT_DIR
 PROBE = """
 import atexit, sys
 atexit.register(lambda: print("LOADED:" + ",".join(m for m in ("pulumi", "boto3", "botocore") if m in sys.modules)))
-sys.argv = ["components", *sys.argv[1:]]
+sys.argv = ["kimi_infra", *sys.argv[1:]]
 import runpy
-runpy.run_module("components", run_name="__main__")
+runpy.run_module("kimi_infra", run_name="__main__")
 """
 
 
@@ -29,8 +29,8 @@ def test_render_imports_neither_pulumi_nor_boto3():
 
 
 def test_pure_core_imports_neither():
-    code = ("import sys, components.models, components.catalog, components.assemble, components.render, "
-            "components.stackfile, components.validate, components.stores, components.targets; "
+    code = ("import sys, kimi_infra.models, kimi_infra.catalog, kimi_infra.assemble, kimi_infra.render, "
+            "kimi_infra.stackfile, kimi_infra.validate, kimi_infra.stores, kimi_infra.targets; "
             "print([m for m in ('pulumi', 'boto3') if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr

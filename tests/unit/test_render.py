@@ -7,11 +7,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from components.assemble import assemble
-from components.models import StackSpec
-from components.render import parse, render, render_stack
-from components.secret import Secret
-from components.stackfile import load_stack
+from kimi_infra.assemble import assemble
+from kimi_infra.models import StackSpec
+from kimi_infra.render import parse, render, render_stack
+from kimi_infra.secret import Secret
+from kimi_infra.stackfile import load_stack
 from tests.helpers import PROJECT_DIR, dev_like, make_project, run_cli
 from tests.seed_expected import ALIASES, KIMI_CODE_BLOCK, MOONSHOT_BLOCK
 
@@ -218,7 +218,7 @@ def test_out_to_a_fifo_writes_into_it_and_never_replaces_it(tmp_path):
 def test_atomic_write_refuses_to_rename_over_a_special_file(tmp_path):
     import os
 
-    from components.atomic import write_atomic
+    from kimi_infra.atomic import write_atomic
 
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
@@ -229,7 +229,7 @@ def test_atomic_write_refuses_to_rename_over_a_special_file(tmp_path):
 
 
 def test_a_key_no_config_can_hold_is_refused_without_quoting_it():
-    from components.errors import SpecError
+    from kimi_infra.errors import SpecError
 
     huge = Secret("sk-LEAK-" + "A" * 70_000 + "-TAIL")
     with pytest.raises(SpecError) as caught:

@@ -1,5 +1,0 @@
-"""`python -m components <command>`: see `python -m components --help`."""
-
-from components.cli import main
-
-main()

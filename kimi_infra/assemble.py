@@ -1,0 +1,227 @@
+"""Stack spec + catalog -> OpenClaw config: the one place where overrides are applied.
+
+`check_stack` enforces the rules that span fields (known models, unique names, regions a
+provider serves) and names the exact field to fix; `assemble` then cannot fail on a checked spec.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from kimi_infra.catalog import PROVIDERS, ProviderInfo, secret_id
+from kimi_infra.errors import SpecError
+from kimi_infra.models import (
+    RESOLVER_PROVIDER,
+    AgentDefaults,
+    AgentModelEntry,
+    Agents,
+    AwsSecretsManagerStoreSpec,
+    EnvBlock,
+    ExecSecretProvider,
+    LocalStoreSpec,
+    ModelDefinition,
+    ModelOverride,
+    ModelsSection,
+    OpenClawConfig,
+    PrimaryModel,
+    ProviderConfig,
+    SecretRef,
+    SecretsSection,
+    StackSpec,
+)
+from kimi_infra.secret import Secret
+
+NS = "kimi-infra:"
+
+
+@dataclass(frozen=True)
+class RenderedModel:
+    """A model as it will be rendered, with the alias it gets in `agents.defaults.models`."""
+
+    provider: str
+    definition: ModelDefinition
+    alias: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.provider}/{self.definition.id}"
+
+
+def enabled_providers(spec: StackSpec) -> list[ProviderInfo]:
+    """The stack's providers in catalog order (stable output whatever order the file lists)."""
+    return [info for name, info in PROVIDERS.items() if name in spec.providers]
+
+
+def check_stack(spec: StackSpec, source: str) -> list[RenderedModel]:
+    """Raise SpecError for the first cross-field problem; return the models to render."""
+
+    def fail(field: str, problem: str, fix: str) -> SpecError:
+        return SpecError(source, NS + field, problem, fix)
+
+    _check_providers(spec, fail)
+    _check_modes(spec, fail)
+    _check_target_names(spec, fail)
+    models = _rendered_models(spec, fail)
+    refs = {m.ref: m for m in models}
+    for ref in spec.modelOverrides:
+        if ref not in refs:
+            raise fail(f"modelOverrides.{ref}", "names a model this stack does not render",
+                       f"use one of {_listing(refs)}")
+    for ref in spec.aliases:
+        if ref not in refs:
+            raise fail(f"aliases.{ref}", "names a model this stack does not render", f"use one of {_listing(refs)}")
+    _check_alias_collisions(models, fail)
+    if spec.primaryModel is not None and spec.primaryModel not in refs:
+        raise fail("primaryModel", f"{spec.primaryModel!r} is not a model this stack renders",
+                   f"use one of {_listing(refs)}")
+    return models
+
+
+def _check_providers(spec: StackSpec, fail) -> None:
+    seen: set[str] = set()
+    for name in spec.providers:
+        if name in seen:
+            raise fail("providers", f"{name!r} is listed twice", "list each provider once")
+        seen.add(name)
+        if spec.region not in PROVIDERS[name].base_urls:
+            raise fail("providers", f"{name!r} has no endpoint for region {spec.region!r} in the catalog",
+                       f"remove {name!r} from this stack or use region 'global'")
+    for name in spec.extraModels:
+        if name not in spec.providers:
+            raise fail(f"extraModels.{name}", f"provider {name!r} is not enabled in this stack",
+                       f"add {name!r} to kimi-infra:providers or remove these extra models")
+
+
+def _check_modes(spec: StackSpec, fail) -> None:
+    if spec.keyMode == "secretref" and spec.resolver is None:
+        raise fail("resolver", "keyMode secretref needs the resolver the gateway runs",
+                   "add `kimi-infra:resolver: {command: /abs/path/to/bin/kimi-infra-resolve}`")
+    store = spec.secretStore
+    # The resolver reads a local store on the gateway host, where a project-relative path means nothing.
+    if spec.keyMode == "secretref" and isinstance(store, LocalStoreSpec) and not (store.path or "").startswith("/"):
+        raise fail("secretStore.path", "keyMode secretref with a local store needs the store file's absolute "
+                   "path on the gateway host", "give an absolute path, e.g. /var/lib/kimi-infra/secrets.json")
+    if spec.legacyEnvBlock and spec.keyMode != "inline":
+        raise fail("legacyEnvBlock", "only applies to keyMode inline", "remove it or set kimi-infra:keyMode: inline")
+
+
+def _check_target_names(spec: StackSpec, fail) -> None:
+    seen: set[str] = set()
+    for index, target in enumerate(spec.targets):
+        if target.name in seen:
+            raise fail(f"targets[{index}].name", f"target name {target.name!r} is used twice",
+                       "give each target a distinct `name`")
+        seen.add(target.name)
+
+
+def _rendered_models(spec: StackSpec, fail) -> list[RenderedModel]:
+    models: list[RenderedModel] = []
+    for info in enabled_providers(spec):
+        for entry in info.models:
+            ref = info.ref(entry.definition.id)
+            definition = _apply_override(entry.definition, spec.modelOverrides.get(ref))
+            models.append(RenderedModel(info.name, definition, spec.aliases.get(ref, entry.alias)))
+        known = {m.definition.id for m in models if m.provider == info.name}
+        for index, extra in enumerate(spec.extraModels.get(info.name, [])):
+            field = f"extraModels.{info.name}[{index}]"
+            if extra.id in known:
+                raise fail(f"{field}.id", f"model id {extra.id!r} already exists for {info.name!r}",
+                           "use a new id, or change the existing model through kimi-infra:modelOverrides")
+            known.add(extra.id)
+            ref = info.ref(extra.id)
+            definition = _apply_override(ModelDefinition(**extra.model_dump(exclude={"alias"})),
+                                         spec.modelOverrides.get(ref))
+            alias = spec.aliases.get(ref, extra.alias or extra.name)
+            models.append(RenderedModel(info.name, definition, alias))
+    return models
+
+
+def _apply_override(definition: ModelDefinition, override: ModelOverride | None) -> ModelDefinition:
+    if override is None:
+        return definition
+    changes = override.model_dump(exclude_none=True, exclude={"cost"})
+    if override.cost is not None:
+        changes["cost"] = definition.cost.model_copy(update=override.cost.model_dump(exclude_none=True))
+    return definition.model_copy(update=changes)
+
+
+def _check_alias_collisions(models: list[RenderedModel], fail) -> None:
+    owner: dict[str, str] = {}
+    for model in models:
+        other = owner.setdefault(model.alias, model.ref)
+        if other != model.ref:
+            raise fail(f"aliases.{model.ref}", f"alias {model.alias!r} is already used by {other!r}",
+                       f"give {model.ref!r} a different alias under kimi-infra:aliases")
+
+
+def _listing(refs) -> str:
+    return ", ".join(refs)
+
+
+def assemble(spec: StackSpec, source: str, keys: Mapping[str, Secret] | None = None) -> OpenClawConfig:
+    """Build the stack's OpenClaw config; inline mode needs `keys` (provider name -> key)."""
+    models = check_stack(spec, source)
+    providers = enabled_providers(spec)
+    defaults = AgentDefaults(
+        model=PrimaryModel(primary=spec.primaryModel or models[0].ref),
+        models={m.ref: AgentModelEntry(alias=m.alias) for m in models},
+    )
+    section = ModelsSection(
+        mode="merge",
+        providers={
+            info.name: ProviderConfig(
+                baseUrl=info.base_urls[spec.region],
+                apiKey=_api_key(spec, info),
+                api=info.api,
+                models=[m.definition for m in models if m.provider == info.name],
+            )
+            for info in providers
+        },
+    )
+    # OpenClawConfig's own validator re-checks the whole (refs resolve, aliases unique), so a bug
+    # here can never render a config that `validate` would reject.
+    return OpenClawConfig(
+        env=_env_block(spec, providers, keys),
+        secrets=_secrets_section(spec),
+        agents=Agents(defaults=defaults),
+        models=section,
+    )
+
+
+def _api_key(spec: StackSpec, info: ProviderInfo) -> str | SecretRef:
+    if spec.keyMode == "secretref":
+        return SecretRef(source="exec", provider=RESOLVER_PROVIDER, id=secret_id(spec.stack, info.name))
+    return "${" + info.env_var + "}"
+
+
+def _env_block(spec: StackSpec, providers: list[ProviderInfo], keys: Mapping[str, Secret] | None):
+    if spec.keyMode != "inline":
+        return None
+    missing = [info.name for info in providers if keys is None or info.name not in keys]
+    if missing:
+        raise ValueError(f"inline key mode needs keys for {', '.join(missing)}")
+    values = {info.env_var: keys[info.name].reveal() for info in providers}  # type: ignore[index]
+    return values if spec.legacyEnvBlock else EnvBlock(vars=values)
+
+
+def _secrets_section(spec: StackSpec) -> SecretsSection | None:
+    if spec.keyMode != "secretref" or spec.resolver is None:
+        return None
+    resolver = ExecSecretProvider(
+        source="exec",
+        command=spec.resolver.command,
+        args=_resolver_args(spec.secretStore),
+        passEnv=list(spec.resolver.passEnv),
+        jsonOnly=True,
+        timeoutMs=spec.resolver.timeoutMs,
+    )
+    return SecretsSection(providers={RESOLVER_PROVIDER: resolver})
+
+
+def _resolver_args(store: LocalStoreSpec | AwsSecretsManagerStoreSpec) -> list[str]:
+    """The arguments that tell `kimi_infra.resolver` which store to read (see its --help)."""
+    if isinstance(store, LocalStoreSpec):
+        return ["--local-file", store.path or ""]  # _check_modes made sure it is absolute
+    profile = ["--aws-profile", store.profile] if store.profile else []
+    return ["--aws-region", store.region, *profile]

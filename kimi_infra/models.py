@@ -1,0 +1,335 @@
+"""Typed, strict models: the stack spec we read and the OpenClaw config we render.
+
+Field names follow the wire formats (OpenClaw's JSON5 and Pulumi's camelCase config keys), so a
+model dumps to exactly the keys the gateway expects without an alias table. Field order is the
+order of the seed document: `render` writes fields in declaration order.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from kimi_infra.paths import STATE_DIR
+
+ProviderName = Literal["moonshot", "kimi-code"]
+Region = Literal["global", "cn"]
+KeyMode = Literal["reference", "inline", "secretref"]
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeNumber = Annotated[int | float, Field(ge=0, allow_inf_nan=False)]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+ModelId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+# A model ref is "<provider>/<model id>", as in `moonshot/kimi-k2-0905-preview`.
+ModelRef = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*/[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z_][A-Z0-9_]*$")]
+AbsolutePath = Annotated[str, StringConstraints(pattern=r"^/[^\x00]*$")]
+# OpenClaw's SecretRef id grammar.
+SecretRefId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,255}$")]
+AwsRegionName = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")]
+SecretText = Annotated[str, StringConstraints(min_length=1, max_length=65536)]
+HttpsUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")]
+
+RESOLVER_PROVIDER = "kimi-infra"
+"""The name of our exec SecretRef provider inside `secrets.providers`."""
+
+
+class Strict(BaseModel):
+    """Base for every model: strict types, unknown fields are errors."""
+
+    # hide_input_in_errors: a rendered config holds keys, and an error must never quote one.
+    model_config = ConfigDict(strict=True, extra="forbid", hide_input_in_errors=True)
+
+
+# --- The OpenClaw config (what we render) -------------------------------------------------
+
+
+class ModelCost(Strict):
+    """Price per million tokens; zero is valid (the seed prices every model at 0)."""
+
+    input: NonNegativeNumber
+    output: NonNegativeNumber
+    cacheRead: NonNegativeNumber
+    cacheWrite: NonNegativeNumber
+
+
+class ModelCompat(Strict):
+    """OpenAI-compatibility switches for one model."""
+
+    supportsDeveloperRole: bool
+
+
+class ModelDefinition(Strict):
+    """One entry of `models.providers.<name>.models`."""
+
+    id: ModelId
+    name: Text
+    reasoning: bool
+    input: Annotated[list[Literal["text", "image"]], Field(min_length=1)]
+    cost: ModelCost
+    contextWindow: PositiveInt
+    maxTokens: PositiveInt
+    headers: dict[Text, Text] | None = None
+    compat: ModelCompat | None = None
+
+
+class SecretRef(Strict):
+    """OpenClaw's reference to a key that the gateway resolves itself."""
+
+    source: Literal["exec"]
+    provider: Text
+    id: SecretRefId
+
+
+class ProviderConfig(Strict):
+    """One entry of `models.providers`."""
+
+    baseUrl: HttpsUrl
+    apiKey: SecretText | SecretRef
+    api: Literal["openai-completions"]
+    models: Annotated[list[ModelDefinition], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _unique_model_ids(self) -> ProviderConfig:
+        _require_unique([m.id for m in self.models], "model id")
+        return self
+
+
+class ModelsSection(Strict):
+    mode: Literal["merge", "replace"]
+    providers: dict[Text, ProviderConfig]
+
+
+class AgentModelEntry(Strict):
+    alias: Text | None = None
+
+
+class PrimaryModel(Strict):
+    primary: ModelRef
+
+
+class AgentDefaults(Strict):
+    model: PrimaryModel
+    models: dict[ModelRef, AgentModelEntry]
+
+
+class Agents(Strict):
+    defaults: AgentDefaults
+
+
+class EnvBlock(Strict):
+    """Current OpenClaw form: `env: { vars: { MOONSHOT_API_KEY: "..." } }`."""
+
+    vars: dict[EnvVarName, SecretText]
+
+
+LegacyEnvBlock = dict[EnvVarName, SecretText]
+"""The clawdbot form of the seed: `env: { MOONSHOT_API_KEY: "..." }`."""
+
+
+ExecTimeoutMs = Annotated[int, Field(gt=0, le=120_000)]
+"""OpenClaw's bounds for an exec provider's timeouts (its default is 5000 ms)."""
+PassEnvName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{0,127}$")]
+"""A variable OpenClaw may pass to an exec provider (its grammar is stricter than EnvVarName)."""
+
+
+class ExecSecretProvider(Strict):
+    """An exec SecretRef provider: OpenClaw runs `command` (no shell, an environment of only the
+    `passEnv` variables, cwd = the command's folder) and reads keys from its stdout."""
+
+    source: Literal["exec"]
+    command: AbsolutePath
+    args: Annotated[list[Text], Field(max_length=128)] | None = None
+    passEnv: list[PassEnvName] | None = None
+    jsonOnly: bool | None = None
+    timeoutMs: ExecTimeoutMs | None = None
+
+
+class SecretsSection(Strict):
+    providers: dict[Text, ExecSecretProvider]
+
+
+class OpenClawConfig(Strict):
+    """The part of an OpenClaw config that kimi-infra owns, in the seed's field order."""
+
+    env: EnvBlock | LegacyEnvBlock | None = None
+    secrets: SecretsSection | None = None
+    agents: Agents
+    models: ModelsSection
+
+    @model_validator(mode="after")
+    def _refs_resolve(self) -> OpenClawConfig:
+        rendered = {
+            f"{provider}/{model.id}"
+            for provider, config in self.models.providers.items()
+            for model in config.models
+        }
+        defaults = self.agents.defaults
+        if defaults.model.primary not in rendered:
+            raise ValueError(f"primary model {defaults.model.primary!r} is not among the rendered models")
+        for ref in defaults.models:
+            if ref not in rendered:
+                raise ValueError(f"agents.defaults.models names {ref!r}, which is not a rendered model")
+        _require_unique([e.alias for e in defaults.models.values() if e.alias], "alias")
+        self._check_secret_refs()
+        return self
+
+    def _check_secret_refs(self) -> None:
+        known = set(self.secrets.providers) if self.secrets else set()
+        for name, provider in self.models.providers.items():
+            ref = provider.apiKey
+            if isinstance(ref, SecretRef) and ref.provider not in known:
+                raise ValueError(f"provider {name!r} apiKey names secrets provider {ref.provider!r}, "
+                                 "which secrets.providers does not define")
+
+
+# --- The stack spec (what we read from stacks/Pulumi.<stack>.yaml) -------------------------
+
+
+class CostOverride(Strict):
+    """Any subset of a model's cost; fields left out keep the catalog value."""
+
+    input: NonNegativeNumber | None = None
+    output: NonNegativeNumber | None = None
+    cacheRead: NonNegativeNumber | None = None
+    cacheWrite: NonNegativeNumber | None = None
+
+
+class ModelOverride(Strict):
+    """Changes to one rendered model; only the fields named change."""
+
+    name: Text | None = None
+    contextWindow: PositiveInt | None = None
+    maxTokens: PositiveInt | None = None
+    cost: CostOverride | None = None
+
+
+class ExtraModel(ModelDefinition):
+    """A model the catalog does not have yet; defaults as for the seed's text models."""
+
+    reasoning: bool = False
+    input: Annotated[list[Literal["text", "image"]], Field(min_length=1)] = ["text"]
+    cost: ModelCost = ModelCost(input=0, output=0, cacheRead=0, cacheWrite=0)
+    alias: Text | None = None
+
+
+class LocalStoreSpec(Strict):
+    """Dev secret store: one 0600 JSON file; a relative path is relative to the project."""
+
+    kind: Literal["local"]
+    path: Text | None = None
+
+
+class AwsSecretsManagerStoreSpec(Strict):
+    """AWS Secrets Manager; the region decides the partition (cn-* regions are `aws-cn`)."""
+
+    kind: Literal["aws-secrets-manager"]
+    region: AwsRegionName
+    kmsKeyId: Text | None = None
+    profile: Text | None = None
+
+
+SecretStoreSpec = Annotated[LocalStoreSpec | AwsSecretsManagerStoreSpec, Field(discriminator="kind")]
+
+TargetName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+
+
+class FileTargetSpec(Strict):
+    """A file on this host; a relative path is relative to the project."""
+
+    kind: Literal["file"]
+    name: TargetName = "file"
+    path: Text
+
+
+class S3TargetSpec(Strict):
+    """An S3 object that gateway hosts pull."""
+
+    kind: Literal["s3"]
+    name: TargetName = "s3"
+    bucket: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+    key: Annotated[str, StringConstraints(min_length=1, max_length=1024)]
+    region: AwsRegionName
+    kmsKeyId: Text | None = None
+
+
+class SsmTargetSpec(Strict):
+    """An SSM parameter (String, or SecureString when it holds a key)."""
+
+    kind: Literal["ssm"]
+    name: TargetName = "ssm"
+    parameter: Annotated[str, StringConstraints(pattern=r"^/[A-Za-z0-9_.\-/]{1,1010}$")]
+    region: AwsRegionName
+    kmsKeyId: Text | None = None
+
+
+TargetSpec = Annotated[FileTargetSpec | S3TargetSpec | SsmTargetSpec, Field(discriminator="kind")]
+
+
+class ResolverSpec(Strict):
+    """The exec resolver OpenClaw runs in `secretref` mode (an absolute path on the gateway host).
+
+    OpenClaw gives the resolver only the `passEnv` variables that are set (no PATH, no HOME), so
+    the list names everything boto3 may need to find credentials: profiles, static keys, the
+    ECS/EKS container and web-identity settings, and AWS_ENDPOINT_URL (VPC endpoints, tests).
+    """
+
+    command: AbsolutePath
+    passEnv: list[PassEnvName] = [
+        "HOME",
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_ENDPOINT_URL",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+        "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_ROLE_ARN",
+    ]
+    # Above OpenClaw's 5 s default: a cold AWS credential lookup plus one retry can take longer.
+    timeoutMs: ExecTimeoutMs = 15_000
+
+
+class StackSpec(Strict):
+    """Everything `kimi-infra:` in one stack file, minus Pulumi's `secure:` key values."""
+
+    stack: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")]
+    region: Region = "global"
+    providers: Annotated[list[ProviderName], Field(min_length=1)]
+    keyMode: KeyMode = "reference"
+    legacyEnvBlock: bool = False
+    primaryModel: ModelRef | None = None
+    modelOverrides: dict[ModelRef, ModelOverride] = {}
+    extraModels: dict[ProviderName, list[ExtraModel]] = {}
+    aliases: dict[ModelRef, Text] = {}
+    secretStore: SecretStoreSpec = LocalStoreSpec(kind="local")
+    targets: Annotated[list[TargetSpec], Field(min_length=1)]
+    resolver: ResolverSpec | None = None
+    # Cross-field rules (known models, unique names, cn support) live in `assemble.check_stack`,
+    # which can name the exact field and fix in its error.
+
+
+def _require_unique(values: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"duplicate {what} {value!r}")
+        seen.add(value)
+
+
+def local_store_default_path(stack: str) -> str:
+    """Where the dev store lives when the stack file names no path."""
+    return f"{STATE_DIR}/{stack}/secrets.json"
+
+
+def is_env_reference(value: str) -> str | None:
+    """The variable name in a `${VAR}` reference, or None for any other string."""
+    match = re.fullmatch(r"\$\{([A-Z_][A-Z0-9_]*)\}", value)
+    return match.group(1) if match else None

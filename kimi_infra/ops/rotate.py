@@ -1,0 +1,284 @@
+"""Rotate and roll back one provider's API key in one stack, in small idempotent steps.
+
+    stage   -> the new key becomes the pending version, whose id is the rotation token
+    verify  -> `GET <baseUrl>/models` with it; a rejected key is discarded, current untouched
+    promote -> pending becomes current, the old key previous (the store clears pending with it)
+    write   -> inline stacks re-render and re-write every target; other modes write nothing
+
+The token is derived from the key, so running the same rotation again is the same rotation:
+each step checks the store state read at the start and skips what is done, and every store call
+is itself idempotent. A run that stopped anywhere converges when run again (or with `--resume`,
+which needs no key: it finishes the pending version in the store). At every point the current
+key is the old or the new one, never missing.
+
+Only the SecretStore protocol is used, so the AWS (aws, aws-cn) and local stores behave alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kimi_infra.catalog import provider as provider_info
+from kimi_infra.errors import KimiInfraError
+from kimi_infra.models import StackSpec
+from kimi_infra.ops.verify import VerifyError, get_models
+from kimi_infra.secret import Secret
+from kimi_infra.stores import SecretDescription, SecretStore, Stage, StoreError, open_store
+
+Progress = Callable[[str], None]
+
+FAULT_ENV = "KIMI_INFRA_FAULT_AFTER"
+"""Test-only: name a step (or `rollback`) and the run stops right after it, as a crash would."""
+RELOAD_HINT = "openclaw secrets reload"
+TOKEN_PREFIX = "kr-"
+_OUR_TOKEN = re.compile(r"kr-[0-9a-f]{45}")
+
+
+class RotationError(KimiInfraError):
+    """A rotation or rollback cannot go on; the message says what to run next."""
+
+
+class InjectedFault(KimiInfraError):
+    """Raised only when KIMI_INFRA_FAULT_AFTER is set (tests)."""
+
+
+def rotation_token(provider: str, key: Secret) -> str:
+    """The version id a key gets: "kr-" + sha256(provider, key), 48 characters.
+
+    The same key always gets the same token, so a re-run is idempotent and cannot stage the key
+    twice. A hash of a high-entropy key reveals nothing about it.
+    """
+    digest = hashlib.sha256(f"{provider}\0{key.reveal()}".encode()).hexdigest()
+    return (TOKEN_PREFIX + digest)[:48]
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """One rotation: which stack and provider, the new key and its token, where to verify it."""
+
+    spec: StackSpec
+    project_dir: Path
+    provider: str
+    store: SecretStore
+    key: Secret
+    token: str
+    verify_url: str | None  # None: --skip-verify
+    say: Progress
+    # Other providers' current keys, read once by `stage` and reused by `write` (inline render).
+    other_keys: dict[str, Secret] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return _label(self.spec, self.provider)
+
+
+def rotate(spec: StackSpec, project_dir: Path, provider: str, key: Secret, *, verify_url: str | None,
+           say: Progress) -> None:
+    """Make `key` the provider's current key and re-write what holds it; safe to run again."""
+    store = open_store(spec, provider, project_dir)
+    rotation = Rotation(spec, project_dir, provider, store, key, rotation_token(provider, key), verify_url, say)
+    state = store.describe()
+    _require_no_other_rotation(rotation, state)
+    if _already_current(rotation, state):
+        say(f"{rotation.label}: the key is already current; nothing to rotate")
+        write(rotation, state)
+        return
+    _run(rotation, state)
+
+
+def resume(spec: StackSpec, project_dir: Path, provider: str, *, verify_url: str | None, say: Progress) -> None:
+    """Finish the rotation whose pending version is in the store; with none, re-write the
+    targets from the current key (a run may have stopped after promoting)."""
+    store = open_store(spec, provider, project_dir)
+    label = _label(spec, provider)
+    state = store.describe()
+    pending = state.version_in("pending")
+    if pending is None:
+        say(f"{label}: no pending version: re-writing targets from the current key")
+        write_targets(spec, project_dir, provider, say)
+        return
+    key = store.get("pending")
+    if key is None:
+        raise RotationError(f"{label}: pending version {pending.version_id} went away meanwhile (another run "
+                            "finished or discarded it); fix: run --resume again")
+    say(f"{label}: resuming the rotation to pending version {_short(pending.version_id)}")
+    _run(Rotation(spec, project_dir, provider, store, key, pending.version_id, verify_url, say), state)
+
+
+def rollback(spec: StackSpec, project_dir: Path, provider: str, *, say: Progress) -> None:
+    """Make the previous key current again and re-write what holds it. Running it again swaps back."""
+    store = open_store(spec, provider, project_dir)
+    label = _label(spec, provider)
+    state = store.describe()
+    pending = state.version_in("pending")
+    if pending is not None:
+        raise RotationError(f"{label}: a rotation is in progress (pending version {pending.version_id}); fix: "
+                            f"finish it first with `{_resume_command(spec.stack, provider)}`, then roll back")
+    current = state.version_in("current")
+    restored = store.rollback(expected_current=current.version_id if current else None)
+    say(f"{label}: rolled back: version {_short(restored)} is current again, the rotated-out key is previous")
+    fault_point("rollback")
+    write_targets(spec, project_dir, provider, say)
+
+
+# --- the steps: each takes the state read at the start, skips what is done -------------------
+
+
+def stage(rotation: Rotation, state: SecretDescription) -> None:
+    """Store the new key as pending version `token` (after refusing another provider's key)."""
+    if _holds(state, "pending", rotation.token):
+        rotation.say(f"{rotation.label}: pending version {_short(rotation.token)} already staged")
+        return
+    rotation.other_keys.update(_refuse_other_providers_key(rotation))
+    rotation.store.stage_pending(rotation.key, rotation.token)
+    rotation.say(f"{rotation.label}: staged pending version {_short(rotation.token)}")
+
+
+def verify(rotation: Rotation, state: SecretDescription) -> None:
+    """Ask the provider's endpoint whether the key works; on failure discard the pending key."""
+    if _holds(state, "current", rotation.token):
+        rotation.say(f"{rotation.label}: version {_short(rotation.token)} was verified before it became current")
+        return
+    if rotation.verify_url is None:
+        rotation.say(f"{rotation.label}: not verified (--skip-verify)")
+        return
+    try:
+        answer = get_models(rotation.provider, rotation.verify_url, rotation.key)
+    except VerifyError:
+        rotation.store.discard_pending()
+        rotation.say(f"{rotation.label}: verification failed: pending version discarded, current key unchanged")
+        raise
+    rotation.say(f"{rotation.label}: verified against {rotation.verify_url} (HTTP {answer.status})")
+
+
+def promote(rotation: Rotation, state: SecretDescription) -> None:
+    """Make the pending version current; the store skips what an earlier run already did."""
+    rotation.store.promote(rotation.token)
+    rotation.say(f"{rotation.label}: promoted: version {_short(rotation.token)} is current, the old key previous")
+
+
+def write(rotation: Rotation, state: SecretDescription) -> None:
+    """Re-write the targets that hold the key (inline mode); writing unchanged content is a no-op."""
+    # The promoted key is current now: pass it rather than read it back from the store.
+    write_targets(rotation.spec, rotation.project_dir, rotation.provider, rotation.say,
+                  known_keys={**rotation.other_keys, rotation.provider: rotation.key})
+
+
+def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progress,
+                  known_keys: dict[str, Secret] | None = None) -> None:
+    """Inline: re-render from the current keys and write every target. Reference and
+    secretref: no target holds a key, so nothing is written; say what the gateway needs."""
+    from kimi_infra.deploy import deploy_all
+
+    label = _label(spec, provider)
+    if spec.keyMode == "reference":
+        variable = provider_info(provider).env_var
+        say(f"{label}: keyMode reference: targets hold ${{{variable}}}, not the key; nothing to re-write "
+            f"(give the gateways the new key in {variable})")
+        return
+    if spec.keyMode == "secretref":
+        say(f"{label}: keyMode secretref: targets hold no key; run `{RELOAD_HINT}` on each gateway "
+            "so it picks up the new key")
+        return
+    try:
+        deploy_all(spec, project_dir, lambda location, outcome: say(f"{label}: {location}: {outcome}"),
+                   known_keys=known_keys)
+    except KimiInfraError as error:
+        raise RotationError(f"{label}: the key changed but not every target was written: {error} "
+                            f"(then run `{_resume_command(spec.stack, provider)}` to finish)") from None
+
+
+_STEPS: tuple[tuple[str, Callable[[Rotation, SecretDescription], None]], ...] = (
+    ("stage", stage), ("verify", verify), ("promote", promote), ("write", write),
+)
+STEPS = tuple(name for name, _ in _STEPS)
+"""The step names, in order; KIMI_INFRA_FAULT_AFTER takes one of them (or `rollback`)."""
+
+
+def _run(rotation: Rotation, state: SecretDescription) -> None:
+    for name, step in _STEPS:
+        step(rotation, state)
+        fault_point(name)
+
+
+def fault_point(step: str) -> None:
+    """Test-only: stop after `step` when KIMI_INFRA_FAULT_AFTER names it, as a crash there would."""
+    if os.environ.get(FAULT_ENV) == step:
+        raise InjectedFault(f"stopped after step {step!r} because {FAULT_ENV} is set (test-only); "
+                            "fix: unset it and run again with --resume")
+
+
+# --- checks -------------------------------------------------------------------------------
+
+
+def _require_no_other_rotation(rotation: Rotation, state: SecretDescription) -> None:
+    pending = state.version_in("pending")
+    if pending is None or pending.version_id == rotation.token:
+        return
+    raise RotationError(
+        f"{rotation.label}: a rotation is already in progress (pending version {pending.version_id}); fix: "
+        f"finish it with `{_resume_command(rotation.spec.stack, rotation.provider)}` (a key the provider "
+        "rejects is discarded), then rotate again")
+
+
+def _already_current(rotation: Rotation, state: SecretDescription) -> bool:
+    """Whether the new key is current with no step left. Versions we made are named by the token
+    of their key, so ids settle it; only a version made elsewhere (`pulumi up`) is read. Without
+    this, rotating to the current key would push the real previous key out of reach."""
+    current = state.version_in("current")
+    if current is None or _holds(state, "pending", rotation.token):
+        return False
+    if current.version_id == rotation.token:
+        return True
+    if _OUR_TOKEN.fullmatch(current.version_id):
+        return False  # another key's token
+    return rotation.store.get("current") == rotation.key
+
+
+def _refuse_other_providers_key(rotation: Rotation) -> dict[str, Secret]:
+    """Moonshot and Kimi Code keys are not interchangeable: refuse the other provider's key.
+    Returns the other providers' current keys (those that exist)."""
+    others = {}
+    for other in rotation.spec.providers:
+        if other == rotation.provider:
+            continue
+        key = _current_or_none(open_store(rotation.spec, other, rotation.project_dir))
+        if key == rotation.key:
+            raise RotationError(f"{rotation.label}: the new key is {other}'s current key in this stack; fix: "
+                                f"give the {rotation.provider} key (Moonshot and Kimi Code keys are not "
+                                "interchangeable)")
+        if key is not None:
+            others[other] = key
+    return others
+
+
+def _current_or_none(store: SecretStore) -> Secret | None:
+    try:
+        return store.get("current")
+    except StoreError:
+        if store.exists():  # only a missing secret is fine: it holds no key to clash with
+            raise
+        return None
+
+
+def _holds(state: SecretDescription, stage_name: Stage, version_id: str) -> bool:
+    version = state.version_in(stage_name)
+    return version is not None and version.version_id == version_id
+
+
+def _label(spec: StackSpec, provider: str) -> str:
+    """How progress lines and errors name the key: `<stack>/<provider>`."""
+    return f"{spec.stack}/{provider}"
+
+
+def _short(token: str) -> str:
+    return token[:15] + "…"
+
+
+def _resume_command(stack: str, provider: str) -> str:
+    return f"python -m kimi_infra rotate --stack {stack} --provider {provider} --resume"

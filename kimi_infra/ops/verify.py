@@ -1,0 +1,164 @@
+"""The one HTTP client that talks to a provider: `GET <baseUrl>/models` with the key as a bearer token.
+
+`rotate` uses it to prove a new key works before it becomes current; `catalog-check` uses it
+to compare the provider's live model ids with ours. Plain urllib (no new dependency).
+
+The key leaves us only in the Authorization header: it is never logged, never put in an error,
+and never sent on a redirect (redirects are refused, so a key cannot follow one to another host)
+or over plain http to anything but this machine.
+"""
+
+from __future__ import annotations
+
+import http.client
+import ipaddress
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+
+from kimi_infra.errors import KimiInfraError
+from kimi_infra.secret import Secret
+
+TIMEOUT_SECONDS = 10.0
+NETWORK_FIX = "check network or use --verify-base-url / --skip-verify"
+# A bearer token is printable ASCII without spaces. Checking first also keeps http.client from
+# raising "Invalid header value 'Bearer <key>'", which would quote the key.
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+_WRONG_KEY_FIXES = {
+    "moonshot": "check the key is a Moonshot Open Platform key (Kimi Code keys do not work here)",
+    "kimi-code": "check the key is a Kimi Code key (Moonshot Open Platform keys do not work here)",
+}
+
+
+class VerifyError(KimiInfraError):
+    """The provider did not accept the key, or could not be asked; names provider and endpoint."""
+
+
+@dataclass(frozen=True)
+class ModelsAnswer:
+    """A 200 answer from `<baseUrl>/models`."""
+
+    provider: str
+    url: str
+    status: int
+    body: bytes
+
+    def model_ids(self) -> list[str]:
+        """The ids of an OpenAI-style list: `{"data": [{"id": ...}, ...]}`."""
+        try:
+            entries = json.loads(self.body)["data"]
+            ids = [entry["id"] for entry in entries]
+        except (ValueError, KeyError, TypeError):
+            raise VerifyError(f"{self.provider} at {self.url}: the answer is not an OpenAI-style model list "
+                              '({"data": [{"id": ...}]}); fix: check the base URL points at the API') from None
+        if not all(isinstance(model_id, str) for model_id in ids):
+            raise VerifyError(f"{self.provider} at {self.url}: a model id is not a string; fix: check the base URL")
+        return ids
+
+
+def check_key_text(provider: str, key: Secret) -> None:
+    """Refuse a key that cannot be a bearer token (spaces, control or non-ASCII characters)."""
+    if not _HEADER_SAFE.fullmatch(key.reveal()):
+        raise VerifyError(f"the {provider} key has characters no API key has (spaces, control or non-ASCII "
+                          "characters); fix: give the key alone, exactly as the provider's console shows it")
+
+
+def models_url(base_url: str) -> str:
+    return base_url.rstrip("/") + "/models"
+
+
+def get_models(provider: str, base_url: str, key: Secret, timeout: float = TIMEOUT_SECONDS) -> ModelsAnswer:
+    """`GET <base_url>/models` with `key`; VerifyError unless the provider answers 200."""
+    url = models_url(base_url)
+    _check_url(provider, url)
+    check_key_text(provider, key)
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key.reveal()}",
+                                                   "Accept": "application/json"})
+    try:
+        with _OPENER.open(request, timeout=timeout) as response:
+            answer = ModelsAnswer(provider, url, response.status, response.read())
+    except urllib.error.HTTPError as error:
+        raise _http_failure(provider, url, error.code) from None
+    except urllib.error.URLError as error:
+        raise _unreachable(provider, url, error.reason) from None
+    except (OSError, http.client.HTTPException) as error:  # timeouts and resets while reading
+        raise _unreachable(provider, url, error) from None
+    if answer.status != 200:  # urllib passes any 2xx; only 200 carries a model list
+        raise _http_failure(provider, url, answer.status)
+    return answer
+
+
+@dataclass(frozen=True)
+class CatalogDiff:
+    """Live model ids against ours: `new` are live but not ours, `missing` ours but not live."""
+
+    new: tuple[str, ...]
+    missing: tuple[str, ...]
+
+    @property
+    def equal(self) -> bool:
+        return not self.new and not self.missing
+
+
+def compare_ids(live: list[str], ours: list[str]) -> CatalogDiff:
+    return CatalogDiff(tuple(sorted(set(live) - set(ours))), tuple(sorted(set(ours) - set(live))))
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib would resend every header, Authorization too, to wherever a redirect points."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError with the 3xx code
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def _check_url(provider: str, url: str) -> None:
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and _is_loopback(parts.hostname):
+        return
+    raise VerifyError(f"{provider}: will not send the key to {url}: only https (or http to this machine) "
+                      "is allowed; fix: give an https:// base URL")
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
+def _http_failure(provider: str, url: str, code: int) -> VerifyError:
+    # The answer's body is never copied: a provider may echo what it was sent.
+    if code in (401, 403):
+        return VerifyError(f"{provider} rejected the key at {url} (HTTP {code}); fix: {_WRONG_KEY_FIXES[provider]}")
+    if 300 <= code < 400:
+        problem, fix = "redirects elsewhere (not followed, so the key went nowhere else)", "give the final base URL"
+    elif code == 404:
+        problem, fix = "has no such endpoint", "check the base URL (it ends in /v1, and /models is added)"
+    elif code == 429:
+        problem, fix = "is rate limiting", "wait a minute and run again"
+    else:
+        problem, fix = "failed", f"run again later; {NETWORK_FIX}"
+    return VerifyError(f"{provider} at {url} {problem} (HTTP {code}); fix: {fix}")
+
+
+def _unreachable(provider: str, url: str, reason: object) -> VerifyError:
+    return VerifyError(f"cannot reach {provider} at {url} ({_describe(reason)}); fix: {NETWORK_FIX}")
+
+
+def _describe(reason: object) -> str:
+    """A short, curated reason: the class and OS message, never a request or response text."""
+    if isinstance(reason, TimeoutError):
+        return "timed out"
+    if isinstance(reason, OSError) and reason.strerror:
+        return reason.strerror
+    return type(reason).__name__ if isinstance(reason, BaseException) else "network error"

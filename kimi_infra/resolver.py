@@ -1,0 +1,169 @@
+"""OpenClaw's exec SecretRef resolver (protocol v1): answers each provider's current key from our store.
+
+OpenClaw runs the command of `secrets.providers.kimi-infra` without a shell, with only the
+`passEnv` variables that are set (no PATH, no HOME) and cwd = the command's folder. It appends
+the rendered `args` (which store to read), writes one request and reads one answer:
+
+    stdin : {"protocolVersion": 1, "provider": "kimi-infra", "ids": ["kimi-infra/prod/moonshot"]}
+    stdout: {"protocolVersion": 1, "values": {"kimi-infra/prod/moonshot": "<key>"},
+             "errors": {"kimi-infra/prod/kimi-code": {"code": "NOT_FOUND"}}}
+
+A key leaves only on stdout, as the value of the id that asked for it. Per-id failures are error
+codes (NOT_FOUND, ACCESS_DENIED, UNAVAILABLE, INVALID_ID) plus the store's one-line message on
+stderr; a request that cannot be read is one line on stderr and exit 1, which OpenClaw reports as
+unresolved refs. Starts without pulumi; botocore only for the AWS store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from kimi_infra.catalog import PROVIDERS, secret_id
+
+PROTOCOL_VERSION = 1
+MAX_REQUEST_BYTES = 1 << 20
+PROG = "kimi-infra-resolve"
+_ID = re.compile(r"kimi-infra/(?P<stack>[A-Za-z0-9][A-Za-z0-9_.-]{0,99})/(?P<provider>[a-z0-9-]{1,64})")
+
+UNAVAILABLE = "UNAVAILABLE"  # any other store failure: network, limits, a corrupt store file
+
+Reader = Callable[[str], Any]  # secret name -> the store's current Secret, or None
+
+
+class RequestError(Exception):
+    """The request on stdin is unusable; the message never quotes it."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Read one request from stdin, write one answer to stdout; exit 1 on an unusable request."""
+    args = _parser().parse_args(argv)
+    try:
+        ids = read_request(sys.stdin.buffer)
+    except RequestError as error:
+        _say(f"bad request on stdin: {error}")
+        return 1
+    reader = _reader(args)
+    if reader is None and any(is_known_id(i) for i in ids):
+        _say("no store given; fix: pass --aws-region REGION or --local-file PATH "
+             "(render the stack in keyMode secretref: its secrets.providers.kimi-infra.args)")
+        return 1
+    from kimi_infra.aws import reusing_clients
+
+    with reusing_clients():  # one Secrets Manager client for every id of the request
+        values, errors = resolve(ids, reader)
+    answer: dict[str, Any] = {"protocolVersion": PROTOCOL_VERSION, "values": values}
+    if errors:
+        answer["errors"] = {i: {"code": code} for i, code in errors.items()}
+    sys.stdout.write(json.dumps(answer, ensure_ascii=False, separators=(",", ":")) + "\n")
+    sys.stdout.flush()
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="OpenClaw exec SecretRef resolver for kimi-infra keys (protocol v1 on stdin/stdout).")
+    store = parser.add_mutually_exclusive_group()
+    store.add_argument("--aws-region", metavar="REGION", help="read AWS Secrets Manager in this region "
+                       "(cn-* regions are the aws-cn partition)")
+    store.add_argument("--local-file", metavar="PATH", help="read this local store file (absolute path)")
+    parser.add_argument("--aws-profile", metavar="NAME", help="AWS profile for --aws-region")
+    return parser
+
+
+def read_request(stream: BinaryIO) -> list[str]:
+    """The request's ids, each once, in order; RequestError for anything else."""
+    raw = stream.read(MAX_REQUEST_BYTES + 1)
+    if len(raw) > MAX_REQUEST_BYTES:
+        raise RequestError(f"over {MAX_REQUEST_BYTES} bytes")
+    try:
+        request = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise RequestError("not UTF-8 text") from None
+    except json.JSONDecodeError as error:  # its msg names the problem, not the text
+        raise RequestError(f"not JSON ({error.msg} at line {error.lineno} column {error.colno})") from None
+    if not isinstance(request, dict):
+        raise RequestError("not a JSON object")
+    version = request.get("protocolVersion")
+    if version != PROTOCOL_VERSION or isinstance(version, bool):
+        shown = version if isinstance(version, int) and not isinstance(version, bool) else "missing or not a number"
+        raise RequestError(f"protocolVersion is {shown}; this resolver speaks {PROTOCOL_VERSION}")
+    ids = request.get("ids")
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        raise RequestError("`ids` must be a list of strings")
+    return list(dict.fromkeys(ids))
+
+
+def is_known_id(ref_id: str) -> bool:
+    """Whether `ref_id` is `kimi-infra/<stack>/<provider>` for a provider of the catalog."""
+    match = _ID.fullmatch(ref_id)
+    return bool(match) and match["provider"] in PROVIDERS and secret_id(match["stack"], match["provider"]) == ref_id
+
+
+def resolve(ids: list[str], reader: Reader | None) -> tuple[dict[str, str], dict[str, str]]:
+    """(values, error codes) for `ids`, in request order; the store is read for known ids only."""
+    values: dict[str, str] = {}
+    errors: dict[str, str] = {}
+    for ref_id in ids:
+        if not is_known_id(ref_id):
+            _say(f"{ref_id[:300]!r} is not kimi-infra/<stack>/<provider> for a provider of the catalog")
+            errors[ref_id] = "INVALID_ID"
+            continue
+        if reader is None:
+            continue  # main() refuses a request with known ids and no store
+        value, code = _fetch(reader, ref_id)
+        if code is None:
+            values[ref_id] = value
+        else:
+            errors[ref_id] = code
+    return values, errors
+
+
+def _fetch(reader: Reader, name: str) -> tuple[str | None, str | None]:
+    """(key, None) or (None, error code); a failure is reported on stderr without any value."""
+    from kimi_infra.stores import StoreError
+
+    try:
+        key = reader(name)
+    except StoreError as error:
+        _say(str(error))
+        return None, code_for(error)
+    except Exception as error:  # any surprise becomes a per-id answer, never a traceback
+        _say(f"{name}: unexpected {type(error).__name__} while reading the store")
+        return None, UNAVAILABLE
+    if key is None:
+        _say(f"{name}: has no current version; fix: run `pulumi up` or `rotate`")
+        return None, "NOT_FOUND"
+    return key.reveal(), None
+
+
+def code_for(error: Exception) -> str:
+    """The exec-protocol error code for a store failure."""
+    from kimi_infra.stores.base import SecretNotFoundError, StoreAccessError
+
+    if isinstance(error, SecretNotFoundError):
+        return "NOT_FOUND"
+    if isinstance(error, StoreAccessError):
+        return "ACCESS_DENIED"
+    return UNAVAILABLE
+
+
+def _reader(args: argparse.Namespace) -> Reader | None:
+    if args.local_file:
+        from kimi_infra.stores.local_file import LocalFileStore
+
+        return lambda name: LocalFileStore(args.local_file, name).get("current")
+    if args.aws_region:
+        from kimi_infra.stores.aws_secrets_manager import AwsSecretsManagerStore  # botocore only for AWS
+
+        return lambda name: AwsSecretsManagerStore(name, args.aws_region, profile=args.aws_profile).get("current")
+    return None
+
+
+def _say(message: str) -> None:
+    """One line on stderr (OpenClaw's logs); callers never pass a key."""
+    sys.stderr.write(f"{PROG}: {message}\n")

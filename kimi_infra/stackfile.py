@@ -1,0 +1,137 @@
+"""Read `stacks/Pulumi.<stack>.yaml` into a StackSpec, with one-line errors that say what to fix.
+
+Pulumi keeps the stack's config under `config:` with namespaced keys (`kimi-infra:region`).
+Keys of other namespaces (`aws:region`) belong to other programs and are ignored; the API keys
+(`kimi-infra:moonshotApiKey`, `kimi-infra:kimicodeApiKey`) are Pulumi `secure:` ciphertext that
+only the Pulumi engine can read, so they are left alone here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kimi_infra.catalog import PROVIDERS
+from kimi_infra.errors import KimiInfraError, SpecError, validation_to_spec_error
+from kimi_infra.models import StackSpec
+from kimi_infra.paths import stack_file
+
+NAMESPACE = "kimi-infra"
+STACKS_DIR = "stacks"
+KEY_CONFIG_NAMES = frozenset(info.config_key for info in PROVIDERS.values())
+
+
+@dataclass(frozen=True)
+class LoadedStack:
+    """A validated stack spec and where it came from."""
+
+    spec: StackSpec
+    path: Path
+    values: dict[str, Any]  # the `kimi-infra:` config as written (prefix removed, no key entries)
+
+    @property
+    def source(self) -> str:
+        return display_path(self.path)
+
+
+def find_project_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The folder holding Pulumi.yaml: given, `KIMI_INFRA_PROJECT_DIR`, above cwd, or ours."""
+    chosen = explicit or os.environ.get("KIMI_INFRA_PROJECT_DIR")
+    if chosen:
+        return Path(chosen).resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if (folder / "Pulumi.yaml").is_file() and (folder / STACKS_DIR).is_dir():
+            return folder
+    return Path(__file__).resolve().parent.parent
+
+
+def stack_path(project_dir: Path, stack: str) -> Path:
+    return project_dir / stack_file(stack)
+
+
+def list_stacks(project_dir: Path) -> list[str]:
+    """Stack names that have a stack file, sorted."""
+    folder = project_dir / STACKS_DIR
+    return sorted(p.name[len("Pulumi."):-len(".yaml")] for p in folder.glob("Pulumi.*.yaml"))
+
+
+def display_path(path: Path) -> str:
+    """`path` relative to the working folder when it is below it (shorter error lines)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_stack(project_dir: Path, stack: str) -> LoadedStack:
+    """Read and validate one stack file; SpecError names the file, field and fix."""
+    path = stack_path(project_dir, stack)
+    if not path.is_file():
+        known = ", ".join(list_stacks(project_dir)) or "none"
+        raise SpecError(display_path(path), "stack", f"no stack named {stack!r}",
+                        f"use one of: {known} (or create {stack_file(stack)})")
+    document = read_yaml(path)
+    values = split_namespace(document, display_path(path))
+    return LoadedStack(spec=spec_from_config(values, stack, display_path(path)), path=path, values=values)
+
+
+def read_yaml(path: Path) -> Any:
+    """The YAML document in `path`; one-line errors for a missing file or bad syntax."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise KimiInfraError(f"{display_path(path)}: cannot read: {error.strerror}") from None
+    return parse_yaml(text, display_path(path))
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """Parse YAML text (the C loader when present); SpecError names the line of a syntax error."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return yaml.load(text, Loader=loader)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "document"
+        problem = str(getattr(error, "problem", None) or "not valid YAML")
+        raise SpecError(source, where, f"YAML syntax error: {problem}",
+                        "fix the YAML syntax (indentation, colons, quotes)") from None
+
+
+def split_namespace(document: Any, source: str) -> dict[str, Any]:
+    """The `kimi-infra:` config values, prefix removed, without the (secure) API key entries."""
+    if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
+        raise SpecError(source, "config", "the file has no `config:` mapping",
+                        f"put the settings under `config:` as `{NAMESPACE}:<key>: value`")
+    values: dict[str, Any] = {}
+    prefix = NAMESPACE + ":"
+    for key, value in document["config"].items():
+        if not isinstance(key, str) or not key.startswith(prefix):
+            continue
+        name = key[len(prefix):]
+        if name in KEY_CONFIG_NAMES:
+            _require_secure(value, source, key)
+            continue
+        values[name] = value
+    return values
+
+
+def _require_secure(value: Any, source: str, key: str) -> None:
+    if isinstance(value, dict) and set(value) == {"secure"}:
+        return
+    raise SpecError(source, key, "an API key must never be stored in plain text",
+                    f"remove it and run `pulumi config set --secret {key}` (reads the key from stdin)")
+
+
+def spec_from_config(values: dict[str, Any], stack: str, source: str) -> StackSpec:
+    """Validate namespace values as a StackSpec; the same path for the CLI and the Pulumi program."""
+    from pydantic import ValidationError
+
+    try:
+        return StackSpec.model_validate({**values, "stack": stack})
+    except ValidationError as error:
+        raise validation_to_spec_error(error, source, NAMESPACE + ":") from None

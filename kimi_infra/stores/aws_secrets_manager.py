@@ -1,0 +1,308 @@
+"""AWS Secrets Manager store: one secret per provider and stack, rotated with staging labels.
+
+Rotation follows the AWS rotation template: small steps keyed by a token that becomes the
+version id, each checking the labels first and returning early when already done, so a run
+that crashed half way can simply be run again. `rotate_secret` is never used (it needs a Lambda).
+
+No client lives on `self` or at module level: Pulumi pickles these objects with dill, and a
+client cannot be pickled. Every public method makes its own client from plain settings, so the
+standard AWS settings (AWS_PROFILE, AWS_ENDPOINT_URL, credentials) are read fresh each time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    PartialCredentialsError,
+    ProfileNotFound,
+)
+
+from kimi_infra import aws
+from kimi_infra.secret import Secret
+from kimi_infra.stores import partition_for_region
+from kimi_infra.stores.base import (
+    EnsureResult,
+    SecretDescription,
+    SecretNotFoundError,
+    SecretVersion,
+    Stage,
+    StoreAccessError,
+    StoreError,
+    rollback_needed,
+    validate_token,
+    validate_value,
+)
+
+LABELS: dict[Stage, str] = {"current": "AWSCURRENT", "pending": "AWSPENDING", "previous": "AWSPREVIOUS"}
+STAGES: dict[str, Stage] = {label: stage for stage, label in LABELS.items()}
+
+ACCESS_CODES = frozenset({
+    "AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "InvalidClientTokenId",
+    "InvalidSignatureException", "SignatureDoesNotMatch", "ExpiredTokenException",
+})
+KMS_CODES = frozenset({
+    "KMSDisabledException", "KMSInvalidStateException", "KMSAccessDeniedException", "KMSNotFoundException",
+    "DecryptionFailure", "EncryptionFailure",
+})
+LIMIT_CODES = frozenset({"LimitExceededException", "ThrottlingException", "TooManyRequestsException"})
+
+Labels = dict[str, list[str]]  # VersionIdsToStages: version id -> labels
+
+
+class AwsSecretsManagerStore:
+    """One secret in Secrets Manager. Holds only plain data, so it pickles."""
+
+    def __init__(self, name: str, region: str, kms_key_id: str | None = None, profile: str | None = None,
+                 tags: Mapping[str, str] | None = None) -> None:
+        self.name = name
+        self.region = region
+        self.kms_key_id = kms_key_id
+        self.profile = profile
+        self.tags = dict(tags or {})
+
+    def __repr__(self) -> str:
+        return f"AwsSecretsManagerStore({self.name!r}, region={self.region!r})"
+
+    @property
+    def partition(self) -> str:
+        return partition_for_region(self.region)
+
+    # --- the SecretStore protocol -----------------------------------------------------------
+
+    def exists(self) -> bool:
+        """Whether the secret exists and is not scheduled for deletion."""
+        with self._aws() as client:
+            try:
+                answer = client.describe_secret(SecretId=self.name)
+            except client.exceptions.ResourceNotFoundException:
+                return False
+        return "DeletedDate" not in answer
+
+    def ensure(self, value: Secret) -> EnsureResult:
+        """Create the secret, or put `value` as a new current version if it differs.
+
+        Unchanged: one read, no write. Changed: one put (AWS makes the old current previous).
+        """
+        validate_value(self.name, value)
+        with self._aws() as client:
+            try:
+                # Reading first costs one call in the common (unchanged) case instead of two.
+                answer = client.get_secret_value(SecretId=self.name, VersionStage="AWSCURRENT")
+            except client.exceptions.ResourceNotFoundException:
+                return self._create(client, value)
+            if Secret(answer.get("SecretString", "")) == value:
+                return EnsureResult("unchanged", answer["VersionId"], self._arn(answer))
+            answer = client.put_secret_value(SecretId=self.name, SecretString=value.reveal())
+            return EnsureResult("updated", answer["VersionId"], self._arn(answer))
+
+    def get(self, stage: Stage = "current") -> Secret | None:
+        """The value labelled `stage`; None when no version holds it; StoreError if no secret."""
+        with self._aws() as client:
+            try:
+                answer = client.get_secret_value(SecretId=self.name, VersionStage=LABELS[stage])
+            except client.exceptions.ResourceNotFoundException:
+                # Either the label or the whole secret is missing; only describe can tell.
+                self._labels(client)
+                return None
+        if "SecretString" not in answer:
+            raise StoreError(f"{self.name}: the {stage} version holds binary data, not an API key; "
+                             "fix: run `pulumi up` to store the key as text")
+        return Secret(answer["SecretString"])
+
+    def stage_pending(self, value: Secret, token: str) -> str:
+        """Put `value` as version `token` labelled AWSPENDING; a retry is a no-op."""
+        validate_token(self.name, token)
+        validate_value(self.name, value)
+        with self._aws() as client:
+            labels = self._labels(client)
+            if token not in labels:
+                # AWS moves AWSPENDING here from any older pending version.
+                client.put_secret_value(SecretId=self.name, ClientRequestToken=token,
+                                        SecretString=value.reveal(), VersionStages=["AWSPENDING"])
+                return token
+            self._require_same_value(client, token, value)
+            if not {"AWSPENDING", "AWSCURRENT"} & set(labels[token]):
+                self._move_label(client, labels, "AWSPENDING", token)  # discarded before: stage again
+        return token
+
+    def promote(self, token: str) -> None:
+        """Make pending version `token` current, then clear its pending label; resumable."""
+        validate_token(self.name, token)
+        with self._aws() as client:
+            labels = self._labels(client)
+            held = labels.get(token)
+            if held is None:
+                raise StoreError(f"{self.name}: no version {token} to promote ({self.region}); "
+                                 "fix: stage the new key first")
+            if "AWSCURRENT" not in held:
+                if "AWSPENDING" not in held:
+                    raise StoreError(f"{self.name}: version {token} is not pending; fix: stage it again")
+                self._move_label(client, labels, "AWSCURRENT", token)  # old current becomes previous
+            if "AWSPENDING" in held:
+                client.update_secret_version_stage(SecretId=self.name, VersionStage="AWSPENDING",
+                                                   RemoveFromVersionId=token)
+
+    def discard_pending(self) -> None:
+        """Remove the AWSPENDING label; AWS deprecates the unlabelled version later."""
+        with self._aws() as client:
+            pending = _holder(self._labels(client), "AWSPENDING")
+            if pending is None:
+                return
+            client.update_secret_version_stage(SecretId=self.name, VersionStage="AWSPENDING",
+                                               RemoveFromVersionId=pending)
+
+    def rollback(self, expected_current: str | None = None) -> str:
+        """Move AWSCURRENT back to the AWSPREVIOUS version in one call (AWS relabels the old
+        current AWSPREVIOUS)."""
+        with self._aws() as client:
+            labels = self._labels(client)
+            current, previous = _holder(labels, "AWSCURRENT"), _holder(labels, "AWSPREVIOUS")
+            if not rollback_needed(self.name, current, previous, expected_current):
+                return current
+            self._move_label(client, labels, "AWSCURRENT", previous)
+            return previous
+
+    def describe(self) -> SecretDescription:
+        """The ARN and labelled versions with dates; never a value."""
+        with self._aws() as client:
+            arn = self._arn(client.describe_secret(SecretId=self.name))
+            versions = [_version(entry) for entry in self._list_versions(client)]
+        return SecretDescription(self.name, arn, tuple(v for v in versions if v.stages))
+
+    def delete(self) -> None:
+        """Schedule deletion with AWS's default recovery window; no-op if gone or scheduled."""
+        with self._aws() as client:
+            try:
+                answer = client.describe_secret(SecretId=self.name)
+            except client.exceptions.ResourceNotFoundException:
+                return
+            if "DeletedDate" not in answer:
+                client.delete_secret(SecretId=self.name)
+
+    # --- steps --------------------------------------------------------------------------------
+
+    def _create(self, client: Any, value: Secret) -> EnsureResult:
+        request: dict[str, Any] = {"Name": self.name, "SecretString": value.reveal(),
+                                   "Tags": [{"Key": k, "Value": v} for k, v in self.tags.items()]}
+        if self.kms_key_id:
+            request["KmsKeyId"] = self.kms_key_id
+        answer = client.create_secret(**request)
+        return EnsureResult("created", answer["VersionId"], self._arn(answer))
+
+    def _labels(self, client: Any) -> Labels:
+        """Every version's labels in one call; StoreError when the secret is gone or being deleted."""
+        answer = client.describe_secret(SecretId=self.name)
+        if "DeletedDate" in answer:
+            # moto still accepts writes to such a secret; AWS refuses them. Refuse first.
+            raise SecretNotFoundError(self._scheduled_for_deletion())
+        self._arn(answer)  # checks the partition
+        return answer.get("VersionIdsToStages", {})
+
+    def _require_same_value(self, client: Any, token: str, value: Secret) -> None:
+        # A VersionId names the exact version, as explicit as a label (moto's stale default
+        # only bites reads that name neither).
+        answer = client.get_secret_value(SecretId=self.name, VersionId=token)
+        if Secret(answer.get("SecretString", "")) != value:
+            raise StoreError(f"{self.name}: token {token} was already used with a different key; "
+                             "fix: use a new token for a new key")
+
+    def _move_label(self, client: Any, labels: Labels, label: str, version_id: str) -> None:
+        request = {"SecretId": self.name, "VersionStage": label, "MoveToVersionId": version_id}
+        holder = _holder(labels, label)
+        if holder is not None:
+            # AWS requires naming the version that loses the label (moto would keep both).
+            request["RemoveFromVersionId"] = holder
+        client.update_secret_version_stage(**request)
+
+    def _list_versions(self, client: Any) -> Iterator[dict[str, Any]]:
+        request = {"SecretId": self.name}
+        while True:
+            page = client.list_secret_version_ids(**request)
+            yield from page.get("Versions", [])
+            if not page.get("NextToken"):  # moto ends with "", AWS leaves it out
+                return
+            request["NextToken"] = page["NextToken"]
+
+    def _arn(self, answer: Mapping[str, Any]) -> str:
+        """The ARN from an API answer, checked to be in our region's partition."""
+        arn = answer["ARN"]
+        if not arn.startswith(f"arn:{self.partition}:"):
+            raise StoreError(f"{self.name}: the answer came from partition {arn.split(':')[1]!r}, not "
+                             f"{self.partition!r} ({self.region}); fix: check AWS_ENDPOINT_URL and the profile")
+        return arn
+
+    # --- clients and errors -------------------------------------------------------------------
+
+    def _client(self) -> Any:
+        return aws.client("secretsmanager", self.region, self.profile)
+
+    @contextmanager
+    def _aws(self) -> Iterator[Any]:
+        """A fresh client for one public call; any AWS failure becomes one StoreError line."""
+        try:
+            yield self._client()
+        except ClientError as error:
+            raise self._explain(error) from None
+        except BotoCoreError as error:
+            raise self._explain_local(error) from None
+
+    def _explain(self, error: ClientError) -> StoreError:
+        """One line for an AWS error: its code and operation, never the request or AWS's text."""
+        code = error.response.get("Error", {}).get("Code", "Unknown")
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        operation = error.operation_name
+        where = f"{self.name}: {code} on {operation} ({self.region})"
+        if code == "ResourceNotFoundException":
+            return SecretNotFoundError(f"{self.name}: not found in Secrets Manager ({self.region}); "
+                                       "fix: run `pulumi up` or check the region")
+        if code in KMS_CODES:
+            key = self.kms_key_id or "aws/secretsmanager"
+            return StoreAccessError(f"{where}: KMS key {key} is unusable; fix: enable the key or grant the "
+                                    "caller kms:Encrypt/kms:Decrypt on it")
+        # moto answers IAM denials with an XML body that botocore reads as code "403".
+        if code in ACCESS_CODES or status == 403:
+            return StoreAccessError(f"{self.name}: access denied ({code} on {operation}, {self.region}); fix: "
+                                    "check the credentials/profile and that their IAM policy allows "
+                                    f"secretsmanager:{operation} on this secret")
+        if code == "InvalidRequestException" and "delet" in str(error.response["Error"].get("Message", "")):
+            return SecretNotFoundError(self._scheduled_for_deletion())
+        if code in LIMIT_CODES:
+            return StoreError(f"{where}: Secrets Manager limit reached; fix: wait a few minutes and run again")
+        if code == "ResourceExistsException":
+            return StoreError(f"{where}: created by someone else meanwhile; fix: run again")
+        return StoreError(f"{where}: Secrets Manager refused the request; fix: see the AWS docs for {code}")
+
+    def _explain_local(self, error: BotoCoreError) -> StoreError:
+        """One line for a failure before AWS answered (no endpoint, no credentials, bad profile)."""
+        if isinstance(error, EndpointConnectionError):
+            return StoreError(f"{self.name}: cannot reach Secrets Manager in {self.region}; "
+                              "fix: check the network and AWS_ENDPOINT_URL")
+        if isinstance(error, NoCredentialsError | PartialCredentialsError):
+            return StoreAccessError(f"{self.name}: no AWS credentials for {self.region}; fix: set AWS_PROFILE "
+                                    "or the profile in the stack file, or log in (`aws sso login`)")
+        if isinstance(error, ProfileNotFound):
+            return StoreAccessError(f"{self.name}: AWS profile {self.profile!r} not found; "
+                                    "fix: add it to ~/.aws/config")
+        # Other botocore errors (parameter validation) may quote request values: name the class only.
+        return StoreError(f"{self.name}: AWS call failed before reaching Secrets Manager ({type(error).__name__})")
+
+    def _scheduled_for_deletion(self) -> str:
+        return (f"{self.name}: scheduled for deletion in Secrets Manager ({self.region}); fix: "
+                f"`aws secretsmanager restore-secret --secret-id {self.name} --region {self.region}`")
+
+
+
+def _holder(labels: Labels, label: str) -> str | None:
+    return next((version for version, held in labels.items() if label in held), None)
+
+
+def _version(entry: Mapping[str, Any]) -> SecretVersion:
+    stages = tuple(STAGES[label] for label in entry.get("VersionStages", []) if label in STAGES)
+    return SecretVersion(entry["VersionId"], stages, entry.get("CreatedDate"))

@@ -1,0 +1,130 @@
+"""The SecretStore protocol: one provider's API key in one environment, with rotation stages.
+
+Stages follow AWS Secrets Manager: `current` (AWSCURRENT) is what the gateway uses, `pending`
+(AWSPENDING) a staged key under verification, `previous` (AWSPREVIOUS) the key before the last
+promotion, kept for rollback.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal, Protocol
+
+from kimi_infra.errors import KimiInfraError
+from kimi_infra.secret import Secret
+
+Stage = Literal["current", "pending", "previous"]
+EnsureOutcome = Literal["created", "updated", "unchanged"]
+MAX_SECRET_BYTES = 65_536  # Secrets Manager's limit; moto does not enforce it, so we do.
+# Secrets Manager takes a ClientRequestToken of 32-64 characters as the new version's id; the
+# narrower alphabet (a uuid4 fits) keeps tokens safe in file keys and in one-line messages.
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9-]{32,64}")
+
+
+class StoreError(KimiInfraError):
+    """A store operation failed; the message names the secret, never its value."""
+
+
+class SecretNotFoundError(StoreError):
+    """The secret does not exist (or is scheduled for deletion)."""
+
+
+class StoreAccessError(StoreError):
+    """The caller may not use the secret: access denied, no credentials, an unusable KMS key."""
+
+
+@dataclass(frozen=True)
+class SecretVersion:
+    """One stored version: its id, its stages, when it was created. Never the value."""
+
+    version_id: str
+    stages: tuple[Stage, ...]
+    created: datetime | None
+
+
+@dataclass(frozen=True)
+class SecretDescription:
+    """What `describe()` returns: safe to print and to export."""
+
+    name: str
+    arn: str | None  # None for the local store
+    versions: tuple[SecretVersion, ...]
+
+    def version_in(self, stage: Stage) -> SecretVersion | None:
+        return next((v for v in self.versions if stage in v.stages), None)
+
+
+@dataclass(frozen=True)
+class EnsureResult:
+    outcome: EnsureOutcome
+    version_id: str
+    arn: str | None
+
+
+class SecretStore(Protocol):
+    """One secret, `kimi-infra/<stack>/<provider>`, in one store. Every write is idempotent."""
+
+    name: str
+
+    def exists(self) -> bool:
+        """Whether the secret exists (a deleted-but-recoverable AWS secret does not count)."""
+
+    def ensure(self, value: Secret) -> EnsureResult:
+        """Create the secret, or make `value` current if it differs; no write when equal."""
+
+    def get(self, stage: Stage = "current") -> Secret | None:
+        """The value in `stage`, or None when no version holds that stage."""
+
+    def stage_pending(self, value: Secret, token: str) -> str:
+        """Store `value` as pending under version id `token`; a retry with the same token and
+        value is a no-op. Returns the version id."""
+
+    def promote(self, token: str) -> None:
+        """Make version `token` current (the old current becomes previous); no-op if it is."""
+
+    def discard_pending(self) -> None:
+        """Remove the pending stage (and its value where the store can); no-op if none."""
+
+    def rollback(self, expected_current: str | None = None) -> str:
+        """Make previous current again (current becomes previous). Returns the new current id.
+
+        With `expected_current` (the current id the caller saw) a retry is a no-op once that
+        version is already previous; if someone else moved current meanwhile, StoreError."""
+
+    def describe(self) -> SecretDescription:
+        """Versions with stages and dates, never values."""
+
+    def delete(self) -> None:
+        """Delete the secret (AWS: with its recovery window). No-op if it does not exist."""
+
+
+def validate_value(name: str, value: Secret) -> None:
+    """Reject values no store accepts, before any call is made."""
+    if not value.reveal().strip():
+        raise StoreError(f"{name}: the key is empty; fix: give the provider's API key")
+    size = len(value.reveal().encode("utf-8"))
+    if size > MAX_SECRET_BYTES:
+        raise StoreError(f"{name}: the key is {size} bytes, over the {MAX_SECRET_BYTES}-byte limit; "
+                         "fix: give the API key itself, not a file of keys")
+
+
+def validate_token(name: str, token: str) -> None:
+    """Reject a rotation token that cannot be a version id, before any call is made."""
+    if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
+        raise StoreError(f"{name}: the rotation token must be 32-64 letters, digits or '-' "
+                         "(a uuid4 fits); fix: pass e.g. str(uuid.uuid4())")
+
+
+def rollback_needed(name: str, current: str | None, previous: str | None, expected_current: str | None) -> bool:
+    """Whether a rollback still has to move current to previous; False for a retry that already
+    did (`expected_current` is previous now). StoreError when there is nothing to roll back to."""
+    if expected_current is not None and current != expected_current:
+        if current is not None and previous == expected_current:
+            return False
+        raise StoreError(f"{name}: current version changed to {current} meanwhile; "
+                         "fix: check `status` and roll back again if still wanted")
+    if current is None or previous is None:
+        raise StoreError(f"{name}: no previous version to roll back to; fix: nothing to undo")
+    return True

@@ -1,0 +1,200 @@
+"""The Target protocol: one place a rendered OpenClaw config is deployed to.
+
+Also what every target shares: the rule for skipping a write, one-line errors, and for the AWS
+targets a fresh client per call plus the translation of AWS failures. Nothing here imports
+boto3 at module level, so importing `kimi_infra.targets` stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from kimi_infra.errors import KimiInfraError
+from kimi_infra.render import Rendered
+
+WriteOutcome = Literal["written", "unchanged"]
+"""`written`: the target changed (its content, or only its protection); `unchanged`: no write."""
+
+log = logging.getLogger("kimi_infra.targets")
+
+
+class TargetError(KimiInfraError):
+    """A target operation failed; the message names the target, never the content."""
+
+
+class ConflictError(TargetError):
+    """Someone else changed the target between our read and our write; nothing was lost."""
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """What is at the target now: the sha256 of its actual bytes and the store's revision.
+
+    `protected` says whether the target is fit to hold a key: file mode without group/other
+    access, S3 SSE-KMS, SSM SecureString.
+    """
+
+    sha256: str
+    revision: str | None
+    modified: datetime | None
+    protected: bool = False
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One deployed revision, for `history`."""
+
+    revision: str
+    sha256: str | None  # None when the store cannot tell (e.g. an S3 version we did not write)
+    time: datetime | None
+
+
+class Target(Protocol):
+    """A deployment target. `write` is idempotent: same content, no write call."""
+
+    @property
+    def name(self) -> str:
+        """The target's name in the stack file."""
+
+    @property
+    def location(self) -> str:
+        """Human-readable: a path, s3://bucket/key, ssm:<region>:<parameter>."""
+
+    def read(self) -> Deployed | None:
+        """What is deployed now (hash of the real bytes, so edits behind our back show), or None."""
+
+    def write(self, rendered: Rendered) -> WriteOutcome:
+        """Deploy `rendered` unless `is_current` says it is already there; secret content is
+        protected (file 0600, S3 SSE-KMS, SSM SecureString)."""
+
+    def delete(self) -> bool:
+        """Remove the deployed config; False when there was nothing to remove."""
+
+    def history(self) -> list[Revision]:
+        """Deployed revisions, newest first."""
+
+
+def is_current(deployed: Deployed | None, rendered: Rendered) -> bool:
+    """Whether `deployed` already is `rendered`, protected as it must be: then write nothing.
+
+    Protection counts one way only: content without a key may stay in a protected place, so an
+    unchanged config never loses protection it has.
+    """
+    if deployed is None or deployed.sha256 != rendered.sha256:
+        return False
+    return deployed.protected or not rendered.holds_secret
+
+
+def failure(location: str, action: str, problem: str, fix: str) -> TargetError:
+    """The one-line error every target raises: where, what failed, why, and what to do."""
+    return TargetError(f"{location}: cannot {action}: {problem}; fix: {fix}")
+
+
+def conflict(location: str) -> ConflictError:
+    return ConflictError(f"{location}: cannot write: another writer changed it after we read it, "
+                         "so nothing was overwritten; fix: run again to deploy over the newer version "
+                         "(and check who else deploys to it)")
+
+
+def log_outcome(location: str, outcome: WriteOutcome, rendered: Rendered) -> None:
+    """Log a write by hash and size only: the text may hold a key."""
+    level = logging.INFO if outcome == "written" else logging.DEBUG
+    log.log(level, "%s: %s (sha256 %s, %d bytes)", location, outcome, rendered.sha256[:12], len(rendered.text))
+
+
+def log_deleted(location: str) -> None:
+    log.info("%s: deleted", location)
+
+
+# --- AWS targets ---------------------------------------------------------------------------
+
+
+_CONFLICT_CODES = frozenset({
+    "PreconditionFailed", "ConditionalRequestConflict", "OperationAborted", "ParameterAlreadyExists",
+})
+_DENIED = ("access denied", "allow the AWS identity in use to {action} here (IAM policy; bucket or KMS key policy)")
+_BAD_CREDENTIALS = ("AWS rejected the credentials",
+                    "refresh them (e.g. `aws sso login`) or set AWS_PROFILE; cn-* regions need aws-cn credentials")
+_THROTTLED = ("AWS is throttling requests", "run again in a minute")
+_KMS = ("the KMS key cannot be used",
+        "check `kmsKeyId` in the stack file: the key must exist in this region and let you use it")
+_AWS_PROBLEMS: dict[str, tuple[str, str]] = {
+    "AccessDenied": _DENIED,
+    "AccessDeniedException": _DENIED,
+    "403": _DENIED,  # HEAD answers carry no error body, only the status
+    "NoSuchBucket": ("the bucket does not exist", "create it, or correct `bucket` and `region` in the stack file"),
+    "PermanentRedirect": ("the bucket is in another region", "correct `region` in the stack file"),
+    "AuthorizationHeaderMalformed": ("the bucket is in another region", "correct `region` in the stack file"),
+    "InvalidAccessKeyId": _BAD_CREDENTIALS,
+    "SignatureDoesNotMatch": _BAD_CREDENTIALS,
+    "InvalidClientTokenId": _BAD_CREDENTIALS,
+    "UnrecognizedClientException": _BAD_CREDENTIALS,
+    "ExpiredToken": _BAD_CREDENTIALS,
+    "ExpiredTokenException": _BAD_CREDENTIALS,
+    "SlowDown": _THROTTLED,
+    "Throttling": _THROTTLED,
+    "ThrottlingException": _THROTTLED,
+    "TooManyUpdates": _THROTTLED,
+    "InvalidKeyId": _KMS,
+    "HierarchyTypeMismatchException": ("AWS cannot change this parameter's type in place",
+                                       "delete the parameter, then run again"),
+    "ParameterMaxVersionLimitExceeded": ("the parameter has 100 versions and the oldest one carries a label",
+                                         "remove that label (`aws ssm unlabel-parameter-version`), then run again"),
+}
+
+
+@contextmanager
+def aws_errors(location: str, action: str) -> Iterator[None]:
+    """Turn botocore failures inside the block into one-line TargetErrors.
+
+    AWS's own message is never copied: a validation message may echo the value we sent.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        yield
+    except ClientError as error:
+        raise _client_failure(location, action, error) from None
+    except BotoCoreError as error:
+        raise _sdk_failure(location, action, error) from None
+
+
+def _client_failure(location: str, action: str, error: Any) -> TargetError:
+    code = str(error.response.get("Error", {}).get("Code", "unknown"))
+    if code in _CONFLICT_CODES:
+        return conflict(location)
+    if code.startswith("KMS."):
+        problem, fix = _KMS
+    else:
+        problem, fix = _AWS_PROBLEMS.get(code, (f"AWS answered {code}", "check the target in the stack file"))
+    return failure(location, action, problem, fix.format(action=action))
+
+
+def _sdk_failure(location: str, action: str, error: Any) -> TargetError:
+    from botocore.exceptions import (
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ProfileNotFound,
+        ReadTimeoutError,
+    )
+
+    # Only curated fields go into the message: some SDK errors (parameter validation) quote values.
+    if isinstance(error, EndpointConnectionError):
+        return failure(location, action, f"cannot reach {error.kwargs.get('endpoint_url')}",
+                       "check the network and `region` (or AWS_ENDPOINT_URL)")
+    if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
+        return failure(location, action, "AWS did not answer in time", "check the network, then run again")
+    if isinstance(error, NoCredentialsError):
+        return failure(location, action, "no AWS credentials found",
+                       "set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run `aws sso login`")
+    if isinstance(error, ProfileNotFound):
+        return failure(location, action, f"AWS profile {error.kwargs.get('profile')!r} does not exist",
+                       "correct AWS_PROFILE or add the profile to ~/.aws/config")
+    return failure(location, action, f"the AWS SDK failed ({type(error).__name__})",
+                   "check the target in the stack file and your AWS setup")

@@ -1,0 +1,151 @@
+"""A config file on this host, written crash-safely, with an optional JSON-lines history."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kimi_infra.atomic import write_atomic
+from kimi_infra.render import Rendered, sha256_hex
+from kimi_infra.targets.base import (
+    Deployed,
+    Revision,
+    TargetError,
+    WriteOutcome,
+    failure,
+    is_current,
+    log_outcome,
+)
+
+SECRET_MODE = 0o600
+PUBLIC_MODE = 0o644
+
+
+@dataclass(frozen=True)
+class LocalFileTarget:
+    """A file at `path`. With `history_path`, each real write appends
+    `{"revision", "sha256", "time"}` there; revisions count 1, 2, 3, ..."""
+
+    name: str
+    path: Path
+    history_path: Path | None = None
+
+    @property
+    def location(self) -> str:
+        return str(self.path)
+
+    def read(self) -> Deployed | None:
+        """The file's hash, mtime and protection; the revision is the last recorded one when the
+        file still holds what we recorded (None after an edit behind our back)."""
+        try:
+            data = self.path.read_bytes()
+            status = self.path.stat()
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise _os_failure(self.location, "read", error) from None
+        sha256 = sha256_hex(data)
+        last = self._last_record()
+        return Deployed(
+            sha256=sha256,
+            revision=last.revision if last and last.sha256 == sha256 else None,
+            modified=datetime.fromtimestamp(status.st_mtime, UTC),
+            protected=stat.S_IMODE(status.st_mode) & 0o077 == 0,
+        )
+
+    def write(self, rendered: Rendered) -> WriteOutcome:
+        """Write temp + fsync + rename (0600 for a secret, else 0644); no write when the file
+        already holds these bytes. Same bytes that now need protection: chmod, no rewrite.
+        On failure the previous file stays as it was and no temp file is left."""
+        deployed = self.read()
+        if is_current(deployed, rendered):
+            log_outcome(self.location, "unchanged", rendered)
+            return "unchanged"
+        if deployed is not None and deployed.sha256 == rendered.sha256:
+            self._protect()
+        else:
+            self._replace(rendered)
+            self._record(rendered.sha256)
+        log_outcome(self.location, "written", rendered)
+        return "written"
+
+    def delete(self) -> bool:
+        """Remove the file (its history file stays: it is the record of what was deployed)."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as error:
+            raise _os_failure(self.location, "delete", error) from None
+        return True
+
+    def history(self) -> list[Revision]:
+        """Recorded writes, newest first; empty when no history file is kept."""
+        return list(reversed(self._records()))
+
+    def _replace(self, rendered: Rendered) -> None:
+        mode = SECRET_MODE if rendered.holds_secret else PUBLIC_MODE
+        try:
+            write_atomic(self.path, rendered.text.encode("utf-8"), mode)
+        except OSError as error:
+            raise _os_failure(self.location, "write", error) from None
+
+    def _protect(self) -> None:
+        try:
+            os.chmod(self.path, SECRET_MODE)
+        except OSError as error:
+            raise _os_failure(self.location, "chmod 0600", error) from None
+
+    def _record(self, sha256: str) -> None:
+        if self.history_path is None:
+            return
+        entry = {"revision": str(len(self._records()) + 1), "sha256": sha256,
+                 "time": datetime.now(UTC).isoformat()}
+        try:
+            self.history_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.history_path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:
+            raise _os_failure(str(self.history_path), "append to", error) from None
+
+    def _last_record(self) -> Revision | None:
+        records = self._records()
+        return records[-1] if records else None
+
+    def _records(self) -> list[Revision]:
+        """History entries, oldest first (file order)."""
+        if self.history_path is None:
+            return []
+        try:
+            lines = self.history_path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []
+        except OSError as error:
+            raise _os_failure(str(self.history_path), "read", error) from None
+        return [_parse_record(self.history_path, number, line) for number, line in enumerate(lines, 1) if line]
+
+
+def _parse_record(path: Path, number: int, line: str) -> Revision:
+    try:
+        entry = json.loads(line)
+        return Revision(revision=str(entry["revision"]), sha256=entry["sha256"],
+                        time=datetime.fromisoformat(entry["time"]))
+    except (ValueError, TypeError, KeyError):
+        raise failure(str(path), "read", f"line {number} is not a history record",
+                      "repair or delete that line") from None
+
+
+def _os_failure(location: str, action: str, error: OSError) -> TargetError:
+    if isinstance(error, PermissionError):
+        return failure(location, action, "permission denied",
+                       "let this user write the folder, or choose another `path` in the stack file")
+    if isinstance(error, IsADirectoryError):
+        return failure(location, action, "it is a folder", "point `path` in the stack file at a file")
+    return failure(location, action, error.strerror or type(error).__name__,
+                   "check the path and the free disk space, then run again")

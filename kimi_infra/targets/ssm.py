@@ -1,0 +1,127 @@
+"""An SSM parameter: SecureString when it holds a key, tier chosen by size.
+
+Two AWS rules that moto 5.2 does not enforce, so we do:
+- AWS will not change a parameter's type in place (HierarchyTypeMismatchException). A String
+  that must become a SecureString is deleted and created again: its version history goes with
+  it, readers see no parameter for that moment, and if the create fails (say, KMS access) the
+  parameter stays absent until a run succeeds. A SecureString stays a SecureString even
+  when the content no longer holds a key: encrypting plain text costs nothing.
+- AWS will not move an Advanced parameter back to Standard, so one stays Advanced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kimi_infra import aws
+from kimi_infra.render import Rendered, sha256_hex
+from kimi_infra.targets.base import (
+    Deployed,
+    Revision,
+    WriteOutcome,
+    aws_errors,
+    failure,
+    is_current,
+    log_deleted,
+    log_outcome,
+)
+
+STANDARD_LIMIT = 4096  # bytes, Standard tier
+ADVANCED_LIMIT = 8192  # bytes, Advanced tier; nothing larger fits in SSM
+
+
+@dataclass(frozen=True)
+class SsmParameterTarget:
+    """The parameter `parameter` in `region`; `kms_key_id` for SecureString (None: the
+    account's aws/ssm key). Holds plain data only: a client is made per call."""
+
+    name: str
+    parameter: str
+    region: str
+    kms_key_id: str | None = None
+
+    @property
+    def location(self) -> str:
+        return f"ssm:{self.region}:{self.parameter}"
+
+    def read(self) -> Deployed | None:
+        """GetParameter (decrypted in memory only) and hash the value; revision = Version."""
+        with aws_errors(self.location, "read"):
+            return self._read(self._client())
+
+    def write(self, rendered: Rendered) -> WriteOutcome:
+        """Put the value unless current (Overwrite only when the parameter exists, so a
+        concurrent creator shows as a ConflictError). Too large: TargetError before any call."""
+        tier = tier_for(self.location, rendered)
+        with aws_errors(self.location, "write"):
+            client = self._client()
+            deployed = self._read(client)
+            if is_current(deployed, rendered):
+                log_outcome(self.location, "unchanged", rendered)
+                return "unchanged"
+            self._put(client, deployed, rendered, tier)
+        log_outcome(self.location, "written", rendered)
+        return "written"
+
+    def delete(self) -> bool:
+        """DeleteParameter: the parameter and all its versions are gone."""
+        with aws_errors(self.location, "delete"):
+            client = self._client()
+            try:
+                client.delete_parameter(Name=self.parameter)
+            except client.exceptions.ParameterNotFound:
+                return False
+        log_deleted(self.location)
+        return True
+
+    def history(self) -> list[Revision]:
+        """Every version AWS keeps (up to 100), newest first; hashes are computed from the
+        decrypted values, which never leave memory."""
+        with aws_errors(self.location, "read history"):
+            client = self._client()
+            pages = client.get_paginator("get_parameter_history").paginate(Name=self.parameter, WithDecryption=True)
+            try:
+                versions = [version for page in pages for version in page["Parameters"]]
+            except client.exceptions.ParameterNotFound:
+                return []
+        return [Revision(revision=str(v["Version"]), sha256=sha256_hex(v["Value"].encode("utf-8")),
+                         time=v.get("LastModifiedDate")) for v in reversed(versions)]  # AWS lists oldest first
+
+    def _client(self) -> Any:
+        return aws.client("ssm", self.region)
+
+    def _read(self, client: Any) -> Deployed | None:
+        try:
+            parameter = client.get_parameter(Name=self.parameter, WithDecryption=True)["Parameter"]
+        except client.exceptions.ParameterNotFound:
+            return None
+        return Deployed(sha256=sha256_hex(parameter["Value"].encode("utf-8")), revision=str(parameter["Version"]),
+                        modified=parameter.get("LastModifiedDate"), protected=parameter["Type"] == "SecureString")
+
+    def _put(self, client: Any, deployed: Deployed | None, rendered: Rendered, tier: str) -> None:
+        secure = rendered.holds_secret or (deployed is not None and deployed.protected)
+        if deployed is not None and secure and not deployed.protected:
+            client.delete_parameter(Name=self.parameter)  # String -> SecureString: AWS needs a new parameter
+            deployed = None
+        if deployed is not None and tier == "Standard":
+            tier = self._tier(client)  # keeps Advanced
+        key = {"KeyId": self.kms_key_id} if secure and self.kms_key_id else {}
+        client.put_parameter(Name=self.parameter, Value=rendered.text, Type="SecureString" if secure else "String",
+                             Tier=tier, Overwrite=deployed is not None, **key)
+
+    def _tier(self, client: Any) -> str:
+        found = client.describe_parameters(
+            ParameterFilters=[{"Key": "Name", "Option": "Equals", "Values": [self.parameter]}])["Parameters"]
+        return found[0]["Tier"] if found else "Standard"
+
+
+def tier_for(location: str, rendered: Rendered) -> str:
+    """The smallest tier that holds the text; a TargetError when none does."""
+    size = len(rendered.text.encode("utf-8"))
+    if size <= STANDARD_LIMIT:
+        return "Standard"
+    if size <= ADVANCED_LIMIT:
+        return "Advanced"
+    raise failure(location, "write", f"the config is {size} bytes, over the {ADVANCED_LIMIT}-byte limit of an "
+                  "Advanced SSM parameter", "deploy it to an s3 or file target instead")
