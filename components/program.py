@@ -12,10 +12,11 @@ from typing import Any
 
 import pulumi
 
+from components.resources import LlmProvider, LlmProviderArgs, OpenClawConfigDeployment, OpenClawConfigDeploymentArgs
 from kimi_infra.assemble import check_stack, enabled_providers
+from kimi_infra.errors import in_file
 from kimi_infra.models import StackSpec
 from kimi_infra.paths import stack_file
-from components.resources import LlmProvider, LlmProviderArgs, OpenClawConfigDeployment, OpenClawConfigDeploymentArgs
 from kimi_infra.stackfile import KEY_CONFIG_NAMES, NAMESPACE, find_project_dir, spec_from_config
 
 
@@ -30,7 +31,8 @@ def read_stack_spec(stack: str) -> StackSpec:
     raw = {**get_config_env(), **CONFIG.get()}
     values = {key[len(prefix):]: _decode(value) for key, value in raw.items()
               if key.startswith(prefix) and key[len(prefix):] not in KEY_CONFIG_NAMES}
-    return spec_from_config(values, stack, stack_file(stack))
+    with in_file(stack_file(stack)):
+        return spec_from_config(values, stack)
 
 
 def _decode(value: Any) -> Any:
@@ -57,7 +59,8 @@ def run(project_dir: Path | None = None) -> StackResources:
     spec = read_stack_spec(stack)
     project_dir = project_dir or find_project_dir()
     config = pulumi.Config(NAMESPACE)
-    models = check_stack(spec, stack_file(stack))
+    with in_file(stack_file(stack)):
+        models = check_stack(spec)
     providers = [
         LlmProvider(info.name, LlmProviderArgs(
             spec=spec, provider=info.name, project_dir=project_dir,

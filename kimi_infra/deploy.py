@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from kimi_infra.aws import reusing_clients
+from kimi_infra.errors import in_file
 from kimi_infra.models import StackSpec
 from kimi_infra.paths import stack_file
 from kimi_infra.render import Rendered, render_masked, render_stack
@@ -21,9 +22,10 @@ def render_for_deploy(spec: StackSpec, project_dir: Path, *, masked: bool = Fals
 
     `known_keys` are current keys the caller already holds (a rotation's new key), not re-read.
     """
-    if spec.keyMode != "inline" or masked:
-        return render_masked(spec, stack_file(spec.stack))
-    return render_stack(spec, stack_file(spec.stack), current_keys(spec, project_dir, known_keys))
+    with in_file(stack_file(spec.stack)):
+        if not spec.files_hold_keys or masked:
+            return render_masked(spec)
+        return render_stack(spec, current_keys(spec, project_dir, known_keys))
 
 
 def current_keys(spec: StackSpec, project_dir: Path,

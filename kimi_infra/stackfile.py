@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kimi_infra.catalog import PROVIDERS
-from kimi_infra.errors import KimiInfraError, SpecError, validation_to_spec_error
+from kimi_infra.errors import KimiInfraError, SpecError, in_file, validation_to_spec_error
 from kimi_infra.models import StackSpec
 from kimi_infra.paths import stack_file
 
@@ -69,13 +69,14 @@ def display_path(path: Path) -> str:
 def load_stack(project_dir: Path, stack: str) -> LoadedStack:
     """Read and validate one stack file; SpecError names the file, field and fix."""
     path = stack_path(project_dir, stack)
+    source = display_path(path)
     if not path.is_file():
         known = ", ".join(list_stacks(project_dir)) or "none"
-        raise SpecError(display_path(path), "stack", f"no stack named {stack!r}",
-                        f"use one of: {known} (or create {stack_file(stack)})")
-    document = read_yaml(path)
-    values = split_namespace(document, display_path(path))
-    return LoadedStack(spec=spec_from_config(values, stack, display_path(path)), path=path, values=values)
+        raise SpecError("stack", f"no stack named {stack!r}", f"use one of: {known} (or create {stack_file(stack)})",
+                        file=source)
+    with in_file(source):
+        values = split_namespace(read_yaml(path))
+        return LoadedStack(spec=spec_from_config(values, stack), path=path, values=values)
 
 
 def read_yaml(path: Path) -> Any:
@@ -83,11 +84,12 @@ def read_yaml(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
-        raise KimiInfraError(f"{display_path(path)}: cannot read: {error.strerror}") from None
-    return parse_yaml(text, display_path(path))
+        raise KimiInfraError(f"cannot read: {error.strerror}", where=display_path(path)) from None
+    with in_file(display_path(path)):
+        return parse_yaml(text)
 
 
-def parse_yaml(text: str, source: str) -> Any:
+def parse_yaml(text: str) -> Any:
     """Parse YAML text (the C loader when present); SpecError names the line of a syntax error."""
     import yaml
 
@@ -98,14 +100,14 @@ def parse_yaml(text: str, source: str) -> Any:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "document"
         problem = str(getattr(error, "problem", None) or "not valid YAML")
-        raise SpecError(source, where, f"YAML syntax error: {problem}",
-                        "fix the YAML syntax (indentation, colons, quotes)") from None
+        raise SpecError(where, f"YAML syntax error: {problem}", "fix the YAML syntax (indentation, colons, quotes)") \
+            from None
 
 
-def split_namespace(document: Any, source: str) -> dict[str, Any]:
+def split_namespace(document: Any) -> dict[str, Any]:
     """The `kimi-infra:` config values, prefix removed, without the (secure) API key entries."""
     if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
-        raise SpecError(source, "config", "the file has no `config:` mapping",
+        raise SpecError("config", "the file has no `config:` mapping",
                         f"put the settings under `config:` as `{NAMESPACE}:<key>: value`")
     values: dict[str, Any] = {}
     prefix = NAMESPACE + ":"
@@ -114,24 +116,27 @@ def split_namespace(document: Any, source: str) -> dict[str, Any]:
             continue
         name = key[len(prefix):]
         if name in KEY_CONFIG_NAMES:
-            _require_secure(value, source, key)
+            _require_secure(value, key)
             continue
         values[name] = value
     return values
 
 
-def _require_secure(value: Any, source: str, key: str) -> None:
+def _require_secure(value: Any, key: str) -> None:
     if isinstance(value, dict) and set(value) == {"secure"}:
         return
-    raise SpecError(source, key, "an API key must never be stored in plain text",
+    raise SpecError(key, "an API key must never be stored in plain text",
                     f"remove it and run `pulumi config set --secret {key}` (reads the key from stdin)")
 
 
-def spec_from_config(values: dict[str, Any], stack: str, source: str) -> StackSpec:
-    """Validate namespace values as a StackSpec; the same path for the CLI and the Pulumi program."""
+def spec_from_config(values: dict[str, Any], stack: str) -> StackSpec:
+    """Validate namespace values as a StackSpec; the same path for the CLI and the Pulumi program.
+
+    SpecError names the field; the caller that read the values names their file (`in_file`).
+    """
     from pydantic import ValidationError
 
     try:
         return StackSpec.model_validate({**values, "stack": stack})
     except ValidationError as error:
-        raise validation_to_spec_error(error, source, NAMESPACE + ":") from None
+        raise validation_to_spec_error(error, NAMESPACE + ":") from None

@@ -104,7 +104,7 @@ def secretref_spec(**values) -> StackSpec:
 
 
 def rendered(spec: StackSpec) -> dict:
-    return json5.loads(render_stack(spec, "test").text)
+    return json5.loads(render_stack(spec).text)
 
 
 def test_shipped_stacks_use_secretref_except_dev():
@@ -117,7 +117,7 @@ def test_shipped_stacks_use_secretref_except_dev():
 
 def test_secretref_renders_our_exec_provider_and_a_ref_per_provider():
     loaded = load_stack(PROJECT_DIR, "staging")
-    result = render_stack(loaded.spec, loaded.source)
+    result = render_stack(loaded.spec)
     config = json5.loads(result.text)
     provider = config["secrets"]["providers"]["kimi-infra"]
     assert list(provider) == ["source", "command", "args", "passEnv", "jsonOnly", "timeoutMs"]
@@ -143,7 +143,7 @@ def test_resolver_args_follow_the_secret_store():
                                    {"kind": "local", "path": "~/secrets.json"}])
 def test_secretref_with_a_local_store_needs_an_absolute_path(store):
     with pytest.raises(SpecError) as caught:
-        render_stack(secretref_spec(secretStore=store), "stacks/Pulumi.t.yaml")
+        render_stack(secretref_spec(secretStore=store))
     assert caught.value.field == "kimi-infra:secretStore.path"
     assert "absolute" in str(caught.value) and "\n" not in str(caught.value)
 

@@ -176,12 +176,12 @@ def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progre
     from kimi_infra.deploy import deploy_all
 
     label = _label(spec, provider)
-    if spec.keyMode == "reference":
+    if spec.files_reference_env:
         variable = provider_info(provider).env_var
         say(f"{label}: keyMode reference: targets hold ${{{variable}}}, not the key; nothing to re-write "
             f"(give the gateways the new key in {variable})")
         return
-    if spec.keyMode == "secretref":
+    if spec.gateway_fetches_keys:
         say(f"{label}: keyMode secretref: targets hold no key; run `{RELOAD_HINT}` on each gateway "
             "so it picks up the new key")
         return

@@ -17,8 +17,8 @@ from pathlib import Path
 import boto3
 import pytest
 
+from kimi_infra.commands.report_lines import human_age
 from kimi_infra.deploy import deploy_all, render_for_deploy
-from kimi_infra.ops.status_cli import human_age
 from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
