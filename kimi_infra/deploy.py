@@ -40,7 +40,7 @@ def current_keys(spec: StackSpec, project_dir: Path,
         store = open_store(spec, name, project_dir)
         key = store.get("current")
         if key is None:
-            raise StoreError(f"{store.name}: no current key to render inline; fix: run `pulumi up` or `rotate`")
+            raise StoreError("no current key to render inline", where=store.name, fix="run `pulumi up` or `rotate`")
         keys[name] = key
     return keys
 

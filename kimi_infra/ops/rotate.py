@@ -104,8 +104,8 @@ def resume(spec: StackSpec, project_dir: Path, provider: str, *, verify_url: str
         return
     key = store.get("pending")
     if key is None:
-        raise RotationError(f"{label}: pending version {pending.version_id} went away meanwhile (another run "
-                            "finished or discarded it); fix: run --resume again")
+        raise RotationError(f"pending version {pending.version_id} went away meanwhile (another run "
+                            "finished or discarded it)", where=label, fix="run --resume again")
     say(f"{label}: resuming the rotation to pending version {_short(pending.version_id)}")
     _run(Rotation(spec, project_dir, provider, store, key, pending.version_id, verify_url, say), state)
 
@@ -117,8 +117,8 @@ def rollback(spec: StackSpec, project_dir: Path, provider: str, *, say: Progress
     state = store.describe()
     pending = state.version_in("pending")
     if pending is not None:
-        raise RotationError(f"{label}: a rotation is in progress (pending version {pending.version_id}); fix: "
-                            f"finish it first with `{_resume_command(spec.stack, provider)}`, then roll back")
+        raise RotationError(f"a rotation is in progress (pending version {pending.version_id})", where=label,
+                            fix=f"finish it first with `{_resume_command(spec.stack, provider)}`, then roll back")
     current = state.version_in("current")
     restored = store.rollback(expected_current=current.version_id if current else None)
     say(f"{label}: rolled back: version {_short(restored)} is current again, the rotated-out key is previous")
@@ -189,8 +189,8 @@ def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progre
         deploy_all(spec, project_dir, lambda location, outcome: say(f"{label}: {location}: {outcome}"),
                    known_keys=known_keys)
     except KimiInfraError as error:
-        raise RotationError(f"{label}: the key changed but not every target was written: {error} "
-                            f"(then run `{_resume_command(spec.stack, provider)}` to finish)") from None
+        raise RotationError(f"the key changed but not every target was written: {error} "
+                            f"(then run `{_resume_command(spec.stack, provider)}` to finish)", where=label) from None
 
 
 _STEPS: tuple[tuple[str, Callable[[Rotation, SecretDescription], None]], ...] = (
@@ -209,8 +209,8 @@ def _run(rotation: Rotation, state: SecretDescription) -> None:
 def fault_point(step: str) -> None:
     """Test-only: stop after `step` when KIMI_INFRA_FAULT_AFTER names it, as a crash there would."""
     if os.environ.get(FAULT_ENV) == step:
-        raise InjectedFault(f"stopped after step {step!r} because {FAULT_ENV} is set (test-only); "
-                            "fix: unset it and run again with --resume")
+        raise InjectedFault(f"stopped after step {step!r} because {FAULT_ENV} is set (test-only)",
+                            fix="unset it and run again with --resume")
 
 
 # --- checks -------------------------------------------------------------------------------
@@ -221,8 +221,8 @@ def _require_no_other_rotation(rotation: Rotation, state: SecretDescription) -> 
     if pending is None or pending.version_id == rotation.token:
         return
     raise RotationError(
-        f"{rotation.label}: a rotation is already in progress (pending version {pending.version_id}); fix: "
-        f"finish it with `{_resume_command(rotation.spec.stack, rotation.provider)}` (a key the provider "
+        f"a rotation is already in progress (pending version {pending.version_id})", where=rotation.label,
+        fix=f"finish it with `{_resume_command(rotation.spec.stack, rotation.provider)}` (a key the provider "
         "rejects is discarded), then rotate again")
 
 
@@ -249,8 +249,8 @@ def _refuse_other_providers_key(rotation: Rotation) -> dict[str, Secret]:
             continue
         key = _current_or_none(open_store(rotation.spec, other, rotation.project_dir))
         if key == rotation.key:
-            raise RotationError(f"{rotation.label}: the new key is {other}'s current key in this stack; fix: "
-                                f"give the {rotation.provider} key (Moonshot and Kimi Code keys are not "
+            raise RotationError(f"the new key is {other}'s current key in this stack", where=rotation.label,
+                                fix=f"give the {rotation.provider} key (Moonshot and Kimi Code keys are not "
                                 "interchangeable)")
         if key is not None:
             others[other] = key
