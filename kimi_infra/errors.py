@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class KimiInfraError(Exception):
@@ -61,6 +64,16 @@ def in_file(file: str) -> Iterator[None]:
         yield
     except SpecError as error:
         raise error.in_file(file) from None
+
+
+def parse_file(path: Path, where: str, parse: Callable[[str], T]) -> T:
+    """Read `path` as UTF-8 and `parse` its text: the boundary where errors get the file's name `where`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise KimiInfraError(f"cannot read: {error.strerror}", where=where) from None
+    with in_file(where):
+        return parse(text)
 
 
 # pydantic adds the chosen union member's tag to an error's location; users never wrote it.

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kimi_infra.catalog import PROVIDERS
-from kimi_infra.errors import KimiInfraError, SpecError, in_file, validation_to_spec_error
+from kimi_infra.errors import SpecError, in_file, parse_file, validation_to_spec_error
 from kimi_infra.models import StackSpec
 from kimi_infra.paths import stack_file
 
@@ -81,12 +81,7 @@ def load_stack(project_dir: Path, stack: str) -> LoadedStack:
 
 def read_yaml(path: Path) -> Any:
     """The YAML document in `path`; one-line errors for a missing file or bad syntax."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise KimiInfraError(f"cannot read: {error.strerror}", where=display_path(path)) from None
-    with in_file(display_path(path)):
-        return parse_yaml(text)
+    return parse_file(path, display_path(path), parse_yaml)
 
 
 def parse_yaml(text: str) -> Any:

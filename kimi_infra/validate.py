@@ -5,19 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from kimi_infra.catalog import PROVIDERS
-from kimi_infra.errors import KimiInfraError, SpecError, in_file, validation_to_spec_error
+from kimi_infra.errors import SpecError, parse_file, validation_to_spec_error
 from kimi_infra.models import OpenClawConfig, is_env_reference
 from kimi_infra.render import parse
 
 
 def validate_file(path: Path) -> OpenClawConfig:
     """Parse and validate one file; SpecError names the file, the field and the fix."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise KimiInfraError(f"cannot read: {error.strerror}", where=str(path)) from None
-    with in_file(str(path)):
-        return validate_text(text)
+    return parse_file(path, str(path), validate_text)
 
 
 def validate_text(text: str) -> OpenClawConfig:
