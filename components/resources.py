@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pulumi
 
+from components.providers.api_key_secret import ApiKeySecret
+from components.providers.config_target import ConfigTarget
 from kimi_infra.catalog import provider as catalog_provider
 from kimi_infra.deploy import render_for_deploy
 from kimi_infra.models import StackSpec
-from components.providers.api_key_secret import ApiKeySecret
-from components.providers.config_target import ConfigTarget
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,9 @@ class LlmProvider(pulumi.ComponentResource):
                 "projectDir": str(args.project_dir),
                 "apiKey": self.api_key,
             },
-            pulumi.ResourceOptions(parent=self, additional_secret_outputs=["apiKey"]),
+            # retain_on_delete: `pulumi destroy` must not lose a key (a rotated one exists nowhere
+            # else); the secret stays in the store and the next `up` adopts it.
+            pulumi.ResourceOptions(parent=self, additional_secret_outputs=["apiKey"], retain_on_delete=True),
         )
         self.register_outputs({
             "secretName": self.key_secret.name,
