@@ -94,7 +94,7 @@ class OpenClawConfigDeployment(pulumi.ComponentResource):
         # Rendered once, keys masked: the hash says when the bytes change, without holding a key.
         self.render_hash = render_for_deploy(spec, args.project_dir, masked=True).sha256
         key_versions = ({p.env_var: p.key_secret.versionId for p in args.providers}
-                        if spec.keyMode == "inline" else {})
+                        if spec.files_hold_keys else {})
         from kimi_infra.targets import open_stack_target
 
         self.targets = {

@@ -16,6 +16,7 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from kimi_infra.errors import KimiInfraError
 from kimi_infra.secret import Secret
 
 # Inputs that name where the secret lives: a change means a new secret (replace). projectDir is
@@ -105,8 +106,8 @@ def _live(props: dict[str, Any]) -> dict[str, Any] | None:
 def _require_key(props: dict[str, Any], name: str) -> None:
     if not props.get("apiKey"):
         config_key = props["configKey"]
-        raise ValueError(f"{name}: no secret in the store and no key in the stack config; "
-                         f"fix: pulumi config set --secret kimi-infra:{config_key} (reads the key from stdin)")
+        raise KimiInfraError("no secret in the store and no key in the stack config", where=name,
+                             fix=f"pulumi config set --secret kimi-infra:{config_key} (reads the key from stdin)")
 
 
 def _describe(store) -> dict[str, Any]:

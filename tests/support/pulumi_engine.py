@@ -83,7 +83,8 @@ class PulumiCli:
                                 env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=timeout)
         self.transcript.append(result.stdout + result.stderr)
         if check and result.returncode != 0:
-            raise AssertionError(f"pulumi {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+            command = " ".join(args)
+            raise AssertionError(f"pulumi {command} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
         return result
 
     def start(self, *args: str, env: dict[str, str] | None = None, log: Path) -> subprocess.Popen:
