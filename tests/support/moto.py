@@ -71,3 +71,14 @@ def aws_test_env(endpoint: str) -> dict[str, str]:
         "AWS_CONFIG_FILE": "/dev/null",
         "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
     }
+
+
+def create_bucket(bucket: str, region: str, versioned: bool = True) -> None:
+    """A bucket in `region` (boto3 already pointed at moto), versioned as the README asks of targets."""
+    import boto3
+
+    s3 = boto3.client("s3", region_name=region)
+    options = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=bucket, **options)
+    if versioned:
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})

@@ -21,6 +21,11 @@ PROJECT_DIR = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = PROJECT_DIR / "engine" / "build.sh"
 BUILD_TIMEOUT_S = 1800  # a cold build downloads ~1.6 GB of Go modules and compiles for ~5-8 min
 PASSPHRASE = "engine-tests-passphrase"
+DOCUMENTED_OUTPUTS = frozenset({"secretNames", "secretArns", "secretVersionIds", "modelRefs", "renderHash", "targets",
+                                "contentHashes"})
+"""The stack outputs the README promises."""
+KIMICODE_CANARY = "sk-canary-0123456789abcdefghijklmnopqrstuvwxyzKIMICODE"
+"""The Kimi Code twin of tests.conftest.CANARY_KEY: a fake key searched for wherever no key may be."""
 # What a copy of the project needs to run: the program, the tool it imports, the stack files.
 PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "kimi_infra", "stacks", "requirements.txt")
 
@@ -103,11 +108,22 @@ class PulumiCli:
         """`pulumi config set --secret`, the value on stdin as the README says (never in argv)."""
         self.run("config", "set", "--secret", key, stdin=value)
 
+    def set_keys(self, moonshot: str, kimicode: str) -> None:
+        self.set_secret("kimi-infra:moonshotApiKey", moonshot)
+        self.set_secret("kimi-infra:kimicodeApiKey", kimicode)
+
     def up(self, *extra: str) -> subprocess.CompletedProcess:
         return self.run("up", "--yes", *extra)
 
     def outputs(self) -> dict[str, Any]:
         return json.loads(self.run("stack", "output", "--json").stdout)
+
+    def resource_outputs(self, name: str) -> dict[str, Any]:
+        """The outputs the checkpoint holds for the resource called `name` (what `refresh` updates)."""
+        deployment = json.loads(self.run("stack", "export").stdout)["deployment"]
+        matches = [r for r in deployment.get("resources", []) if r["urn"].endswith(f"::{name}")]
+        assert len(matches) == 1, f"{len(matches)} resources named {name}"
+        return matches[0].get("outputs", {})
 
     def preview_steps(self, *extra: str) -> list[dict[str, Any]]:
         """The steps `pulumi preview --json` plans: op and resource type per step."""
