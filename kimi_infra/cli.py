@@ -49,9 +49,23 @@ class _Cli(click.Group):
             with reusing_clients():  # one AWS client per service and region for the whole command
                 return super().invoke(ctx)
         except KimiInfraError as error:
-            if str(error):
-                click.echo(f"error: {error}", err=True)
+            _report(ctx, error)
             ctx.exit(error.exit_code)
+
+
+def _report(ctx: click.Context, error: KimiInfraError) -> None:
+    """One line on stderr; with --json also one JSON document on stdout (unless the command
+    already printed its own report: an error without a problem text)."""
+    from kimi_infra.commands.options import JSON_FLAG
+
+    if not str(error):
+        return
+    click.echo(f"error: {error}", err=True)
+    if ctx.meta.get(JSON_FLAG):
+        import json
+
+        problem = {"where": error.where, "problem": error.problem, "fix": error.fix}
+        click.echo(json.dumps({"error": problem, "exitCode": error.exit_code}, indent=2))
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -1,34 +1,114 @@
-"""`deploy`: what `pulumi up` does, without the engine."""
+"""`deploy`: what `pulumi up` does, without the engine: show the diff, then write."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from kimi_infra.commands.options import say, stack_option
+from kimi_infra.commands.options import is_terminal, json_option, plural, profile_option, say, stack_option
+from kimi_infra.errors import KimiInfraError
+
+if TYPE_CHECKING:
+    from kimi_infra.models import StackSpec
+    from kimi_infra.ops.deploy_plan import DeployPlan
+    from kimi_infra.secret import Secret
+
+EXIT_DRIFT = 1
 
 
 @click.command()
 @stack_option
+@click.option("--preview", is_flag=True, help="Show what would change (diff, drift, removed targets); write nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Overwrite targets that drifted since the last deploy without asking.")
+@click.option("--prune", is_flag=True, help="Remove targets deployed before that the stack no longer names.")
+@json_option
+@profile_option
 @click.pass_obj
-def deploy(project_dir: Path, stack: str) -> None:
-    """Write the stack's config to every target now, as `pulumi up` would, without the engine.
+def deploy(project_dir: Path, stack: str, preview: bool, yes: bool, prune: bool, as_json: bool) -> None:
+    """Write the stack's config to every target, as `pulumi up` would, after showing the diff.
 
-    A provider key found in MOONSHOT_API_KEY / KIMICODE_API_KEY is stored when the stack's
-    secret store has none yet (an existing key is never overwritten: use `rotate`). Targets
-    whose content is already deployed are not written.
+    The diff of each target (keys masked) is shown first. A target whose content changed since
+    our last deploy (drift) is only overwritten with --yes or a yes at the prompt. Targets this
+    command deployed before that the stack no longer names are listed; --prune removes them.
+    A provider key found in MOONSHOT_API_KEY / KIMICODE_API_KEY is stored when the stack's secret
+    store has none yet (an existing key is never overwritten: use `rotate`).
     """
-    from kimi_infra.deploy import deploy_all, seed_missing_keys
     from kimi_infra.errors import in_file
+    from kimi_infra.ops.deploy_plan import apply_plan, plan_deploy
     from kimi_infra.ops.env_keys import keys_from_environment
     from kimi_infra.stackfile import load_stack
 
     loaded = load_stack(project_dir, stack)
     with in_file(loaded.source):
-        keys = keys_from_environment(loaded.spec, required=False)
-    for name in seed_missing_keys(loaded.spec, project_dir, keys):
+        new_keys = _keys_not_stored(loaded.spec, project_dir, keys_from_environment(loaded.spec, required=False))
+    plan = plan_deploy(loaded.spec, project_dir, known_keys=new_keys)
+    if not as_json:
+        _show(plan, prune)
+    if preview:
+        _finish_preview(plan, as_json)
+        return
+    _confirm_drift(plan, stack, yes, as_json)
+    _store_new_keys(loaded.spec, project_dir, new_keys)
+    pruned = apply_plan(plan, loaded.spec, project_dir, prune=prune, known_keys=new_keys,
+                        progress=None if as_json else lambda location, outcome: say(f"{location}: {outcome}"))
+    if as_json:
+        click.echo(json.dumps(plan.to_json(applied=True, pruned=pruned), indent=2))
+        return
+    written = sum(1 for outcome in plan.outcomes.values() if outcome == "written")
+    removed = f", {len(pruned)} removed" if pruned else ""
+    click.echo(f"deployed stack {stack}: {written} written, {len(plan.outcomes) - written} unchanged{removed}")
+
+
+def _keys_not_stored(spec: StackSpec, project_dir: Path, keys: dict[str, Secret]) -> dict[str, Secret]:
+    """The environment's keys for providers whose store has no key yet (the others are ignored)."""
+    from kimi_infra.stores import open_store
+
+    return {name: key for name, key in keys.items() if not open_store(spec, name, project_dir).exists()}
+
+
+def _store_new_keys(spec: StackSpec, project_dir: Path, keys: dict[str, Secret]) -> None:
+    from kimi_infra.deploy import seed_missing_keys
+
+    for name in seed_missing_keys(spec, project_dir, keys):
         say(f"stored a new key as {name}")
-    outcomes = deploy_all(loaded.spec, project_dir, progress=lambda location, outcome: say(f"{location}: {outcome}"))
-    written = sum(1 for outcome in outcomes.values() if outcome == "written")
-    click.echo(f"deployed stack {stack}: {written} written, {len(outcomes) - written} unchanged")
+
+
+def _show(plan: DeployPlan, prune: bool) -> None:
+    """Each target's action, its masked diff, and the targets the stack no longer names."""
+    for target in plan.targets:
+        drift = click.style("  drifted since the last deploy", fg="yellow") if target.drift else ""
+        click.echo(f"target {target.name}  {target.location}  {target.action}{drift}")
+        if target.diff:
+            click.echo(target.diff, nl=False)
+        elif target.action == "update":
+            click.echo("(only masked values differ: a key changed)")
+    for orphan in plan.orphans:
+        fate = "will be removed (--prune)" if prune else "left in place (pass --prune to remove it)"
+        click.echo(f"target {orphan.name}  {orphan.location}  no longer in the stack: {fate}")
+        if orphan.holds_keys:
+            say(f"warning: {orphan.location} holds API keys that later rotations will not update"
+                + ("" if prune else "; remove it with `deploy --prune`"))
+
+
+def _finish_preview(plan: DeployPlan, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(plan.to_json(applied=False), indent=2))
+        return
+    say(f"preview: {plural(len(plan.changes), 'target')} would change; nothing written")
+
+
+def _confirm_drift(plan: DeployPlan, stack: str, yes: bool, as_json: bool) -> None:
+    """Drifted targets are overwritten only with --yes, or a yes from a person at a terminal."""
+    drifted = plan.drifted
+    if not drifted or yes:
+        return
+    names = ", ".join(t.name for t in drifted)
+    if not as_json and is_terminal() and click.confirm(f"Overwrite the drifted {names}?", err=True):
+        return
+    raise KimiInfraError(f"{plural(len(drifted), 'target')} changed since the last deploy ({names}); nothing written",
+                         where=f"deploy --stack {stack}",
+                         fix="review the diff (`deploy --preview`), then pass --yes to overwrite",
+                         exit_code=EXIT_DRIFT)

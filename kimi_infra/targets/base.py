@@ -68,6 +68,9 @@ class Target(Protocol):
     def read(self) -> Deployed | None:
         """What is deployed now (hash of the real bytes, so edits behind our back show), or None."""
 
+    def read_text(self) -> str | None:
+        """The deployed text itself (for diffs; it may hold a key: never print it unmasked), or None."""
+
     def write(self, rendered: Rendered) -> WriteOutcome:
         """Deploy `rendered` unless `is_current` says it is already there; secret content is
         protected (file 0600, S3 SSE-KMS, SSM SecureString)."""

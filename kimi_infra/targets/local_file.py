@@ -57,6 +57,15 @@ class LocalFileTarget:
             protected=stat.S_IMODE(status.st_mode) & 0o077 == 0,
         )
 
+    def read_text(self) -> str | None:
+        """The file's text, or None when there is no file."""
+        try:
+            return self.path.read_bytes().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            raise _os_failure(self.location, "read", error) from None
+
     def write(self, rendered: Rendered) -> WriteOutcome:
         """Write temp + fsync + rename (0600 for a secret, else 0644); no write when the file
         already holds these bytes. Same bytes that now need protection: chmod, no rewrite.

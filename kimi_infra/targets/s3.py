@@ -58,6 +58,16 @@ class S3Target:
         """GetObject and hash the bytes; revision = VersionId (versioned bucket) or ETag."""
         return self.snapshot().deployed
 
+    def read_text(self) -> str | None:
+        """The object's text (GetObject), or None when there is no object."""
+        with aws_errors(self.location, "read"):
+            client = self._client()
+            try:
+                answer = client.get_object(Bucket=self.bucket, Key=self.key)
+            except client.exceptions.NoSuchKey:
+                return None
+            return answer["Body"].read().decode("utf-8", errors="replace")
+
     def snapshot(self) -> S3Snapshot:
         """Read the object once, for a later `conditional_write`."""
         with aws_errors(self.location, "read"):

@@ -50,6 +50,15 @@ class SsmParameterTarget:
         with aws_errors(self.location, "read"):
             return self._read(self._client())
 
+    def read_text(self) -> str | None:
+        """The parameter's value (decrypted in memory), or None when there is no parameter."""
+        with aws_errors(self.location, "read"):
+            client = self._client()
+            try:
+                return client.get_parameter(Name=self.parameter, WithDecryption=True)["Parameter"]["Value"]
+            except client.exceptions.ParameterNotFound:
+                return None
+
     def write(self, rendered: Rendered) -> WriteOutcome:
         """Put the value unless current (Overwrite only when the parameter exists, so a
         concurrent creator shows as a ConflictError). Too large: TargetError before any call."""

@@ -1,0 +1,200 @@
+"""`deploy`'s plan: what each target holds against what we would write, drift since our last
+deploy, and targets we deployed before that the stack no longer names.
+
+Plain Python over targets (no click). Diffs are masked: a key in a deployed file or in the
+rendered config shows as `<masked>`. The record of what we deployed (`deployed.json` in the
+stack's state folder) holds target specs and content hashes, never a key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from kimi_infra.models import StackSpec, TargetSpec
+from kimi_infra.paths import state_dir
+from kimi_infra.render import MASKED_KEY, Rendered
+from kimi_infra.secret import Secret
+
+Action = Literal["create", "update", "unchanged"]
+RECORD_FILE = "deployed.json"
+
+# A key in the env block (`MOONSHOT_API_KEY: "..."`, quoted or bare name) or a literal apiKey that
+# is not a `${VAR}` reference: the value is replaced before any text is shown.
+_ENV_KEY = re.compile(r'("?[A-Z][A-Z0-9_]*_API_KEY"?\s*:\s*)"(?:[^"\\]|\\.)*"')
+_API_KEY = re.compile(r'("?apiKey"?\s*:\s*)"(?!\$\{)(?:[^"\\]|\\.)*"')
+
+
+def mask_keys(text: str) -> str:
+    """`text` with every key value replaced by the mask `render_masked` uses."""
+    masked = f'\\1"{MASKED_KEY.reveal()}"'
+    return _API_KEY.sub(masked, _ENV_KEY.sub(masked, text))
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    """One target of the stack: what `deploy` will do to it, and whether it drifted.
+
+    `drift`: it holds something other than what we last deployed there (edited behind our back,
+    or deleted), so writing overwrites someone's change.
+    """
+
+    name: str
+    location: str
+    action: Action
+    drift: bool
+    holds_keys: bool
+    deployed_sha256: str | None
+    rendered_sha256: str
+    diff: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "location": self.location, "action": self.action, "drift": self.drift,
+                "holdsKeys": self.holds_keys, "deployedSha256": self.deployed_sha256,
+                "renderedSha256": self.rendered_sha256, "diff": self.diff}
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """A target we deployed before that the stack no longer names (its content may hold keys
+    that later rotations no longer update)."""
+
+    name: str
+    location: str
+    holds_keys: bool
+    spec: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "location": self.location, "holdsKeys": self.holds_keys}
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """Everything `deploy` shows before it writes."""
+
+    stack: str
+    rendered: Rendered
+    targets: tuple[TargetPlan, ...]
+    orphans: tuple[Orphan, ...]
+    outcomes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def drifted(self) -> list[TargetPlan]:
+        """Targets whose content changed since our last deploy and would be overwritten."""
+        return [t for t in self.targets if t.drift and t.action != "unchanged"]
+
+    @property
+    def changes(self) -> list[TargetPlan]:
+        return [t for t in self.targets if t.action != "unchanged"]
+
+    def to_json(self, *, applied: bool, pruned: list[str] | None = None) -> dict[str, Any]:
+        document: dict[str, Any] = {
+            "stack": self.stack, "applied": applied, "renderedSha256": self.rendered.sha256,
+            "targets": [t.to_json() for t in self.targets],
+            "removedFromStack": [dict(o.to_json(), pruned=o.name in (pruned or [])) for o in self.orphans],
+        }
+        if applied:
+            document["outcomes"] = self.outcomes
+        return document
+
+
+def plan_deploy(spec: StackSpec, project_dir: Path, known_keys: Mapping[str, Secret] | None = None) -> DeployPlan:
+    """Read every target (and the record of our last deploy) and compare with the render; writes nothing."""
+    from kimi_infra.deploy import render_for_deploy
+    from kimi_infra.render import render_masked
+    from kimi_infra.targets import open_stack_target
+
+    rendered = render_for_deploy(spec, project_dir, known_keys=known_keys)
+    shown = render_masked(spec).text
+    record = read_record(project_dir, spec.stack)
+    targets = [open_stack_target(spec, target_spec, project_dir) for target_spec in spec.targets]
+    plans = tuple(_target_plan(target, rendered, shown, record.get(target.location)) for target in targets)
+    locations = {target.location for target in targets}
+    orphans = tuple(Orphan(entry["name"], location, bool(entry.get("holdsKeys")), entry["spec"])
+                    for location, entry in sorted(record.items()) if location not in locations)
+    return DeployPlan(spec.stack, rendered, plans, orphans)
+
+
+def _target_plan(target: Any, rendered: Rendered, shown: str, last: dict | None) -> TargetPlan:
+    from kimi_infra.targets.base import is_current
+
+    text = target.read_text()
+    deployed = target.read() if text is not None else None
+    deployed_sha = deployed.sha256 if deployed else None
+    action: Action = "create" if text is None else "unchanged" if is_current(deployed, rendered) else "update"
+    drift = last is not None and deployed_sha != last.get("sha256")
+    before = "" if text is None else mask_keys(text)
+    diff = "" if action == "unchanged" else _diff(target.name, before, shown)
+    return TargetPlan(target.name, target.location, action, drift, rendered.holds_secret, deployed_sha,
+                      rendered.sha256, diff)
+
+
+def _diff(name: str, before: str, after: str) -> str:
+    lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
+                                 fromfile=f"{name} (deployed)", tofile=f"{name} (rendered)")
+    return "".join(lines)
+
+
+def apply_plan(plan: DeployPlan, spec: StackSpec, project_dir: Path, *, prune: bool,
+               known_keys: Mapping[str, Secret] | None = None,
+               progress: Callable[[str, str], None] | None = None) -> list[str]:
+    """Write every target (deploy.py's `deploy_all`), remove orphans when `prune`, and record
+    what was deployed. Returns the names of the orphans removed."""
+    from kimi_infra.deploy import deploy_all
+
+    plan.outcomes.update(deploy_all(spec, project_dir, progress=progress, known_keys=known_keys))
+    pruned = [orphan.name for orphan in plan.orphans if prune and _remove(orphan, spec, project_dir, progress)]
+    kept = {o.location: _entry(o.name, o.spec, o.holds_keys) for o in plan.orphans if o.name not in pruned}
+    for target_spec, target_plan in zip(spec.targets, plan.targets, strict=True):
+        kept[target_plan.location] = _entry(target_spec.name, target_spec.model_dump(exclude_none=True),
+                                            plan.rendered.holds_secret, plan.rendered.sha256)
+    write_record(project_dir, spec.stack, kept)
+    return pruned
+
+
+def _remove(orphan: Orphan, spec: StackSpec, project_dir: Path, progress: Callable[[str, str], None] | None) -> bool:
+    from pydantic import TypeAdapter
+
+    from kimi_infra.targets import open_stack_target
+
+    target = open_stack_target(spec, TypeAdapter(TargetSpec).validate_python(orphan.spec), project_dir)
+    removed = target.delete()
+    if progress:
+        progress(orphan.location, "removed" if removed else "already gone")
+    return True
+
+
+def _entry(name: str, spec: dict, holds_keys: bool, sha256: str | None = None) -> dict[str, Any]:
+    return {"name": name, "spec": spec, "holdsKeys": holds_keys, "sha256": sha256}
+
+
+def record_path(project_dir: Path, stack: str) -> Path:
+    """Where `deploy` records what it deployed to which target."""
+    return state_dir(project_dir, stack) / RECORD_FILE
+
+
+def read_record(project_dir: Path, stack: str) -> dict[str, dict]:
+    """Target location -> {name, spec, holdsKeys, sha256} of our last deploy; empty before the first."""
+    from kimi_infra.errors import KimiInfraError
+
+    path = record_path(project_dir, stack)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["targets"]
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, KeyError, TypeError):
+        raise KimiInfraError("is not a deploy record", where=str(path),
+                             fix="delete it (the next deploy writes a new one)") from None
+
+
+def write_record(project_dir: Path, stack: str, targets: dict[str, dict]) -> None:
+    """Write the record atomically (0644: hashes and target specs, no key)."""
+    from kimi_infra.atomic import write_atomic
+
+    text = json.dumps({"targets": targets}, indent=2, sort_keys=True) + "\n"
+    write_atomic(record_path(project_dir, stack), text.encode("utf-8"), 0o644)
