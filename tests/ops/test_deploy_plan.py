@@ -73,7 +73,8 @@ def test_inline_diff_masks_the_keys(tmp_path):
     assert "kimi-k2-edited" in result.stdout
     assert MOONSHOT not in result.stdout + result.stderr
 
-    deployed.write_text(deployed.read_text().replace("kimi-k2-edited", "kimi-k2-thinking").replace(MOONSHOT, "sk-other"))
+    restored = deployed.read_text().replace("kimi-k2-edited", "kimi-k2-thinking")
+    deployed.write_text(restored.replace(MOONSHOT, "sk-other"))
     key_only = deploy(project, "--preview", "--json", env=KEYS)
     target = json.loads(key_only.stdout)["targets"][0]
     assert target["action"] == "update" and target["diff"] == ""  # masked, the two sides are equal
