@@ -24,6 +24,7 @@ COMMANDS = {
     "render": "kimi_infra.commands.render:render",
     "rollback": "kimi_infra.commands.rollback:rollback",
     "rotate": "kimi_infra.commands.rotate:rotate",
+    "set-key": "kimi_infra.commands.set_key:set_key",
     "status": "kimi_infra.commands.status:status",
     "validate": "kimi_infra.commands.validate:validate",
 }

@@ -68,6 +68,11 @@ def check_key_text(provider: str, key: Secret) -> None:
                           "characters)", fix="give the key alone, exactly as the provider's console shows it")
 
 
+def check_base_url(provider: str, base_url: str) -> None:
+    """Refuse a base URL a key must not be sent to, before anything else happens (no prompt, no write)."""
+    _check_url(provider, models_url(base_url))
+
+
 def models_url(base_url: str) -> str:
     return base_url.rstrip("/") + "/models"
 
