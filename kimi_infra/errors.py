@@ -9,17 +9,24 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+EXIT_FINDING = 1
+"""The command worked and found something: a difference, drift, an invalid file."""
+EXIT_ERROR = 2
+"""The command could not do its job (bad input, AWS or provider failure); click uses 2 for usage errors too."""
+
 
 class KimiInfraError(Exception):
     """A failure the user can act on; its text is one line and never holds a secret value.
 
     `where` names the file, option or object, `problem` says what is wrong, `fix` what to do.
-    `exit_code` is what the command exits with (the CLI group handles it in one place); an error
-    with no problem text exits silently (the command has already said why, e.g. `validate`).
+    `exit_code` is what the command exits with (the CLI group handles it in one place): 2 for an
+    error (as click does for usage errors), 1 only for a finding the command reports (a
+    difference, drift, an invalid file); an error with no problem text exits silently (the
+    command has already said why, e.g. `validate`).
     """
 
     def __init__(self, problem: str = "", *, where: str | None = None, fix: str | None = None,
-                 exit_code: int = 1) -> None:
+                 exit_code: int = EXIT_ERROR) -> None:
         self.where = where
         self.problem = problem
         self.fix = fix
@@ -36,7 +43,7 @@ class KimiInfraError(Exception):
         return cls(exit_code=code)
 
     def with_exit_code(self, code: int) -> KimiInfraError:
-        """This error, exiting with `code` instead (e.g. `status` reports failures as 2)."""
+        """This error, exiting with `code` instead."""
         self.exit_code = code
         return self
 
@@ -145,6 +152,8 @@ def _fix_for(detail: dict) -> str:
         return f"use a number greater than {context.get('gt')}"
     if kind == "greater_than_equal":
         return f"use a number of at least {context.get('ge')}"
+    if kind == "less_than_equal":
+        return f"use a number of at most {context.get('le')}"
     if kind == "literal_error":
         return f"use one of {context.get('expected')}"
     if kind == "string_pattern_mismatch":

@@ -22,12 +22,24 @@ def validate_text(text: str) -> OpenClawConfig:
     try:
         config = parse(text)
     except ValidationError as error:
-        raise validation_to_spec_error(error) from None
+        raise _about_rendered_configs(validation_to_spec_error(error)) from None
     except ValueError as error:
         # json5's messages give line and column; they quote at most the offending character.
         raise SpecError("document", f"not valid JSON5 ({error})", "fix the syntax at that position") from None
     _check_key_references(config)
     return config
+
+
+RENDERED_ONLY_FIX = ("correct it; this checks the part of an OpenClaw config kimi-infra renders, so for a whole "
+                     "gateway config use `validate --openclaw PATH` (the real `openclaw config validate`)")
+
+
+def _about_rendered_configs(error: SpecError) -> SpecError:
+    """A fix that points at the stack file reference helps nobody reading a config file: say what
+    `validate` checks instead."""
+    if error.fix and "stack file reference" in error.fix:
+        return SpecError(error.field, error.problem, RENDERED_ONLY_FIX)
+    return error
 
 
 def _check_key_references(config: OpenClawConfig) -> None:

@@ -185,7 +185,7 @@ def test_install_resolver_makes_a_relative_dest_absolute(tmp_path):
 def test_install_resolver_unwritable_dest_is_one_line(tmp_path):
     (tmp_path / "file").write_text("")
     result = run_cli("install-resolver", "--dest", str(tmp_path / "file" / "resolve"))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.startswith("error: install-resolver: cannot write") and result.stderr.count("\n") == 1
 
 

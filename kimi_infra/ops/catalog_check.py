@@ -24,13 +24,14 @@ class CatalogCheck:
 def check_catalog(spec: StackSpec, project_dir: Path, provider: str, base_url: str) -> CatalogCheck:
     """Ask `base_url`/models with the provider's current key and compare with our rendered ids."""
     from kimi_infra.assemble import check_stack
+    from kimi_infra.ops.set_key import set_key_hint
     from kimi_infra.stores import open_store
 
     store = open_store(spec, provider, project_dir)
     key = store.get("current")
     if key is None:
         raise KimiInfraError("no current key", where=store.name,
-                             fix=f"run `pulumi up -s {spec.stack}` or `rotate`")
+                             fix=set_key_hint(spec.stack, provider))
     answer = get_models(provider, base_url, key)
     live = answer.model_ids()
     with in_file(stack_file(spec.stack)):

@@ -44,6 +44,6 @@ def test_inline_deploy_without_any_key_fails_clearly(tmp_path):
     project = make_project(tmp_path, {"t": dev_like(keyMode="inline")})
     result = run_cli("--project-dir", str(project), "deploy", "--stack", "t",
                      env={"MOONSHOT_API_KEY": "", "KIMICODE_API_KEY": ""})
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.startswith("error: ") and len(result.stderr.strip().splitlines()) == 1
     assert not (project / "out").exists()

@@ -94,7 +94,7 @@ def test_history_json_has_every_target(two_deploys):
 def test_an_unknown_target_is_an_error_naming_the_targets(tmp_path: Path):
     project = write_stack(tmp_path, 131_072)
     result = history(project, "--target", "nope")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.strip() == ("error: stacks/Pulumi.lab.yaml: no target named 'nope'; "
                                      "fix: use one of: local, bucket, parameter")

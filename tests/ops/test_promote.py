@@ -117,7 +117,7 @@ def test_kimi_code_primary_into_prod_cn_is_refused(project: Path):
     prod_cn = project / "stacks" / "Pulumi.prod-cn.yaml"
     before = prod_cn.read_bytes()
     result = promote(project, "--from", "staging", "--to", "prod-cn", "--yes")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "refused" in result.stderr and "kimi-infra:primaryModel" in result.stderr
     assert "kimi-code/kimi-for-coding" in result.stderr
     assert prod_cn.read_bytes() == before
@@ -128,11 +128,25 @@ def test_dry_run_and_unconfirmed_write_nothing(project: Path):
     before = prod.read_bytes()
     dry = promote(project, "--from", "staging", "--to", "prod", "--dry-run")
     assert dry.returncode == 0 and dry.stdout.startswith("--- prod/openclaw.json5 (before)")
-    declined = promote(project, "--from", "staging", "--to", "prod", stdin="n\n")
-    assert declined.returncode == 1
+    piped = promote(project, "--from", "staging", "--to", "prod", stdin="y\n")  # no terminal: no prompt
+    assert piped.returncode == 2 and "pass --yes" in piped.stderr
     no_stdin = promote(project, "--from", "staging", "--to", "prod", stdin="")
-    assert no_stdin.returncode == 1
+    assert no_stdin.returncode == 2 and "pass --yes" in no_stdin.stderr
     assert prod.read_bytes() == before
+
+
+def test_json_reports_the_plan_and_the_refusal(project: Path):
+    import json
+
+    prod = project / "stacks" / "Pulumi.prod.yaml"
+    before = prod.read_bytes()
+    dry = json.loads(promote(project, "--from", "staging", "--to", "prod", "--dry-run", "--json").stdout)
+    assert dry["applied"] is False and dry["changedFields"] and dry["diff"].startswith("--- prod/")
+    refused = promote(project, "--from", "staging", "--to", "prod", "--json")
+    assert refused.returncode == 2 and json.loads(refused.stdout)["error"]["fix"].startswith("pass --yes")
+    assert prod.read_bytes() == before
+    done = json.loads(promote(project, "--from", "staging", "--to", "prod", "--yes", "--json").stdout)
+    assert done["applied"] is True and prod.read_bytes() != before
 
 
 def test_removed_fields_are_removed_in_the_target(project: Path):

@@ -216,7 +216,7 @@ def test_a_rejected_key_changes_nothing(aws, fake, tmp_path, stack):
 
     result = rotate_cli(project, fake, stack, BAD)
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     url = f"{fake.base_url('moonshot')}/models"
     assert result.stderr.splitlines()[-1] == (
         f"error: moonshot rejected the key at {url} (HTTP 401); fix: check the key is a Moonshot Open Platform "
@@ -233,7 +233,7 @@ def test_a_kimi_code_key_fails_at_the_moonshot_endpoint(aws, fake, tmp_path):
 
     result = rotate_cli(project, fake, "staging", "sk-kimi-another-555555555555555555555")
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "moonshot rejected the key" in result.stderr and "(Kimi Code keys do not work here)" in result.stderr
     assert stages(spec, project) == {"current": OLD["moonshot"], "pending": None, "previous": None}
 
@@ -259,7 +259,7 @@ def test_an_unreachable_endpoint_fails_clearly(aws, tmp_path):
     result = cli(project, "rotate", "-s", "staging", "-p", "moonshot", "--key-stdin", "--verify-base-url", url,
                  stdin=NEW["moonshot"])
 
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.splitlines()[-1].startswith(f"error: cannot reach moonshot at {url}/models (")
     assert result.stderr.rstrip().endswith("fix: check network or use --verify-base-url / --skip-verify")
     assert stages(spec, project) == {"current": OLD["moonshot"], "pending": None, "previous": None}
@@ -299,7 +299,7 @@ def test_a_crash_after_any_step_is_finished_by_resume(aws, fake, tmp_path, step)
     spec = seed(project, "staging")
 
     crashed = rotate_cli(project, fake, "staging", NEW["moonshot"], env={rot.FAULT_ENV: step})
-    assert crashed.returncode == 1
+    assert crashed.returncode == 2
     assert f"error: stopped after step {step!r}" in crashed.stderr
     assert_consistent(spec, project)
 
@@ -330,7 +330,7 @@ def test_a_second_rotation_is_refused_while_one_is_pending(aws, fake, tmp_path):
 
     second = rotate_cli(project, fake, "staging", BAD)
 
-    assert second.returncode == 1
+    assert second.returncode == 2
     assert f"error: staging/moonshot: a rotation is already in progress (pending version {pending}); fix: finish " \
            "it with `python -m kimi_infra rotate --stack staging --provider moonshot --resume`" in second.stderr
     assert stages(spec, project) == {"current": OLD["moonshot"], "pending": NEW["moonshot"], "previous": None}
@@ -346,7 +346,7 @@ def test_resume_discards_a_pending_key_the_provider_rejects(aws, fake, tmp_path)
 
     result = rotate_cli(project, fake, "staging", None, "--resume")
 
-    assert result.returncode == 1 and "moonshot rejected the key" in result.stderr
+    assert result.returncode == 2 and "moonshot rejected the key" in result.stderr
     assert stages(spec, project) == {"current": OLD["moonshot"], "pending": None, "previous": None}
 
 
@@ -410,11 +410,11 @@ def test_rollback_is_refused_during_a_rotation_and_without_a_previous_key(aws, f
     spec = seed(project, "staging")
 
     nothing = cli(project, "rollback", "-s", "staging", "-p", "moonshot")
-    assert nothing.returncode == 1 and "no previous version to roll back to" in nothing.stderr
+    assert nothing.returncode == 2 and "no previous version to roll back to" in nothing.stderr
 
     rotate_cli(project, fake, "staging", NEW["moonshot"], env={rot.FAULT_ENV: "verify"})
     busy = cli(project, "rollback", "-s", "staging", "-p", "moonshot")
-    assert busy.returncode == 1 and "a rotation is in progress" in busy.stderr
+    assert busy.returncode == 2 and "a rotation is in progress" in busy.stderr
     assert stages(spec, project)["current"] == OLD["moonshot"]
 
 
@@ -446,10 +446,10 @@ def test_the_key_never_shows_in_output_logs_or_errors(aws, fake, tmp_path, caplo
         outputs.extend((result.stdout, result.stderr))
         return result
 
-    assert run(CANARY_KEY).returncode == 1  # not accepted yet: rejected, discarded
+    assert run(CANARY_KEY).returncode == 2  # not accepted yet: rejected, discarded
     fake.accept("moonshot", CANARY_KEY)
-    assert run(CANARY_KEY, env={rot.FAULT_ENV: "verify"}).returncode == 1
-    assert run(NEW["moonshot"]).returncode == 1  # refused: the canary's rotation is pending
+    assert run(CANARY_KEY, env={rot.FAULT_ENV: "verify"}).returncode == 2
+    assert run(NEW["moonshot"]).returncode == 2  # refused: the canary's rotation is pending
     assert run(None, "--resume").returncode == 0
     assert run(CANARY_KEY).returncode == 0  # already current
     for args in (("rollback", "-s", "staging", "-p", "moonshot"), ("rollback", "-s", "staging", "-p", "moonshot"),
@@ -601,7 +601,7 @@ def test_bad_key_input_is_refused_before_anything_happens(tmp_path, args, stdin,
 def test_a_provider_the_stack_does_not_enable_is_refused(tmp_path):
     project = make_project(tmp_path)
     result = cli(project, "rotate", "-s", "prod-cn", "-p", "kimi-code", "--key-stdin", stdin=NEW["kimi-code"])
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "kimi-code is not enabled in stack prod-cn; fix: use one of moonshot" in result.stderr
 
 

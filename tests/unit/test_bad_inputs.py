@@ -1,4 +1,4 @@
-"""Every file in tests/bad_inputs/ is refused: exit 1, one line naming file, field and fix, nothing written.
+"""Every file in tests/bad_inputs/ is refused: exit 2, one line naming file, field and fix, nothing written.
 
 Each file starts with `# expect-field: <field>` and `# expect: <words of the message>`.
 """
@@ -41,7 +41,7 @@ def test_there_are_at_least_twenty_cases():
 def test_bad_input_is_refused_with_one_clear_line(tmp_path, stack_file):
     field, words = expectations(stack_file)
     result, out = render_in_scratch_project(tmp_path, stack_file)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     line = lines[0]
@@ -60,7 +60,7 @@ def test_plain_text_key_is_never_echoed(tmp_path):
 
 def test_unknown_stack_lists_the_known_ones():
     result = run_cli("render", "--stack", "qa", "--out", "-")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: stacks/Pulumi.qa.yaml: stack: no stack named 'qa'; "
         "fix: use one of: dev, prod, prod-cn, staging (or create stacks/Pulumi.qa.yaml)")
@@ -71,7 +71,7 @@ def test_inline_mode_without_the_key_in_the_environment(tmp_path):
     project = make_project(tmp_path, {"t": dev_like(keyMode="inline")})
     result = run_cli("--project-dir", str(project), "render", "--stack", "t",
                      env={"MOONSHOT_API_KEY": "sk-only-one", "KIMICODE_API_KEY": ""})
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "KIMICODE_API_KEY" in result.stderr and "fix: export KIMICODE_API_KEY" in result.stderr
     assert "sk-only-one" not in result.stderr
     assert not (project / "build").exists()
@@ -81,5 +81,5 @@ def test_the_same_key_for_both_providers_is_refused(tmp_path):
     project = make_project(tmp_path, {"t": dev_like(keyMode="inline")})
     result = run_cli("--project-dir", str(project), "render", "--stack", "t",
                      env={"MOONSHOT_API_KEY": "sk-shared-key", "KIMICODE_API_KEY": "sk-shared-key"})
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "not interchangeable" in result.stderr and "sk-shared-key" not in result.stderr

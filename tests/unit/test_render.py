@@ -225,7 +225,7 @@ def test_atomic_write_refuses_to_rename_over_a_special_file(tmp_path):
     with pytest.raises(IsADirectoryError):
         write_atomic(fifo, b"x", 0o644)
     folder = run_cli("render", "--stack", "dev", "--out", str(tmp_path))
-    assert folder.returncode == 1 and "is a folder" in folder.stderr
+    assert folder.returncode == 2 and "is a folder" in folder.stderr
 
 
 def test_a_key_no_config_can_hold_is_refused_without_quoting_it():
