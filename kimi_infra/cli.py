@@ -18,6 +18,7 @@ from kimi_infra.errors import KimiInfraError
 COMMANDS = {
     "catalog-check": "kimi_infra.commands.catalog_check:catalog_check",
     "deploy": "kimi_infra.commands.deploy:deploy",
+    "doctor": "kimi_infra.commands.doctor:doctor",
     "history": "kimi_infra.commands.history:history",
     "install-resolver": "kimi_infra.commands.install_resolver:install_resolver",
     "promote": "kimi_infra.commands.promote:promote",
