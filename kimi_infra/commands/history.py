@@ -1,4 +1,4 @@
-"""`history`: the revisions deployed to each target, newest first."""
+"""`history`: the revisions deployed to each target, newest first; `--redeploy` puts one back."""
 
 from __future__ import annotations
 
@@ -7,27 +7,66 @@ from pathlib import Path
 
 import click
 
-from kimi_infra.commands.options import json_option, say, stack_option
+from kimi_infra.commands.options import is_terminal, json_option, profile_option, say, stack_option
+from kimi_infra.errors import KimiInfraError
 
 
 @click.command()
 @stack_option
 @click.option("--target", "target_name", metavar="NAME", help="Only this target (its `name` in the stack file).")
+@click.option("--redeploy", "revision", metavar="REV",
+              help="Put revision REV of --target back (shows the diff; asks, or --yes).")
+@click.option("--yes", "-y", is_flag=True, help="With --redeploy: write without asking.")
 @json_option
+@profile_option
 @click.pass_obj
-def history(project_dir: Path, stack: str, target_name: str | None, as_json: bool) -> None:
-    """List the revisions deployed to each target, newest first.
+def history(project_dir: Path, stack: str, target_name: str | None, revision: str | None, yes: bool,
+            as_json: bool) -> None:
+    """List the revisions deployed to each target, newest first, or put one back with --redeploy.
 
-    From S3 object versions, SSM parameter history, or the local history file of a file target.
+    From S3 object versions, SSM parameter history, or the local history file of a file target
+    (hashes only: a file target cannot be redeployed).
     """
-    from kimi_infra.commands.report_lines import history_lines
-    from kimi_infra.ops.history import stack_history
     from kimi_infra.stackfile import load_stack
 
-    histories = stack_history(load_stack(project_dir, stack).spec, project_dir, target_name, progress=say)
+    if revision is not None and target_name is None:
+        raise click.UsageError("--redeploy needs --target NAME (one target at a time)")
+    spec = load_stack(project_dir, stack).spec
+    if revision is not None:
+        _redeploy(spec, project_dir, target_name or "", revision, yes, as_json)
+        return
+    _list(spec, project_dir, stack, target_name, as_json)
+
+
+def _list(spec, project_dir: Path, stack: str, target_name: str | None, as_json: bool) -> None:
+    from kimi_infra.commands.report_lines import history_lines
+    from kimi_infra.ops.history import stack_history
+
+    histories = stack_history(spec, project_dir, target_name, progress=say)
     if as_json:
         click.echo(json.dumps({"stack": stack, "targets": [h.to_json() for h in histories]}, indent=2))
         return
     for target_history in histories:
         for line in history_lines(target_history):
             click.echo(line)
+
+
+def _redeploy(spec, project_dir: Path, target_name: str, revision: str, yes: bool, as_json: bool) -> None:
+    from kimi_infra.ops.redeploy import apply_redeploy, plan_redeploy
+
+    plan = plan_redeploy(spec, project_dir, target_name, revision)
+    if not as_json:
+        click.echo(plan.diff or f"(revision {revision} is what {target_name} holds now)\n", nl=False)
+    if not yes:
+        where = f"history --redeploy {revision}"
+        if as_json or not is_terminal():
+            raise KimiInfraError(f"no terminal to confirm, {plan.target.location} unchanged", where=where,
+                                 fix="pass --yes to put the revision back")
+        if not click.confirm(f"Put revision {revision} back on {plan.target.location}?", err=True):
+            raise KimiInfraError(f"not confirmed, {plan.target.location} unchanged", where=where)
+    outcome = apply_redeploy(plan, project_dir)
+    if as_json:
+        click.echo(json.dumps(plan.to_json(applied=True, outcome=outcome), indent=2))
+        return
+    click.echo(f"{plan.target.location}: revision {revision} put back ({outcome}); the next `deploy` shows "
+               "the diff to the stack's render")

@@ -129,14 +129,15 @@ def _target_plan(target: Any, rendered: Rendered, shown: str, last: dict | None)
     action: Action = "create" if text is None else "unchanged" if is_current(deployed, rendered) else "update"
     drift = last is not None and deployed_sha != last.get("sha256")
     before = "" if text is None else mask_keys(text)
-    diff = "" if action == "unchanged" else _diff(target.name, before, shown)
+    diff = "" if action == "unchanged" else unified_diff(target.name, before, shown)
     return TargetPlan(target.name, target.location, action, drift, rendered.holds_secret, deployed_sha,
                       rendered.sha256, diff)
 
 
-def _diff(name: str, before: str, after: str) -> str:
+def unified_diff(name: str, before: str, after: str, after_label: str = "rendered") -> str:
+    """The diff of two (already masked) texts of target `name`."""
     lines = difflib.unified_diff(before.splitlines(keepends=True), after.splitlines(keepends=True),
-                                 fromfile=f"{name} (deployed)", tofile=f"{name} (rendered)")
+                                 fromfile=f"{name} (deployed)", tofile=f"{name} ({after_label})")
     return "".join(lines)
 
 
@@ -155,6 +156,14 @@ def apply_plan(plan: DeployPlan, spec: StackSpec, project_dir: Path, *, prune: b
                                             plan.rendered.holds_secret, plan.rendered.sha256)
     write_record(project_dir, spec.stack, kept)
     return pruned
+
+
+def record_deployed(project_dir: Path, stack: str, location: str, sha256: str) -> None:
+    """Note that `location` now holds `sha256` by our hand (a redeploy), so it is not drift later."""
+    record = read_record(project_dir, stack)
+    if location in record:
+        record[location]["sha256"] = sha256
+        write_record(project_dir, stack, record)
 
 
 def _remove(orphan: Orphan, spec: StackSpec, project_dir: Path, progress: Callable[[str, str], None] | None) -> bool:

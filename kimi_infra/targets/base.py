@@ -81,6 +81,10 @@ class Target(Protocol):
     def history(self) -> list[Revision]:
         """Deployed revisions, newest first."""
 
+    def revision_text(self, revision: str) -> str | None:
+        """The text of an earlier revision (for `history --redeploy`), or None when the target does
+        not have it (file targets record hashes only)."""
+
 
 def is_current(deployed: Deployed | None, rendered: Rendered) -> bool:
     """Whether `deployed` already is `rendered`, protected as it must be: then write nothing.

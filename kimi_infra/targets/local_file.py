@@ -96,6 +96,12 @@ class LocalFileTarget:
         """Recorded writes, newest first; empty when no history file is kept."""
         return list(reversed(self._records()))
 
+    def revision_text(self, revision: str) -> str | None:
+        """None: the history file records hashes only (the content may hold a key), so only the
+        current revision can be read back."""
+        last = self._last_record()
+        return self.read_text() if last and last.revision == revision else None
+
     def _replace(self, rendered: Rendered) -> None:
         mode = SECRET_MODE if rendered.holds_secret else PUBLIC_MODE
         try:

@@ -104,6 +104,18 @@ class S3Target:
             client = self._client()
             return [self._revision(client, version) for version in self._versions(client)]
 
+    def revision_text(self, revision: str) -> str | None:
+        """GetObject of that VersionId; None when the bucket has no such version."""
+        with aws_errors(self.location, "read a version of"):
+            client = self._client()
+            try:
+                answer = client.get_object(Bucket=self.bucket, Key=self.key, VersionId=revision)
+            except ClientError as error:
+                if error.response["Error"]["Code"] in ("NoSuchVersion", "NoSuchKey", "InvalidArgument", "400"):
+                    return None
+                raise
+            return answer["Body"].read().decode("utf-8", errors="replace")
+
     def _client(self) -> Any:
         return aws.client("s3", self.region)
 

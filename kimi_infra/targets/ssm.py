@@ -97,6 +97,18 @@ class SsmParameterTarget:
         return [Revision(revision=str(v["Version"]), sha256=sha256_hex(v["Value"].encode("utf-8")),
                          time=v.get("LastModifiedDate")) for v in reversed(versions)]  # AWS lists oldest first
 
+    def revision_text(self, revision: str) -> str | None:
+        """GetParameter `name:version` (decrypted in memory); None when there is no such version."""
+        if not revision.isdigit():
+            return None
+        with aws_errors(self.location, "read a version of"):
+            client = self._client()
+            try:
+                answer = client.get_parameter(Name=f"{self.parameter}:{revision}", WithDecryption=True)
+            except (client.exceptions.ParameterNotFound, client.exceptions.ParameterVersionNotFound):
+                return None
+            return answer["Parameter"]["Value"]
+
     def _client(self) -> Any:
         return aws.client("ssm", self.region)
 
