@@ -7,6 +7,7 @@ Each command lives in its own module under `kimi_infra.commands`, imported only 
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 import click
@@ -30,6 +31,13 @@ COMMANDS = {
     "validate": "kimi_infra.commands.validate:validate",
 }
 
+# How `kimi-infra --help` groups them: what a person comes to do.
+SECTIONS = {
+    "Deploy and keys": ("deploy", "set-key", "rotate", "rollback", "promote"),
+    "Operate": ("render", "history", "install-resolver"),
+    "Inspect": ("status", "doctor", "validate", "catalog-check"),
+}
+
 
 class _Cli(click.Group):
     """Loads command modules lazily; the one place that turns our errors into one line on stderr
@@ -37,6 +45,17 @@ class _Cli(click.Group):
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands in SECTIONS order, each with the first line of its help."""
+        for title, names in SECTIONS.items():
+            rows = []
+            for name in names:
+                command = self.get_command(ctx, name)
+                if command is not None:
+                    rows.append((name, command.get_short_help_str(limit=formatter.width - 6 - len(name))))
+            with formatter.section(title):
+                formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
         if name not in COMMANDS:
@@ -87,5 +106,8 @@ def cli(ctx: click.Context, project_dir: Path | None) -> None:
 
 
 def main() -> None:
-    """Entry point for the `kimi-infra` command and `python -m kimi_infra`."""
-    cli(prog_name="kimi-infra")
+    """Entry point for the `kimi-infra` command and `python -m kimi_infra`.
+
+    NO_COLOR (https://no-color.org), when set and not empty, turns colour off even on a terminal.
+    """
+    cli(prog_name="kimi-infra", color=False if os.environ.get("NO_COLOR") else None)

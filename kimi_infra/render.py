@@ -32,7 +32,7 @@ class Rendered:
     holds_secret: bool
 
     def __repr__(self) -> str:  # the text may hold a key: never show it
-        return f"Rendered(sha256={self.sha256[:12]}…, bytes={len(self.text)}, holds_secret={self.holds_secret})"
+        return f"Rendered(sha256={self.sha256[:12]}..., bytes={len(self.text)}, holds_secret={self.holds_secret})"
 
 
 def render(config: OpenClawConfig, header: str | None = None) -> Rendered:

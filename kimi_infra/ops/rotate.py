@@ -277,7 +277,7 @@ def _label(spec: StackSpec, provider: str) -> str:
 
 
 def _short(token: str) -> str:
-    return token[:15] + "…"
+    return token[:15] + "..."
 
 
 def _resume_command(stack: str, provider: str) -> str:
