@@ -31,6 +31,7 @@ def render_for_deploy(spec: StackSpec, project_dir: Path, *, masked: bool = Fals
 def current_keys(spec: StackSpec, project_dir: Path,
                  known_keys: Mapping[str, Secret] | None = None) -> dict[str, Secret]:
     """Each enabled provider's current key: from `known_keys`, else from the stack's store."""
+    from kimi_infra.ops.set_key import set_key_hint
     from kimi_infra.stores import StoreError, open_store
 
     keys = dict(known_keys or {})
@@ -40,7 +41,7 @@ def current_keys(spec: StackSpec, project_dir: Path,
         store = open_store(spec, name, project_dir)
         key = store.get("current")
         if key is None:
-            raise StoreError("no current key to render inline", where=store.name, fix="run `pulumi up` or `rotate`")
+            raise StoreError("no current key to render inline", where=store.name, fix=set_key_hint(spec.stack, name))
         keys[name] = key
     return keys
 

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kimi_infra.commands.options import is_terminal, json_option, plural, profile_option, say, stack_option
+from kimi_infra.commands.options import (
+    confirm_or_refuse,
+    is_terminal,
+    json_option,
+    plural,
+    profile_option,
+    say,
+    stack_option,
+)
 from kimi_infra.errors import KimiInfraError
 
 if TYPE_CHECKING:
@@ -106,7 +114,9 @@ def _confirm_drift(plan: DeployPlan, stack: str, yes: bool, as_json: bool) -> No
     if not drifted or yes:
         return
     names = ", ".join(t.name for t in drifted)
-    if not as_json and is_terminal() and click.confirm(f"Overwrite the drifted {names}?", err=True):
+    if not as_json and is_terminal():
+        confirm_or_refuse(f"Overwrite the drifted {names}?", where=f"deploy --stack {stack}",
+                          unchanged="every target", fix="pass --yes to overwrite")
         return
     raise KimiInfraError(f"{plural(len(drifted), 'target')} changed since the last deploy ({names}); nothing written",
                          where=f"deploy --stack {stack}",

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from kimi_infra.commands.options import is_terminal, json_option, profile_option, say, stack_option
-from kimi_infra.errors import KimiInfraError
+from kimi_infra.commands.options import confirm_or_refuse, json_option, profile_option, say, stack_option
 
 
 @click.command()
@@ -58,12 +57,9 @@ def _redeploy(spec, project_dir: Path, target_name: str, revision: str, yes: boo
     if not as_json:
         click.echo(plan.diff or f"(revision {revision} is what {target_name} holds now)\n", nl=False)
     if not yes:
-        where = f"history --redeploy {revision}"
-        if as_json or not is_terminal():
-            raise KimiInfraError(f"no terminal to confirm, {plan.target.location} unchanged", where=where,
-                                 fix="pass --yes to put the revision back")
-        if not click.confirm(f"Put revision {revision} back on {plan.target.location}?", err=True):
-            raise KimiInfraError(f"not confirmed, {plan.target.location} unchanged", where=where)
+        confirm_or_refuse(f"Put revision {revision} back on {plan.target.location}?",
+                          where=f"history --redeploy {revision}", unchanged=plan.target.location,
+                          fix="pass --yes to put the revision back", as_json=as_json)
     outcome = apply_redeploy(plan, project_dir)
     if as_json:
         click.echo(json.dumps(plan.to_json(applied=True, outcome=outcome), indent=2))

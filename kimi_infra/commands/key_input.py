@@ -19,6 +19,19 @@ key_file_option = click.option("--key-file", type=click.Path(dir_okay=False, pat
                                help="Read the key from this file (one line; keep it mode 0600).")
 key_stdin_option = click.option("--key-stdin", is_flag=True,
                                 help="Read the key from stdin (a hidden prompt on a terminal).")
+skip_verify_option = click.option("--skip-verify", is_flag=True,
+                                  help="Do not check the key against the provider first.")
+verify_base_url_option = click.option(
+    "--verify-base-url", metavar="URL",
+    help="Verify at URL/models instead of the stack region's endpoint from the catalog.")
+
+
+def key_options(command):
+    """The options of a command that takes a key and verifies it: --key-file, --key-stdin,
+    --skip-verify, --verify-base-url (set-key and rotate)."""
+    for option in (verify_base_url_option, skip_verify_option, key_stdin_option, key_file_option):
+        command = option(command)
+    return command
 
 
 def check_key_source(key_file: Path | None, key_stdin: bool) -> None:

@@ -46,6 +46,17 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def confirm_or_refuse(question: str, *, where: str, unchanged: str, fix: str, as_json: bool = False) -> None:
+    """Ask a person at a terminal; without one (or with --json) refuse with `fix` (which names --yes).
+    Either refusal writes nothing: `unchanged` says what stays as it was."""
+    from kimi_infra.errors import KimiInfraError
+
+    if as_json or not is_terminal():
+        raise KimiInfraError(f"no terminal to confirm, {unchanged} unchanged", where=where, fix=fix)
+    if not click.confirm(question, err=True):
+        raise KimiInfraError(f"not confirmed, {unchanged} unchanged", where=where)
+
+
 def is_terminal() -> bool:
     """Whether a person can answer a prompt (stdin is a terminal)."""
     import sys

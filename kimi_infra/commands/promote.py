@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kimi_infra.commands.options import is_terminal, json_option, say
-from kimi_infra.errors import KimiInfraError
+from kimi_infra.commands.options import confirm_or_refuse, json_option, say
 
 if TYPE_CHECKING:
     from kimi_infra.ops.promote import Promotion
@@ -51,12 +50,9 @@ def promote(project_dir: Path, source: str, target: str, dry_run: bool, yes: boo
 def _confirm(plan: Promotion, yes: bool, as_json: bool) -> None:
     if yes:
         return
-    where = f"promote --from {plan.source} --to {plan.target}"
-    if as_json or not is_terminal():
-        raise KimiInfraError(f"no terminal to confirm the write, {plan.path.name} unchanged", where=where,
-                             fix="pass --yes to write it (or --dry-run to only look)")
-    if not click.confirm(f"Write {plan.path.name}?", err=True):
-        raise KimiInfraError(f"not confirmed, {plan.path.name} unchanged", where=where)
+    confirm_or_refuse(f"Write {plan.path.name}?", where=f"promote --from {plan.source} --to {plan.target}",
+                      unchanged=plan.path.name, fix="pass --yes to write it (or --dry-run to only look)",
+                      as_json=as_json)
 
 
 def _report(plan: Promotion, as_json: bool, *, applied: bool, note: str) -> None:

@@ -8,18 +8,14 @@ from pathlib import Path
 
 import click
 
-from kimi_infra.commands.key_input import check_key_source, key_file_option, key_stdin_option, read_key
+from kimi_infra.commands.key_input import check_key_source, key_options, read_key
 from kimi_infra.commands.options import json_option, profile_option, provider_option, say, stack_option
 
 
 @click.command()
 @stack_option
 @provider_option
-@key_file_option
-@key_stdin_option
-@click.option("--skip-verify", is_flag=True, help="Do not check the key against the provider first.")
-@click.option("--verify-base-url", metavar="URL",
-              help="Verify at URL/models instead of the stack region's endpoint from the catalog.")
+@key_options
 @click.option("--resume", is_flag=True,
               help="Finish an interrupted rotation: the pending key in the store (no key needed).")
 @json_option
