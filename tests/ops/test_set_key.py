@@ -92,3 +92,26 @@ def test_rotate_without_a_first_key_points_at_set_key(project, fake):
                      "--verify-base-url", fake.base_url("moonshot"), stdin=KEY)
     assert result.returncode != 0
     assert "kimi-infra set-key --stack t --provider moonshot" in result.stderr and "pulumi up" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["set-key", "rotate"])
+def test_a_wrong_provider_is_refused_before_any_prompt(project, command):
+    """On a terminal --key-stdin prompts for the key; a bad --provider must stop the command first
+    (were it to prompt, nobody answers and the run times out)."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.helpers import PROJECT_DIR
+
+    controller, terminal = pty.openpty()
+    try:
+        result = subprocess.run([sys.executable, "-m", "kimi_infra", "--project-dir", str(project), command,
+                                 "-s", "t", "-p", "nope", "--key-stdin"], stdin=terminal, capture_output=True,
+                                text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(PROJECT_DIR)})
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    assert result.returncode == 2 and "'nope' is not a provider" in result.stderr
+    assert "API key" not in result.stderr
