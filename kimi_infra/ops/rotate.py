@@ -29,6 +29,7 @@ from kimi_infra.models import StackSpec
 from kimi_infra.ops.verify import VerifyError, get_models
 from kimi_infra.secret import Secret
 from kimi_infra.stores import SecretDescription, SecretStore, Stage, StoreError, open_store
+from kimi_infra.stores.base import ConcurrentRotationError
 
 Progress = Callable[[str], None]
 
@@ -71,6 +72,8 @@ class Rotation:
     say: Progress
     # Other providers' current keys, read once by `stage` and reused by `write` (inline render).
     other_keys: dict[str, Secret] = field(default_factory=dict)
+    # The current version id read at the start: `promote` is a compare-and-set against it.
+    expected_current: str | None = None
 
     @property
     def label(self) -> str:
@@ -81,20 +84,28 @@ def rotate(spec: StackSpec, project_dir: Path, provider: str, key: Secret, *, ve
            say: Progress) -> None:
     """Make `key` the provider's current key and re-write what holds it; safe to run again."""
     store = open_store(spec, provider, project_dir)
-    rotation = Rotation(spec, project_dir, provider, store, key, rotation_token(provider, key), verify_url, say)
-    state = store.describe()
-    _require_no_other_rotation(rotation, state)
-    if _already_current(rotation, state):
-        say(f"{rotation.label}: the key is already current; nothing to rotate")
-        write(rotation, state)
-        return
-    _run(rotation, state)
+    with store.exclusive():  # a second rotation of a local store waits, then sees our result
+        state = store.describe()
+        rotation = Rotation(spec, project_dir, provider, store, key, rotation_token(provider, key), verify_url,
+                            say, expected_current=_current_id(state))
+        _require_no_other_rotation(rotation, state)
+        if _already_current(rotation, state):
+            say(f"{rotation.label}: the key is already current; nothing to rotate")
+            write(rotation, state)
+            return
+        _run(rotation, state)
 
 
 def resume(spec: StackSpec, project_dir: Path, provider: str, *, verify_url: str | None, say: Progress) -> None:
     """Finish the rotation whose pending version is in the store; with none, re-write the
     targets from the current key (a run may have stopped after promoting)."""
     store = open_store(spec, provider, project_dir)
+    with store.exclusive():
+        _resume(spec, project_dir, provider, store, verify_url=verify_url, say=say)
+
+
+def _resume(spec: StackSpec, project_dir: Path, provider: str, store: SecretStore, *, verify_url: str | None,
+            say: Progress) -> None:
     label = _label(spec, provider)
     state = store.describe()
     pending = state.version_in("pending")
@@ -107,23 +118,24 @@ def resume(spec: StackSpec, project_dir: Path, provider: str, *, verify_url: str
         raise RotationError(f"{label}: pending version {pending.version_id} went away meanwhile (another run "
                             "finished or discarded it); fix: run --resume again")
     say(f"{label}: resuming the rotation to pending version {_short(pending.version_id)}")
-    _run(Rotation(spec, project_dir, provider, store, key, pending.version_id, verify_url, say), state)
+    _run(Rotation(spec, project_dir, provider, store, key, pending.version_id, verify_url, say,
+                  expected_current=_current_id(state)), state)
 
 
 def rollback(spec: StackSpec, project_dir: Path, provider: str, *, say: Progress) -> None:
     """Make the previous key current again and re-write what holds it. Running it again swaps back."""
     store = open_store(spec, provider, project_dir)
     label = _label(spec, provider)
-    state = store.describe()
-    pending = state.version_in("pending")
-    if pending is not None:
-        raise RotationError(f"{label}: a rotation is in progress (pending version {pending.version_id}); fix: "
-                            f"finish it first with `{_resume_command(spec.stack, provider)}`, then roll back")
-    current = state.version_in("current")
-    restored = store.rollback(expected_current=current.version_id if current else None)
-    say(f"{label}: rolled back: version {_short(restored)} is current again, the rotated-out key is previous")
-    fault_point("rollback")
-    write_targets(spec, project_dir, provider, say)
+    with store.exclusive():
+        state = store.describe()
+        pending = state.version_in("pending")
+        if pending is not None:
+            raise RotationError(f"{label}: a rotation is in progress (pending version {pending.version_id}); "
+                                f"fix: finish it first with `{_resume_command(spec.stack, provider)}`, then roll back")
+        restored = store.rollback(expected_current=_current_id(state))
+        say(f"{label}: rolled back: version {_short(restored)} is current again, the rotated-out key is previous")
+        fault_point("rollback")
+        write_targets(spec, project_dir, provider, say)
 
 
 # --- the steps: each takes the state read at the start, skips what is done -------------------
@@ -150,20 +162,32 @@ def verify(rotation: Rotation, state: SecretDescription) -> None:
     try:
         answer = get_models(rotation.provider, rotation.verify_url, rotation.key)
     except VerifyError:
-        rotation.store.discard_pending()
+        rotation.store.discard_pending(rotation.token)
         rotation.say(f"{rotation.label}: verification failed: pending version discarded, current key unchanged")
         raise
     rotation.say(f"{rotation.label}: verified against {rotation.verify_url} (HTTP {answer.status})")
 
 
 def promote(rotation: Rotation, state: SecretDescription) -> None:
-    """Make the pending version current; the store skips what an earlier run already did."""
-    rotation.store.promote(rotation.token)
+    """Make the pending version current, if current is still what we saw at the start
+    (compare-and-set); the store skips what an earlier run already did. Losing the race to
+    another rotation withdraws our pending key and refuses in one line: no key is lost."""
+    try:
+        rotation.store.promote(rotation.token, expected_current=rotation.expected_current)
+    except ConcurrentRotationError as error:
+        rotation.store.discard_pending(rotation.token)
+        raise RotationError(f"{rotation.label}: refused: {error}") from None
     rotation.say(f"{rotation.label}: promoted: version {_short(rotation.token)} is current, the old key previous")
 
 
 def write(rotation: Rotation, state: SecretDescription) -> None:
-    """Re-write the targets that hold the key (inline mode); writing unchanged content is a no-op."""
+    """Re-write the targets that hold the key (inline mode); writing unchanged content is a no-op.
+    Skipped when a later rotation already made another key current: that one writes them."""
+    if rotation.spec.keyMode == "inline" and _current_id(rotation.store.describe()) != rotation.token \
+            and rotation.store.get("current") != rotation.key:
+        rotation.say(f"{rotation.label}: another rotation made a newer key current meanwhile; it re-writes "
+                     "the targets, so this run leaves them alone")
+        return
     # The promoted key is current now: pass it rather than read it back from the store.
     write_targets(rotation.spec, rotation.project_dir, rotation.provider, rotation.say,
                   known_keys={**rotation.other_keys, rotation.provider: rotation.key})
@@ -264,6 +288,11 @@ def _current_or_none(store: SecretStore) -> Secret | None:
         if store.exists():  # only a missing secret is fine: it holds no key to clash with
             raise
         return None
+
+
+def _current_id(state: SecretDescription) -> str | None:
+    current = state.version_in("current")
+    return current.version_id if current else None
 
 
 def _holds(state: SecretDescription, stage_name: Stage, version_id: str) -> bool:

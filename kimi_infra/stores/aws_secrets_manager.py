@@ -12,7 +12,7 @@ standard AWS settings (AWS_PROFILE, AWS_ENDPOINT_URL, credentials) are read fres
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from botocore.exceptions import (
@@ -35,6 +35,7 @@ from kimi_infra.stores.base import (
     Stage,
     StoreAccessError,
     StoreError,
+    moved_meanwhile,
     rollback_needed,
     validate_token,
     validate_value,
@@ -132,8 +133,15 @@ class AwsSecretsManagerStore:
                 self._move_label(client, labels, "AWSPENDING", token)  # discarded before: stage again
         return token
 
-    def promote(self, token: str) -> None:
-        """Make pending version `token` current, then clear its pending label; resumable."""
+    def exclusive(self) -> nullcontext[None]:
+        """No lock in Secrets Manager: `promote`'s compare-and-set on AWSCURRENT decides."""
+        return nullcontext()
+
+    def promote(self, token: str, expected_current: str | None = None) -> None:
+        """Make pending version `token` current, then clear its pending label; resumable.
+
+        With `expected_current` a compare-and-set: AWS moves AWSCURRENT only if
+        RemoveFromVersionId still holds it, so of two racing rotations exactly one wins."""
         validate_token(self.name, token)
         with self._aws() as client:
             labels = self._labels(client)
@@ -144,16 +152,17 @@ class AwsSecretsManagerStore:
             if "AWSCURRENT" not in held:
                 if "AWSPENDING" not in held:
                     raise StoreError(f"{self.name}: version {token} is not pending; fix: stage it again")
-                self._move_label(client, labels, "AWSCURRENT", token)  # old current becomes previous
+                self._swap_current(client, labels, token, expected_current)  # old current becomes previous
             if "AWSPENDING" in held:
-                client.update_secret_version_stage(SecretId=self.name, VersionStage="AWSPENDING",
-                                                   RemoveFromVersionId=token)
+                self._clear_pending(client, token)
 
-    def discard_pending(self) -> None:
-        """Remove the AWSPENDING label; AWS deprecates the unlabelled version later."""
+    def discard_pending(self, token: str | None = None) -> None:
+        """Remove the AWSPENDING label (with `token`: only from that version); AWS deprecates
+        the unlabelled version later."""
         with self._aws() as client:
-            pending = _holder(self._labels(client), "AWSPENDING")
-            if pending is None:
+            labels = self._labels(client)
+            pending = token if token is not None else _holder(labels, "AWSPENDING")
+            if pending is None or "AWSPENDING" not in labels.get(pending, []):
                 return
             client.update_secret_version_stage(SecretId=self.name, VersionStage="AWSPENDING",
                                                RemoveFromVersionId=pending)
@@ -212,6 +221,27 @@ class AwsSecretsManagerStore:
         if Secret(answer.get("SecretString", "")) != value:
             raise StoreError(f"{self.name}: token {token} was already used with a different key; "
                              "fix: use a new token for a new key")
+
+    def _clear_pending(self, client: Any, token: str) -> None:
+        try:
+            client.update_secret_version_stage(SecretId=self.name, VersionStage="AWSPENDING",
+                                               RemoveFromVersionId=token)
+        except ClientError as error:
+            # A racing rotation's put took AWSPENDING after our read: nothing left to clear here.
+            if error.response.get("Error", {}).get("Code") != "InvalidParameterException":
+                raise
+
+    def _swap_current(self, client: Any, labels: Labels, token: str, expected: str | None) -> None:
+        current = _holder(labels, "AWSCURRENT")
+        if expected is not None and current != expected:
+            raise moved_meanwhile(self.name, expected, current)
+        try:
+            self._move_label(client, labels, "AWSCURRENT", token)
+        except ClientError as error:
+            # RemoveFromVersionId no longer holds AWSCURRENT: someone moved it after our read.
+            if error.response.get("Error", {}).get("Code") == "InvalidParameterException":
+                raise moved_meanwhile(self.name, current, "(changed)") from None
+            raise
 
     def _move_label(self, client: Any, labels: Labels, label: str, version_id: str) -> None:
         request = {"SecretId": self.name, "VersionStage": label, "MoveToVersionId": version_id}

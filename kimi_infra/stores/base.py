@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from contextlib import AbstractContextManager
 from typing import Literal, Protocol
 
 from kimi_infra.errors import KimiInfraError
@@ -33,6 +34,10 @@ class SecretNotFoundError(StoreError):
 
 class StoreAccessError(StoreError):
     """The caller may not use the secret: access denied, no credentials, an unusable KMS key."""
+
+
+class ConcurrentRotationError(StoreError):
+    """Another rotation moved a stage of this secret meanwhile: ours was refused, nothing lost."""
 
 
 @dataclass(frozen=True)
@@ -81,11 +86,19 @@ class SecretStore(Protocol):
         """Store `value` as pending under version id `token`; a retry with the same token and
         value is a no-op. Returns the version id."""
 
-    def promote(self, token: str) -> None:
-        """Make version `token` current (the old current becomes previous); no-op if it is."""
+    def promote(self, token: str, expected_current: str | None = None) -> None:
+        """Make version `token` current (the old current becomes previous); no-op if it is.
 
-    def discard_pending(self) -> None:
-        """Remove the pending stage (and its value where the store can); no-op if none."""
+        With `expected_current` (the current id the caller saw) this is a compare-and-set:
+        ConcurrentRotationError when another version became current meanwhile."""
+
+    def discard_pending(self, token: str | None = None) -> None:
+        """Remove the pending stage (and its value where the store can); no-op if none. With
+        `token`, only when that version holds it (never another rotation's pending key)."""
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Hold off other rotations of this store for the block (the local store locks a file;
+        Secrets Manager has no lock, so there `promote`'s compare-and-set decides)."""
 
     def rollback(self, expected_current: str | None = None) -> str:
         """Make previous current again (current becomes previous). Returns the new current id.
@@ -115,6 +128,13 @@ def validate_token(name: str, token: str) -> None:
     if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
         raise StoreError(f"{name}: the rotation token must be 32-64 letters, digits or '-' "
                          "(a uuid4 fits); fix: pass e.g. str(uuid.uuid4())")
+
+
+def moved_meanwhile(name: str, expected: str | None, current: str | None) -> ConcurrentRotationError:
+    """The one line for a lost compare-and-set on the current stage."""
+    return ConcurrentRotationError(
+        f"{name}: another rotation made version {current} current meanwhile (expected {expected}); "
+        "your key was not made current and nothing was lost; fix: check `status`, then rotate again if still wanted")
 
 
 def rollback_needed(name: str, current: str | None, previous: str | None, expected_current: str | None) -> bool:
