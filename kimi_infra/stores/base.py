@@ -8,9 +8,9 @@ promotion, kept for rollback.
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from contextlib import AbstractContextManager
 from typing import Literal, Protocol
 
 from kimi_infra.errors import KimiInfraError

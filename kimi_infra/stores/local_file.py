@@ -26,10 +26,10 @@ from typing import Any
 from kimi_infra.atomic import write_atomic
 from kimi_infra.secret import Secret
 from kimi_infra.stores.base import (
+    ConcurrentRotationError,
     EnsureResult,
     SecretDescription,
     SecretNotFoundError,
-    ConcurrentRotationError,
     SecretVersion,
     Stage,
     StoreError,
