@@ -82,6 +82,7 @@ def render(project_dir: Path, stack: str, out: str | None) -> None:
     environment, and the file is written with mode 0600.
     """
     from kimi_infra.atomic import is_special_file, write_atomic
+    from kimi_infra.paths import check_distinct_paths
     from kimi_infra.render import render_stack
     from kimi_infra.stackfile import display_path, load_stack
 
@@ -92,6 +93,7 @@ def render(project_dir: Path, stack: str, out: str | None) -> None:
         click.echo(rendered.text, nl=False)
         return
     path = Path(out) if out else project_dir / "build" / stack / "openclaw.json5"
+    check_distinct_paths(project_dir, loaded.spec, loaded.source, out=path)
     if path.is_dir():
         raise KimiInfraError(f"--out {path}: is a folder; fix: give a file path, or - for stdout")
     try:
@@ -137,11 +139,12 @@ def deploy(project_dir: Path, stack: str) -> None:
     secret store has none yet (an existing key is never overwritten: use `rotate`). Targets
     whose content is already deployed are not written.
     """
-    from kimi_infra.deploy import deploy_all, seed_missing_keys
+    from kimi_infra.deploy import deploy_all, preflight, seed_missing_keys
     from kimi_infra.stackfile import load_stack
 
     loaded = load_stack(project_dir, stack)
     keys = keys_from_environment(loaded.spec, loaded.source, required=False)
+    preflight(loaded.spec, project_dir, keys)  # nothing is stored or written if a check fails
     for name in seed_missing_keys(loaded.spec, project_dir, keys):
         click.echo(f"stored a new key as {name}", err=True)
     outcomes = deploy_all(loaded.spec, project_dir,

@@ -17,7 +17,6 @@ Only the SecretStore protocol is used, so the AWS (aws, aws-cn) and local stores
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,8 +32,8 @@ from kimi_infra.stores.base import ConcurrentRotationError
 
 Progress = Callable[[str], None]
 
-FAULT_ENV = "KIMI_INFRA_FAULT_AFTER"
-"""Test-only: name a step (or `rollback`) and the run stops right after it, as a crash would."""
+FaultHook = Callable[[str], None]
+_fault_hook: FaultHook | None = None  # production installs none; crash tests install one
 RELOAD_HINT = "openclaw secrets reload"
 TOKEN_PREFIX = "kr-"
 _OUR_TOKEN = re.compile(r"kr-[0-9a-f]{45}")
@@ -42,10 +41,6 @@ _OUR_TOKEN = re.compile(r"kr-[0-9a-f]{45}")
 
 class RotationError(KimiInfraError):
     """A rotation or rollback cannot go on; the message says what to run next."""
-
-
-class InjectedFault(KimiInfraError):
-    """Raised only when KIMI_INFRA_FAULT_AFTER is set (tests)."""
 
 
 def rotation_token(provider: str, key: Secret) -> str:
@@ -221,7 +216,7 @@ _STEPS: tuple[tuple[str, Callable[[Rotation, SecretDescription], None]], ...] = 
     ("stage", stage), ("verify", verify), ("promote", promote), ("write", write),
 )
 STEPS = tuple(name for name, _ in _STEPS)
-"""The step names, in order; KIMI_INFRA_FAULT_AFTER takes one of them (or `rollback`)."""
+"""The step names, in order; a fault hook is called with each (and with `rollback`)."""
 
 
 def _run(rotation: Rotation, state: SecretDescription) -> None:
@@ -230,11 +225,18 @@ def _run(rotation: Rotation, state: SecretDescription) -> None:
         fault_point(name)
 
 
+def install_fault_hook(hook: FaultHook | None) -> FaultHook | None:
+    """Call `hook(step)` right after each step (and after `rollback`); a hook that raises stops
+    the run there, as a crash would. For crash tests; returns the hook it replaces."""
+    global _fault_hook
+    previous, _fault_hook = _fault_hook, hook
+    return previous
+
+
 def fault_point(step: str) -> None:
-    """Test-only: stop after `step` when KIMI_INFRA_FAULT_AFTER names it, as a crash there would."""
-    if os.environ.get(FAULT_ENV) == step:
-        raise InjectedFault(f"stopped after step {step!r} because {FAULT_ENV} is set (test-only); "
-                            "fix: unset it and run again with --resume")
+    """Where a crash test's hook may stop the run; nothing happens without one."""
+    if _fault_hook is not None:
+        _fault_hook(step)
 
 
 # --- checks -------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from tests.conftest import CANARY_KEY, _free_port
 from tests.helpers import PROJECT_DIR, dev_like, run_cli
 from tests.helpers import make_project as write_project
 from tests.ops.fake_provider import FakeProvider
+from tests.ops.faults import InjectedFault, crashing_after, run_crashing_cli
 
 OLD = {"moonshot": "sk-moonshot-old-0000000000000000000000", "kimi-code": "sk-kimi-old-11111111111111111111111111"}
 NEW = {"moonshot": "sk-moonshot-new-2222222222222222222222", "kimi-code": "sk-kimi-new-33333333333333333333333333"}
@@ -120,11 +121,15 @@ def cli(project: Path, *args: str, env: dict | None = None, stdin: str | None = 
 
 
 def rotate_cli(project: Path, fake: FakeProvider, stack: str, key: str | None, *extra: str,
-               provider: str = "moonshot", env: dict | None = None):
-    """`rotate` in a subprocess, the key on stdin, verified against the fake."""
+               provider: str = "moonshot", crash_after: str | None = None):
+    """`rotate` in a subprocess, the key on stdin, verified against the fake; with `crash_after`
+    the run stops right after that step."""
     key_args = ("--key-stdin",) if key is not None else ()
-    return cli(project, "rotate", "-s", stack, "-p", provider, "--verify-base-url", fake.base_url(provider),
-               *key_args, *extra, env=env, stdin=key)
+    args = ("--project-dir", str(project), "rotate", "-s", stack, "-p", provider, "--verify-base-url",
+            fake.base_url(provider), *key_args, *extra)
+    if crash_after:
+        return run_crashing_cli(crash_after, *args, stdin=key)
+    return run_cli(*args, stdin=key)
 
 
 def rotate_here(spec: StackSpec, project: Path, fake: FakeProvider, key: str, provider: str = "moonshot") -> list[str]:
@@ -297,7 +302,7 @@ def test_a_crash_after_any_step_is_finished_by_resume(aws, fake, tmp_path, step)
     project = make_project(tmp_path, "inline")
     spec = seed(project, "staging")
 
-    crashed = rotate_cli(project, fake, "staging", NEW["moonshot"], env={rot.FAULT_ENV: step})
+    crashed = rotate_cli(project, fake, "staging", NEW["moonshot"], crash_after=step)
     assert crashed.returncode == 1
     assert f"error: stopped after step {step!r}" in crashed.stderr
     assert_consistent(spec, project)
@@ -308,15 +313,13 @@ def test_a_crash_after_any_step_is_finished_by_resume(aws, fake, tmp_path, step)
 
 
 @pytest.mark.parametrize("step", rot.STEPS)
-def test_a_crash_after_any_step_is_finished_by_running_again(fake, tmp_path, step, monkeypatch):
+def test_a_crash_after_any_step_is_finished_by_running_again(fake, tmp_path, step):
     project = make_project(tmp_path, "inline")
     spec = seed(project, "dev")
-    monkeypatch.setenv(rot.FAULT_ENV, step)
-    with pytest.raises(rot.InjectedFault):
+    with crashing_after(step), pytest.raises(InjectedFault):
         rotate_here(spec, project, fake, NEW["moonshot"])
     assert_consistent(spec, project)
 
-    monkeypatch.delenv(rot.FAULT_ENV)
     rotate_here(spec, project, fake, NEW["moonshot"])  # the same key: the same token, the same rotation
     assert_converged(spec, project)
 
@@ -324,7 +327,7 @@ def test_a_crash_after_any_step_is_finished_by_running_again(fake, tmp_path, ste
 def test_a_second_rotation_is_refused_while_one_is_pending(aws, fake, tmp_path):
     project = make_project(tmp_path, "inline")
     spec = seed(project, "staging")
-    rotate_cli(project, fake, "staging", NEW["moonshot"], env={rot.FAULT_ENV: "stage"})
+    rotate_cli(project, fake, "staging", NEW["moonshot"], crash_after="stage")
     pending = open_store(spec, "moonshot", project).describe().version_in("pending").version_id
 
     second = rotate_cli(project, fake, "staging", BAD)
@@ -340,7 +343,7 @@ def test_a_second_rotation_is_refused_while_one_is_pending(aws, fake, tmp_path):
 def test_resume_discards_a_pending_key_the_provider_rejects(aws, fake, tmp_path):
     project = make_project(tmp_path, "inline")
     spec = seed(project, "staging")
-    rotate_cli(project, fake, "staging", NEW["moonshot"], env={rot.FAULT_ENV: "stage"})
+    rotate_cli(project, fake, "staging", NEW["moonshot"], crash_after="stage")
     fake.behaviour.keys["moonshot"].discard(NEW["moonshot"])  # revoked meanwhile
 
     result = rotate_cli(project, fake, "staging", None, "--resume")
@@ -411,20 +414,18 @@ def test_rollback_is_refused_during_a_rotation_and_without_a_previous_key(aws, f
     nothing = cli(project, "rollback", "-s", "staging", "-p", "moonshot")
     assert nothing.returncode == 1 and "no previous version to roll back to" in nothing.stderr
 
-    rotate_cli(project, fake, "staging", NEW["moonshot"], env={rot.FAULT_ENV: "verify"})
+    rotate_cli(project, fake, "staging", NEW["moonshot"], crash_after="verify")
     busy = cli(project, "rollback", "-s", "staging", "-p", "moonshot")
     assert busy.returncode == 1 and "a rotation is in progress" in busy.stderr
     assert stages(spec, project)["current"] == OLD["moonshot"]
 
 
-def test_a_crash_after_rollback_is_finished_by_resume(aws, fake, tmp_path, monkeypatch):
+def test_a_crash_after_rollback_is_finished_by_resume(aws, fake, tmp_path):
     project = make_project(tmp_path, "inline")
     spec = seed(project, "staging")
     rotate_here(spec, project, fake, NEW["moonshot"])
-    monkeypatch.setenv(rot.FAULT_ENV, "rollback")
-    with pytest.raises(rot.InjectedFault):
+    with crashing_after("rollback"), pytest.raises(InjectedFault):
         rot.rollback(spec, project, "moonshot", say=lambda _: None)
-    monkeypatch.delenv(rot.FAULT_ENV)
 
     rot.resume(spec, project, "moonshot", verify_url=None, say=lambda _: None)
 
@@ -447,7 +448,7 @@ def test_the_key_never_shows_in_output_logs_or_errors(aws, fake, tmp_path, caplo
 
     assert run(CANARY_KEY).returncode == 1  # not accepted yet: rejected, discarded
     fake.accept("moonshot", CANARY_KEY)
-    assert run(CANARY_KEY, env={rot.FAULT_ENV: "verify"}).returncode == 1
+    assert run(CANARY_KEY, crash_after="verify").returncode == 1
     assert run(NEW["moonshot"]).returncode == 1  # refused: the canary's rotation is pending
     assert run(None, "--resume").returncode == 0
     assert run(CANARY_KEY).returncode == 0  # already current
@@ -468,8 +469,7 @@ def test_the_key_never_shows_in_output_logs_or_errors(aws, fake, tmp_path, caplo
             with pytest.raises(KimiInfraError) as error:
                 get_models("moonshot", url, Secret(key))
             errors.append("".join(traceback.format_exception(error.value)))
-    monkeypatch.setenv(rot.FAULT_ENV, "stage")
-    with pytest.raises(rot.InjectedFault) as error:
+    with crashing_after("stage"), pytest.raises(InjectedFault) as error:
         rotate_here(spec, project, fake, CANARY_KEY + "-2")
     errors.append("".join(traceback.format_exception(error.value)))
 
