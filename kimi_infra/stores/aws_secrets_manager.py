@@ -15,14 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    PartialCredentialsError,
-    ProfileNotFound,
-)
+from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from kimi_infra import aws
 from kimi_infra.secret import Secret
@@ -44,15 +37,10 @@ from kimi_infra.stores.base import (
 LABELS: dict[Stage, str] = {"current": "AWSCURRENT", "pending": "AWSPENDING", "previous": "AWSPREVIOUS"}
 STAGES: dict[str, Stage] = {label: stage for stage, label in LABELS.items()}
 
-ACCESS_CODES = frozenset({
-    "AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "InvalidClientTokenId",
-    "InvalidSignatureException", "SignatureDoesNotMatch", "ExpiredTokenException",
-})
 KMS_CODES = frozenset({
     "KMSDisabledException", "KMSInvalidStateException", "KMSAccessDeniedException", "KMSNotFoundException",
     "DecryptionFailure", "EncryptionFailure",
 })
-LIMIT_CODES = frozenset({"LimitExceededException", "ThrottlingException", "TooManyRequestsException"})
 
 Labels = dict[str, list[str]]  # VersionIdsToStages: version id -> labels
 
@@ -286,7 +274,6 @@ class AwsSecretsManagerStore:
     def _explain(self, error: ClientError) -> StoreError:
         """One line for an AWS error: its code and operation, never the request or AWS's text."""
         code = error.response.get("Error", {}).get("Code", "Unknown")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         operation = error.operation_name
         where = f"{self.name}: {code} on {operation} ({self.region})"
         if code == "ResourceNotFoundException":
@@ -296,30 +283,31 @@ class AwsSecretsManagerStore:
             key = self.kms_key_id or "aws/secretsmanager"
             return StoreAccessError(f"{where}: KMS key {key} is unusable; fix: enable the key or grant the "
                                     "caller kms:Encrypt/kms:Decrypt on it")
-        # moto answers IAM denials with an XML body that botocore reads as code "403".
-        if code in ACCESS_CODES or status == 403:
+        kind = aws.classify(error)
+        if kind == "access-denied":
             return StoreAccessError(f"{self.name}: access denied ({code} on {operation}, {self.region}); fix: "
                                     "check the credentials/profile and that their IAM policy allows "
                                     f"secretsmanager:{operation} on this secret")
         if code == "InvalidRequestException" and "delet" in str(error.response["Error"].get("Message", "")):
             return SecretNotFoundError(self._scheduled_for_deletion())
-        if code in LIMIT_CODES:
+        if kind == "throttled":
             return StoreError(f"{where}: Secrets Manager limit reached; fix: wait a few minutes and run again")
         if code == "ResourceExistsException":
             return StoreError(f"{where}: created by someone else meanwhile; fix: run again")
         return StoreError(f"{where}: Secrets Manager refused the request; fix: see the AWS docs for {code}")
 
     def _explain_local(self, error: BotoCoreError) -> StoreError:
-        """One line for a failure before AWS answered (no endpoint, no credentials, bad profile)."""
-        if isinstance(error, EndpointConnectionError):
-            return StoreError(f"{self.name}: cannot reach Secrets Manager in {self.region}; "
-                              "fix: check the network and AWS_ENDPOINT_URL")
-        if isinstance(error, NoCredentialsError | PartialCredentialsError):
-            return StoreAccessError(f"{self.name}: no AWS credentials for {self.region}; fix: set AWS_PROFILE "
-                                    "or the profile in the stack file, or log in (`aws sso login`)")
+        """One line for a failure before AWS answered: which kind (aws.classify), where, the fix."""
+        kind = aws.classify(error)
         if isinstance(error, ProfileNotFound):
             return StoreAccessError(f"{self.name}: AWS profile {self.profile!r} not found; "
                                     "fix: add it to ~/.aws/config")
+        if kind == "credentials":
+            return StoreAccessError(f"{self.name}: no AWS credentials for {self.region}; fix: set AWS_PROFILE "
+                                    "or the profile in the stack file, or log in (`aws sso login`)")
+        if kind in ("timeout", "refused", "dns", "unreachable"):
+            problem, fix = aws.FAILURES[kind]
+            return StoreError(f"{self.name}: cannot reach Secrets Manager in {self.region}: {problem}; fix: {fix}")
         # Other botocore errors (parameter validation) may quote request values: name the class only.
         return StoreError(f"{self.name}: AWS call failed before reaching Secrets Manager ({type(error).__name__})")
 
