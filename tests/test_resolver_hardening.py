@@ -29,12 +29,17 @@ from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores.local_file import LocalFileStore
 from tests.conftest import CANARY_KEY
-from tests.test_resolver import answer, assert_clean, aws_env, call_resolver, launcher, request  # noqa: F401
+from tests.test_resolver import answer, assert_clean, aws_env, call_resolver, install_launcher, request
 
 DEV = secret_id("dev", "moonshot")
 PROD = secret_id("prod", "moonshot")
 STAGING = secret_id("staging", "moonshot")
 PROD_KEY = CANARY_KEY + "-PROD"
+
+
+@pytest.fixture(scope="module", name="launcher")
+def launcher_fixture(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return install_launcher(tmp_path_factory.mktemp("resolver") / "bin" / "kimi-infra-resolve")
 
 
 @pytest.fixture(scope="module")
