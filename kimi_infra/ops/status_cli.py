@@ -19,8 +19,6 @@ if TYPE_CHECKING:
     from kimi_infra.ops.history import TargetHistory
     from kimi_infra.ops.status import KeyStatus, StackStatus, TargetStatus
 
-EXIT_OUT_OF_SYNC = 1
-EXIT_ERROR = 2  # not 1 as elsewhere: for `status`, 1 already means "drift or pending rotation"
 SHORT_HASH = 12
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of lines.")
@@ -33,23 +31,29 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 def status(ctx: click.Context, stack: str, as_json: bool) -> None:
     """Compare each target with what `pulumi up` would write now; show each key's version and rotation.
 
-    Exit 0: every target in sync and no rotation pending; 1: a target drifted or is missing, or
-    a rotation is pending; 2: the check itself failed (one line on stderr). Never prints a key.
+    Exit 0: every target in sync and no rotation pending; 1: a target drifted or is missing, a
+    key is missing, or a rotation is pending; 2: a check itself failed (one line each on stderr).
+    With --json, always one JSON document, errors included. Never prints a key.
     """
-    from kimi_infra.ops.status import stack_status
+    from kimi_infra.ops.status import EXIT_ERROR, stack_status  # 2, not 1: 1 means "drift or pending"
     from kimi_infra.stackfile import load_stack
 
     try:
         report = stack_status(load_stack(ctx.obj, stack).spec, ctx.obj, progress=_progress)
-    except KimiInfraError as error:
+    except KimiInfraError as error:  # the stack file itself: no report to give
         click.echo(f"error: {error}", err=True)
+        if as_json:
+            click.echo(json.dumps({"stack": stack, "inSync": False, "exitCode": EXIT_ERROR, "error": str(error),
+                                   "targets": [], "keys": []}, indent=2))
         ctx.exit(EXIT_ERROR)
+    for message in report.errors:
+        click.echo(f"error: {message}", err=True)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
     else:
         for line in status_lines(report):
             click.echo(line)
-    ctx.exit(0 if report.in_sync else EXIT_OUT_OF_SYNC)
+    ctx.exit(report.exit_code)
 
 
 @click.command()
@@ -90,7 +94,9 @@ def status_lines(report: StackStatus) -> list[str]:
 
 
 def _target_state(target: TargetStatus) -> str:
-    rendered = target.rendered_sha256[:SHORT_HASH]
+    if target.state in ("error", "unknown"):
+        return click.style(f"{target.state}: {target.error}", fg="red")
+    rendered = (target.rendered_sha256 or "")[:SHORT_HASH]
     if target.state == "missing":
         return click.style(f"missing (rendered {rendered}...)", fg="red")
     if target.state == "drifted" and target.deployed_sha256 == target.rendered_sha256:
@@ -103,6 +109,11 @@ def _target_state(target: TargetStatus) -> str:
 
 
 def _key_line(key: KeyStatus) -> str:
+    if key.state in ("error", "missing", "not-stored") and key.current_version is None:
+        shown_state = "not in the store (keyMode reference does not need it)" if key.state == "not-stored" \
+            else f"{key.state}: {key.error}" if key.error else key.state
+        return f"key {key.provider}  {key.secret}  " + click.style(shown_state, fg="red" if key.state != "not-stored"
+                                                                      else None)
     if key.current_version is None:
         current = click.style("no current version", fg="red")
     else:
@@ -117,7 +128,7 @@ def _verdict(report: StackStatus) -> str:
         return click.style("in sync", fg="green")
     problems = [f"{t.name} {t.state}" for t in report.targets if t.state != "in-sync"]
     problems += [f"{k.provider} rotation pending" for k in report.keys if k.pending]
-    problems += [f"{k.provider} has no current key" for k in report.keys if k.current_version is None]
+    problems += [f"{k.provider} key {k.state}" for k in report.keys if k.state in ("missing", "error")]
     return click.style("out of sync: " + ", ".join(problems), fg="red")
 
 
