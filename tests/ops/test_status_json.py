@@ -93,4 +93,4 @@ def test_a_bad_stack_file_is_still_one_document(project):
     (project / "stacks" / "Pulumi.dev.yaml").write_text("config: [")
     code, document = report(project, "dev")
     assert (code, document["exitCode"], document["targets"], document["keys"]) == (2, 2, [], [])
-    assert "Pulumi.dev.yaml: line 1: YAML syntax error" in document["error"]
+    assert "Pulumi.dev.yaml: line 2: YAML syntax error" in document["error"]
