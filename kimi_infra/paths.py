@@ -37,7 +37,7 @@ def project_path(project_dir: Path, path: str) -> Path:
     KimiInfraError (one line) for a path no file can have: a NUL byte, or `~user` of no user.
     """
     if "\0" in path:
-        raise KimiInfraError(f"the path {path.replace(chr(0), '')!r}... holds a NUL byte; fix: remove it")
+        raise KimiInfraError(f"the path {path.replace(chr(0), '')!r} holds a NUL byte; fix: remove it")
     try:
         candidate = Path(path).expanduser()
     except RuntimeError:
@@ -70,7 +70,10 @@ def check_distinct_paths(project_dir: Path, spec: StackSpec, source: str, out: P
         if target.kind != "file":
             continue
         field = f"kimi-infra:targets[{index}].path"
-        real = real_path(project_path(project_dir, target.path))
+        try:
+            real = real_path(project_path(project_dir, target.path))
+        except KimiInfraError as error:
+            raise KimiInfraError(f"{source}: {field}: {error}") from None
         _refuse_clash(source, field, real, kept)
         if _same_file(real, seen):
             raise KimiInfraError(f"{source}: {field}: target {target.name!r} is the same file as target "

@@ -17,6 +17,9 @@ def validate_file(path: Path) -> OpenClawConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise KimiInfraError(f"{source}: cannot read: {error.strerror}") from None
+    except UnicodeDecodeError as error:  # its text would quote bytes of the file
+        raise SpecError(source, "document", f"is not UTF-8 text (byte {error.start})",
+                        "save the file as UTF-8") from None
     return validate_text(text, source)
 
 
