@@ -78,7 +78,7 @@ class Rotation:
 def rotate(spec: StackSpec, project_dir: Path, provider: str, key: Secret, *, verify_url: str | None,
            say: Progress) -> None:
     """Make `key` the provider's current key and re-write what holds it; safe to run again."""
-    store = open_store(spec, provider, project_dir)
+    store = _open_store(spec, provider, project_dir)
     with store.exclusive():  # a second rotation of a local store waits, then sees our result
         state = store.describe()
         rotation = Rotation(spec, project_dir, provider, store, key, rotation_token(provider, key), verify_url,
@@ -94,7 +94,7 @@ def rotate(spec: StackSpec, project_dir: Path, provider: str, key: Secret, *, ve
 def resume(spec: StackSpec, project_dir: Path, provider: str, *, verify_url: str | None, say: Progress) -> None:
     """Finish the rotation whose pending version is in the store; with none, re-write the
     targets from the current key (a run may have stopped after promoting)."""
-    store = open_store(spec, provider, project_dir)
+    store = _open_store(spec, provider, project_dir)
     with store.exclusive():
         _resume(spec, project_dir, provider, store, verify_url=verify_url, say=say)
 
@@ -119,7 +119,7 @@ def _resume(spec: StackSpec, project_dir: Path, provider: str, store: SecretStor
 
 def rollback(spec: StackSpec, project_dir: Path, provider: str, *, say: Progress) -> None:
     """Make the previous key current again and re-write what holds it. Running it again swaps back."""
-    store = open_store(spec, provider, project_dir)
+    store = _open_store(spec, provider, project_dir)
     label = _label(spec, provider)
     with store.exclusive():
         state = store.describe()
@@ -290,6 +290,15 @@ def _current_or_none(store: SecretStore) -> Secret | None:
         if store.exists():  # only a missing secret is fine: it holds no key to clash with
             raise
         return None
+
+
+def _open_store(spec: StackSpec, provider: str, project_dir: Path) -> SecretStore:
+    """The provider's store, after refusing targets that would overwrite kimi-infra's own files:
+    before the first stage moves, not when the targets are re-written at the end."""
+    from kimi_infra.paths import check_distinct_paths, stack_file
+
+    check_distinct_paths(project_dir, spec, stack_file(spec.stack))
+    return open_store(spec, provider, project_dir)
 
 
 def _current_id(state: SecretDescription) -> str | None:
