@@ -19,6 +19,7 @@ from kimi_infra.options import stack_option
 _LAZY_COMMANDS = {
     "catalog-check": "kimi_infra.ops.rotate_cli:catalog_check",
     "history": "kimi_infra.ops.status_cli:history",
+    "iam-policy": "kimi_infra.ops.iam_policy:iam_policy",
     "install-resolver": "kimi_infra.ops.resolver_cli:install_resolver",
     "rollback": "kimi_infra.ops.rotate_cli:rollback",
     "rotate": "kimi_infra.ops.rotate_cli:rotate",

@@ -1,0 +1,99 @@
+"""`iam-policy`: the least-privilege IAM policy a stack's gateway or operator needs.
+
+The gateway (through the secretref resolver) may only read each provider's secret of its own
+stack at AWSCURRENT, plus `kms:Decrypt` through the stack's KMS key when one is set. The
+operator may also rotate them (stage, relabel, list versions). Every ARN comes from an AWS
+answer (DescribeSecret, KMS DescribeKey), never built by hand: the partition (aws, aws-cn) and
+the random suffix of a secret's ARN are AWS's to say.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import click
+
+from kimi_infra.errors import KimiInfraError
+from kimi_infra.options import stack_option
+
+Role = Literal["gateway", "operator"]
+POLICY_VERSION = "2012-10-17"
+GATEWAY_ACTIONS = ["secretsmanager:GetSecretValue"]
+OPERATOR_ACTIONS = [
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:ListSecretVersionIds",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
+]
+OPERATOR_KMS_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]
+
+
+@click.command("iam-policy")
+@stack_option
+@click.option("--for", "role", required=True, type=click.Choice(["gateway", "operator"]),
+              help="gateway: read the current keys; operator: also rotate them.")
+@click.pass_obj
+def iam_policy(project_dir: Path, stack: str, role: Role) -> None:
+    """Print the IAM policy (JSON) the stack's gateway or operator needs, with ARNs from AWS.
+
+    The stack's secrets must exist (after `pulumi up` or `deploy`); a local-store stack needs none.
+    """
+    from kimi_infra.stackfile import load_stack
+
+    loaded = load_stack(project_dir, stack)
+    click.echo(json.dumps(stack_policy(loaded.spec, project_dir, role), indent=2))
+
+
+def stack_policy(spec: Any, project_dir: Path, role: Role) -> dict[str, Any]:
+    """The policy document for `role` over the stack's secrets (and KMS key)."""
+    from kimi_infra.aws import reusing_clients
+    from kimi_infra.models import LocalStoreSpec
+
+    if isinstance(spec.secretStore, LocalStoreSpec):
+        raise KimiInfraError(f"stack {spec.stack} keeps its keys in a local file: no IAM policy applies; fix: "
+                             "give the stack an aws-secrets-manager secretStore")
+    with reusing_clients():
+        secret_arns = [_secret_arn(spec, provider, project_dir) for provider in spec.providers]
+        key_arn = _kms_key_arn(spec.secretStore) if spec.secretStore.kmsKeyId else None
+    return policy_document(role, secret_arns, key_arn)
+
+
+def policy_document(role: Role, secret_arns: list[str], key_arn: str | None) -> dict[str, Any]:
+    """The policy for `role` over exactly these ARNs (pure: the tests feed it AWS's answers)."""
+    if role == "gateway":
+        statements = [{"Sid": "ReadCurrentKeys", "Effect": "Allow", "Action": GATEWAY_ACTIONS,
+                       "Resource": secret_arns,
+                       "Condition": {"StringEquals": {"secretsmanager:VersionStage": "AWSCURRENT"}}}]
+        kms_actions = ["kms:Decrypt"]
+    else:
+        statements = [{"Sid": "RotateKeys", "Effect": "Allow", "Action": OPERATOR_ACTIONS, "Resource": secret_arns}]
+        kms_actions = OPERATOR_KMS_ACTIONS
+    if key_arn:
+        statements.append({"Sid": "UseTheStackKey", "Effect": "Allow", "Action": kms_actions, "Resource": [key_arn]})
+    return {"Version": POLICY_VERSION, "Statement": statements}
+
+
+def _secret_arn(spec: Any, provider: str, project_dir: Path) -> str:
+    from kimi_infra.stores import open_store
+
+    store = open_store(spec, provider, project_dir)
+    arn = store.describe().arn
+    if arn is None:
+        raise KimiInfraError(f"{store.name}: the store gave no ARN; fix: check the stack's secretStore")
+    return arn
+
+
+def _kms_key_arn(store_spec: Any) -> str:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from kimi_infra.aws import FAILURES, classify, client
+
+    try:
+        answer = client("kms", store_spec.region, store_spec.profile).describe_key(KeyId=store_spec.kmsKeyId)
+    except (BotoCoreError, ClientError) as error:  # classified; never their text (it may echo input)
+        problem, fix = FAILURES[classify(error)]
+        raise KimiInfraError(f"KMS key {store_spec.kmsKeyId} ({store_spec.region}): {problem}; fix: {fix}") from None
+    return answer["KeyMetadata"]["Arn"]
