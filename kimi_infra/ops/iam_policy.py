@@ -57,6 +57,8 @@ def stack_policy(spec: Any, project_dir: Path, role: Role) -> dict[str, Any]:
                              "give the stack an aws-secrets-manager secretStore")
     with reusing_clients():
         secret_arns = [_secret_arn(spec, provider, project_dir) for provider in spec.providers]
+        if role == "operator":
+            secret_arns += _salt_arn(spec, project_dir)
         key_arn = _kms_key_arn(spec.secretStore) if spec.secretStore.kmsKeyId else None
     return policy_document(role, secret_arns, key_arn)
 
@@ -84,6 +86,19 @@ def _secret_arn(spec: Any, provider: str, project_dir: Path) -> str:
     if arn is None:
         raise KimiInfraError(f"{store.name}: the store gave no ARN; fix: check the stack's secretStore")
     return arn
+
+
+def _salt_arn(spec: Any, project_dir: Path) -> list[str]:
+    """The stack's token-salt secret (the operator reads it to name rotation versions), if made yet."""
+    from kimi_infra.stores import open_store
+
+    store = open_store(spec, spec.providers[0], project_dir)
+    arn = store.salt_arn()
+    if arn is None:
+        click.echo(f"note: {store.salt_name} does not exist yet; the first rotation creates it (that needs "
+                   "secretsmanager:CreateSecret); run iam-policy again after it", err=True)
+        return []
+    return [arn]
 
 
 def _kms_key_arn(store_spec: Any) -> str:

@@ -5,7 +5,8 @@
     promote -> pending becomes current, the old key previous (the store clears pending with it)
     write   -> inline stacks re-render and re-write every target; other modes write nothing
 
-The token is derived from the key, so running the same rotation again is the same rotation:
+The token is derived from the key (a keyed hash with the store's salt), so running the same
+rotation again is the same rotation:
 each step checks the store state read at the start and skips what is done, and every store call
 is itself idempotent. A run that stopped anywhere converges when run again (or with `--resume`,
 which needs no key: it finishes the pending version in the store). At every point the current
@@ -17,6 +18,7 @@ Only the SecretStore protocol is used, so the AWS (aws, aws-cn) and local stores
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,13 +45,14 @@ class RotationError(KimiInfraError):
     """A rotation or rollback cannot go on; the message says what to run next."""
 
 
-def rotation_token(provider: str, key: Secret) -> str:
-    """The version id a key gets: "kr-" + sha256(provider, key), 48 characters.
+def rotation_token(provider: str, key: Secret, salt: bytes) -> str:
+    """The version id a key gets: "kr-" + HMAC-SHA256(salt, provider, key), 48 characters.
 
-    The same key always gets the same token, so a re-run is idempotent and cannot stage the key
-    twice. A hash of a high-entropy key reveals nothing about it.
+    The same key always gets the same token in the same store, so a re-run is idempotent and
+    cannot stage the key twice. The salt is secret (kept with the store): without it, someone
+    who may only list version ids cannot confirm a guessed key, as a bare sha256 would let them.
     """
-    digest = hashlib.sha256(f"{provider}\0{key.reveal()}".encode()).hexdigest()
+    digest = hmac.new(salt, f"{provider}\0{key.reveal()}".encode(), hashlib.sha256).hexdigest()
     return (TOKEN_PREFIX + digest)[:48]
 
 
@@ -81,8 +84,11 @@ def rotate(spec: StackSpec, project_dir: Path, provider: str, key: Secret, *, ve
     store = _open_store(spec, provider, project_dir)
     with store.exclusive():  # a second rotation of a local store waits, then sees our result
         state = store.describe()
-        rotation = Rotation(spec, project_dir, provider, store, key, rotation_token(provider, key), verify_url,
-                            say, expected_current=_current_id(state))
+        # Refused before the salt is made: a refusal writes nothing.
+        others = _refuse_other_providers_key(spec, project_dir, provider, key)
+        token = rotation_token(provider, key, store.token_salt())
+        rotation = Rotation(spec, project_dir, provider, store, key, token, verify_url, say, other_keys=others,
+                            expected_current=_current_id(state))
         _require_no_other_rotation(rotation, state)
         if _already_current(rotation, state):
             say(f"{rotation.label}: the key is already current; nothing to rotate")
@@ -137,11 +143,10 @@ def rollback(spec: StackSpec, project_dir: Path, provider: str, *, say: Progress
 
 
 def stage(rotation: Rotation, state: SecretDescription) -> None:
-    """Store the new key as pending version `token` (after refusing another provider's key)."""
+    """Store the new key as pending version `token` (`rotate` refused another provider's key first)."""
     if _holds(state, "pending", rotation.token):
         rotation.say(f"{rotation.label}: pending version {_short(rotation.token)} already staged")
         return
-    rotation.other_keys.update(_refuse_other_providers_key(rotation))
     rotation.store.stage_pending(rotation.key, rotation.token)
     rotation.say(f"{rotation.label}: staged pending version {_short(rotation.token)}")
 
@@ -266,20 +271,20 @@ def _already_current(rotation: Rotation, state: SecretDescription) -> bool:
     return rotation.store.get("current") == rotation.key
 
 
-def _refuse_other_providers_key(rotation: Rotation) -> dict[str, Secret]:
+def _refuse_other_providers_key(spec: StackSpec, project_dir: Path, provider: str,
+                                key: Secret) -> dict[str, Secret]:
     """Moonshot and Kimi Code keys are not interchangeable: refuse the other provider's key.
     Returns the other providers' current keys (those that exist)."""
     others = {}
-    for other in rotation.spec.providers:
-        if other == rotation.provider:
+    for other in spec.providers:
+        if other == provider:
             continue
-        key = _current_or_none(open_store(rotation.spec, other, rotation.project_dir))
-        if key == rotation.key:
-            raise RotationError(f"{rotation.label}: the new key is {other}'s current key in this stack; fix: "
-                                f"give the {rotation.provider} key (Moonshot and Kimi Code keys are not "
-                                "interchangeable)")
-        if key is not None:
-            others[other] = key
+        current = _current_or_none(open_store(spec, other, project_dir))
+        if current == key:
+            raise RotationError(f"{_label(spec, provider)}: the new key is {other}'s current key in this stack; "
+                                f"fix: give the {provider} key (Moonshot and Kimi Code keys are not interchangeable)")
+        if current is not None:
+            others[other] = current
     return others
 
 

@@ -29,6 +29,7 @@ from kimi_infra.stores.base import (
     StoreAccessError,
     StoreError,
     moved_meanwhile,
+    new_salt,
     rollback_needed,
     validate_token,
     validate_value,
@@ -120,6 +121,40 @@ class AwsSecretsManagerStore:
             if not {"AWSPENDING", "AWSCURRENT"} & set(labels[token]):
                 self._move_label(client, labels, "AWSPENDING", token)  # discarded before: stage again
         return token
+
+    @property
+    def salt_name(self) -> str:
+        """The stack's salt secret, `kimi-infra/<stack>/token-salt`: not a provider, so the
+        resolver never serves it and the gateway's policy does not name it."""
+        return self.name.rsplit("/", 1)[0] + "/token-salt"
+
+    def token_salt(self) -> bytes:
+        """The stack's salt from its own secret, created (random, same KMS key) on first use."""
+        with self._aws() as client:
+            try:
+                answer = client.get_secret_value(SecretId=self.salt_name, VersionStage="AWSCURRENT")
+            except client.exceptions.ResourceNotFoundException:
+                answer = self._create_salt(client)
+        return bytes.fromhex(answer["SecretString"])
+
+    def salt_arn(self) -> str | None:
+        """The salt secret's ARN as AWS gives it, or None before the first rotation made it."""
+        with self._aws() as client:
+            try:
+                return self._arn(client.describe_secret(SecretId=self.salt_name))
+            except client.exceptions.ResourceNotFoundException:
+                return None
+
+    def _create_salt(self, client: Any) -> dict[str, Any]:
+        tags = [{"Key": k, "Value": v} for k, v in self.tags.items() if k != "provider"]
+        request: dict[str, Any] = {"Name": self.salt_name, "SecretString": new_salt(), "Tags": tags}
+        if self.kms_key_id:
+            request["KmsKeyId"] = self.kms_key_id
+        try:
+            client.create_secret(**request)
+            return {"SecretString": request["SecretString"]}
+        except client.exceptions.ResourceExistsException:  # another rotation made it meanwhile
+            return client.get_secret_value(SecretId=self.salt_name, VersionStage="AWSCURRENT")
 
     def exclusive(self) -> nullcontext[None]:
         """No lock in Secrets Manager: `promote`'s compare-and-set on AWSCURRENT decides."""

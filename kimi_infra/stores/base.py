@@ -96,6 +96,10 @@ class SecretStore(Protocol):
         """Remove the pending stage (and its value where the store can); no-op if none. With
         `token`, only when that version holds it (never another rotation's pending key)."""
 
+    def token_salt(self) -> bytes:
+        """The store's random salt for keyed hashes of its keys (rotation tokens), created on
+        first use and kept with the store, readable only by whoever may read the keys."""
+
     def exclusive(self) -> AbstractContextManager[None]:
         """Hold off other rotations of this store for the block (the local store locks a file;
         Secrets Manager has no lock, so there `promote`'s compare-and-set decides)."""
@@ -111,6 +115,16 @@ class SecretStore(Protocol):
 
     def delete(self) -> None:
         """Delete the secret (AWS: with its recovery window). No-op if it does not exist."""
+
+
+SALT_BYTES = 32
+
+
+def new_salt() -> str:
+    """A fresh random salt, hex-encoded."""
+    import secrets
+
+    return secrets.token_hex(SALT_BYTES)
 
 
 def validate_value(name: str, value: Secret) -> None:

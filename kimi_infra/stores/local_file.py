@@ -2,8 +2,10 @@
 
 The file holds every provider's secret of the stack, keyed by secret name:
 
-    {"format": 1, "secrets": {"kimi-infra/dev/moonshot": {"versions": {
+    {"format": 1, "salt": "<hex>", "secrets": {"kimi-infra/dev/moonshot": {"versions": {
         "<version id>": {"stages": ["current"], "created": "<ISO 8601>", "value": "<key>"}}}}}
+
+`salt` (random, added by the first rotation) keys the hash that names a rotation's version.
 
 Writes lock a sibling `.lock` file (fcntl.flock), read, change, and replace the file atomically,
 so two processes never lose each other's update and a reader never sees half a file. Unlike AWS,
@@ -34,6 +36,7 @@ from kimi_infra.stores.base import (
     Stage,
     StoreError,
     moved_meanwhile,
+    new_salt,
     rollback_needed,
     validate_token,
     validate_value,
@@ -159,6 +162,14 @@ class LocalFileStore:
             _make_current(versions, previous)
             return previous
 
+    def token_salt(self) -> bytes:
+        """The file's salt (one for every secret in it), added on first use."""
+        salt = self._load().get("salt")
+        if not isinstance(salt, str):
+            with self._update_document() as document:
+                salt = document.setdefault("salt", new_salt())
+        return bytes.fromhex(salt)
+
     def describe(self) -> SecretDescription:
         """Versions with stages and dates; never a value."""
         versions = self._versions(self._load()["secrets"])
@@ -204,12 +215,17 @@ class LocalFileStore:
     @contextmanager
     def _update(self) -> Iterator[dict[str, Any]]:
         """Lock, load, let the caller change `secrets`, then write the file only if it changed."""
+        with self._update_document() as document:
+            yield document["secrets"]
+
+    @contextmanager
+    def _update_document(self) -> Iterator[dict[str, Any]]:
         lock = self._open_lock(self.lock_path)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
             document = self._load()
             before = _dump(document)
-            yield document["secrets"]
+            yield document
             after = _dump(document)
             if after != before:
                 self._write(after)

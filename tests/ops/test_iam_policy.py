@@ -55,6 +55,21 @@ def test_the_policies_name_only_this_stacks_secrets(aws, tmp_path, monkeypatch):
     assert "secretsmanager:DeleteSecret" not in rotate["Action"]
 
 
+def test_after_a_rotation_the_operator_may_read_the_token_salt_and_the_gateway_not(aws, tmp_path):
+    from kimi_infra.stores.aws_secrets_manager import AwsSecretsManagerStore
+
+    project = make_project(tmp_path, STACKS)
+    sm = boto3.client("secretsmanager", region_name="us-east-1")
+    for provider in ("moonshot", "kimi-code"):
+        sm.create_secret(Name=f"kimi-infra/staging/{provider}", SecretString=KEY)
+    AwsSecretsManagerStore("kimi-infra/staging/moonshot", "us-east-1").token_salt()  # what a rotation makes
+    salt_arn = sm.describe_secret(SecretId="kimi-infra/staging/token-salt")["ARN"]
+    env = moto_env(aws.endpoint)
+
+    assert salt_arn in iam_policy(project, "staging", "operator", env)["Statement"][0]["Resource"]
+    assert salt_arn not in iam_policy(project, "staging", "gateway", env)["Statement"][0]["Resource"]
+
+
 def test_a_kms_key_adds_decrypt_through_that_key_only(aws, tmp_path):
     key_arn = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["Arn"]
     stack = dev_like(secretStore={"kind": "aws-secrets-manager", "region": "us-east-1", "kmsKeyId": key_arn})
@@ -84,8 +99,10 @@ def actions_only(policy: dict) -> dict:
 @pytest.mark.parametrize("role", ["gateway", "operator"])
 def test_moto_enforces_the_printed_policy(tmp_path, role):
     # Free calls for set-up: 2 create_secret, iam-policy's describe_secret + list_secret_version_ids
-    # per secret (4), create_user, put_user_policy, create_access_key. Every later call is checked.
-    server = _start_moto(tmp_path / "moto.log", {"INITIAL_NO_AUTH_ACTION_COUNT": "9"})
+    # per secret (4; the operator's also looks for the token salt: 5), create_user, put_user_policy,
+    # create_access_key. Every later call is checked against the user's policy.
+    free = 9 if role == "gateway" else 10
+    server = _start_moto(tmp_path / "moto.log", {"INITIAL_NO_AUTH_ACTION_COUNT": str(free)})
     try:
         admin = moto_env(server.endpoint)
         project = make_project(tmp_path / "project", {"staging": STACKS["staging"]})

@@ -7,6 +7,7 @@ the local store) and switch their key mode where a test needs inline targets. Ke
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import traceback
@@ -192,7 +193,7 @@ def test_rotate_in_secretref_mode_prints_the_reload_hint(aws, fake, tmp_path):
 
 
 @pytest.mark.parametrize(("mode", "stack", "target_writes"), [("reference", "prod", 0), ("inline", "staging", 1)])
-def test_a_rotation_costs_at_most_8_secrets_manager_calls(aws, fake, tmp_path, aws_calls, mode, stack,
+def test_a_rotation_costs_at_most_9_secrets_manager_calls(aws, fake, tmp_path, aws_calls, mode, stack,
                                                           target_writes):
     project = make_project(tmp_path, mode)
     spec = seed(project, stack)
@@ -204,7 +205,8 @@ def test_a_rotation_costs_at_most_8_secrets_manager_calls(aws, fake, tmp_path, a
 
     secrets_manager = [op for service, op, _ in aws_calls.calls if service == "secretsmanager"]
     rerendered = len(spec.providers) if mode == "inline" else 0  # deploy_all reads each current key again
-    assert len(secrets_manager) <= 8 + rerendered, secrets_manager
+    # 8 for the rotation itself, +1 to read the store's token salt (issue 13: keyed version ids)
+    assert len(secrets_manager) <= 9 + rerendered, secrets_manager
     target_calls = [op for service, op, _ in aws_calls.calls if service != "secretsmanager"]
     assert [op for op in target_calls if op.startswith("Put")] == ["PutObject"] * target_writes
 
@@ -604,8 +606,21 @@ def test_a_provider_the_stack_does_not_enable_is_refused(tmp_path):
     assert "kimi-code is not enabled in stack prod-cn; fix: use one of moonshot" in result.stderr
 
 
-def test_the_token_is_derived_from_provider_and_key():
-    token = rot.rotation_token("moonshot", Secret(NEW["moonshot"]))
-    assert token == rot.rotation_token("moonshot", Secret(NEW["moonshot"]))
-    assert token != rot.rotation_token("kimi-code", Secret(NEW["moonshot"]))
+def test_the_token_is_a_keyed_hash_of_provider_and_key():
+    salt, other_salt = b"s" * 32, b"t" * 32
+    token = rot.rotation_token("moonshot", Secret(NEW["moonshot"]), salt)
+    assert token == rot.rotation_token("moonshot", Secret(NEW["moonshot"]), salt)
+    assert token != rot.rotation_token("kimi-code", Secret(NEW["moonshot"]), salt)
+    assert token != rot.rotation_token("moonshot", Secret(NEW["moonshot"]), other_salt)
+    bare = hashlib.sha256(f"moonshot\0{NEW['moonshot']}".encode()).hexdigest()
+    assert token[3:] != bare[:45]  # not the unsalted hash anyone could recompute from a guess
     assert token.startswith("kr-") and len(token) == 48
+
+
+def test_each_store_keeps_its_own_random_salt(tmp_path):
+    from kimi_infra.stores import LocalFileStore
+
+    first = LocalFileStore(tmp_path / "a" / "secrets.json", "kimi-infra/dev/moonshot")
+    second = LocalFileStore(tmp_path / "b" / "secrets.json", "kimi-infra/dev/moonshot")
+    assert first.token_salt() == first.token_salt() != second.token_salt()
+    assert len(first.token_salt()) == 32
