@@ -46,7 +46,7 @@ def time_stacks(count: int) -> float:
     start = time.perf_counter()
     for values in raw:
         spec = StackSpec.model_validate(values)
-        rendered = render_stack(spec, "bench")
+        rendered = render_stack(spec)
         parse(rendered.text)
     return time.perf_counter() - start
 

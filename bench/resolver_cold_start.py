@@ -21,7 +21,7 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from tests.conftest import _start_moto, _stop  # noqa: E402  (the tests' real moto_server)
+from tests.support.moto import start_moto, stop_moto  # noqa: E402  (the tests' real moto_server)
 
 IDS = ["kimi-infra/staging/moonshot", "kimi-infra/staging/kimi-code"]
 FLOOR = ("import boto3; c = boto3.client('secretsmanager', region_name='us-east-1'); "
@@ -43,7 +43,7 @@ def wall_time(command: list[str], env: dict[str, str], stdin: str | None = None)
 
 def main() -> None:
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(PROJECT_DIR / "kimi_infra")], check=True)
-    server = _start_moto(Path("/tmp") / f"resolver-bench-moto-{os.getpid()}.log")
+    server = start_moto(Path("/tmp") / f"resolver-bench-moto-{os.getpid()}.log")
     try:
         env = {**os.environ, "AWS_ENDPOINT_URL": server.endpoint, "AWS_ACCESS_KEY_ID": "bench",
                "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/dev/null",
@@ -60,7 +60,7 @@ def main() -> None:
             ours_times.append(wall_time(ours, env, REQUEST))
             floor_times.append(wall_time(floor, env))
     finally:
-        _stop(server)
+        stop_moto(server)
     ours_median, floor_median = statistics.median(ours_times), statistics.median(floor_times)
     print(f"resolver, 2 ids:        {ours_median * 1000:.0f} ms (median of {RUNS})")
     print(f"boto3 floor, same 2 ids: {floor_median * 1000:.0f} ms (median of {RUNS})")

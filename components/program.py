@@ -5,41 +5,59 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pulumi
 
+from components.resources import LlmProvider, LlmProviderArgs, OpenClawConfigDeployment, OpenClawConfigDeploymentArgs
 from kimi_infra.assemble import check_stack, enabled_providers
+from kimi_infra.errors import SpecError, in_file
 from kimi_infra.models import StackSpec
 from kimi_infra.paths import stack_file
-from components.resources import LlmProvider, LlmProviderArgs, OpenClawConfigDeployment, OpenClawConfigDeploymentArgs
-from kimi_infra.stackfile import KEY_CONFIG_NAMES, NAMESPACE, find_project_dir, spec_from_config
+from kimi_infra.stackfile import (
+    KEY_CONFIG_NAMES,
+    NAMESPACE,
+    find_project_dir,
+    read_yaml,
+    spec_from_config,
+    split_namespace,
+    stack_path,
+)
+
+# How each `kimi-infra:` setting arrives from the engine: structured values as JSON text, the
+# boolean as "true"/"false", the rest as plain strings. Every StackSpec field but `stack` is listed
+# (a unit test checks), so no value is guessed at from its text.
+STRUCTURED_SETTINGS = ("providers", "modelOverrides", "extraModels", "aliases", "secretStore", "targets", "resolver")
+BOOLEAN_SETTINGS = ("legacyEnvBlock",)
+TEXT_SETTINGS = ("region", "keyMode", "primaryModel")
 
 
-def read_stack_spec(stack: str) -> StackSpec:
-    """The stack's `kimi-infra:` config as the engine passes it, validated like the CLI's.
+def read_stack_spec(stack: str, project_dir: Path) -> StackSpec:
+    """The stack's `kimi-infra:` config as the engine passes it (public `pulumi.Config`), validated
+    like the CLI's. Settings the stack file has but StackSpec does not are refused, as the CLI does."""
+    config = pulumi.Config(NAMESPACE)
+    readers = {
+        **{name: config.get_object for name in STRUCTURED_SETTINGS},
+        **{name: config.get_bool for name in BOOLEAN_SETTINGS},
+        **{name: config.get for name in TEXT_SETTINGS},
+    }
+    values = {name: value for name, read in readers.items() if (value := read(name)) is not None}
+    with in_file(stack_file(stack)):
+        _refuse_unknown_settings(project_dir, stack, set(readers) | KEY_CONFIG_NAMES)
+        return spec_from_config(values, stack)
 
-    The engine hands structured values over as JSON strings; unknown keys are refused here too.
-    """
-    from pulumi.runtime.config import CONFIG, get_config_env
 
-    prefix = NAMESPACE + ":"
-    raw = {**get_config_env(), **CONFIG.get()}
-    values = {key[len(prefix):]: _decode(value) for key, value in raw.items()
-              if key.startswith(prefix) and key[len(prefix):] not in KEY_CONFIG_NAMES}
-    return spec_from_config(values, stack, stack_file(stack))
-
-
-def _decode(value: Any) -> Any:
-    if not isinstance(value, str) or (value[:1] not in ("{", "[") and value not in ("true", "false")):
-        return value
-    try:
-        return json.loads(value)
-    except ValueError:
-        return value
+def _refuse_unknown_settings(project_dir: Path, stack: str, known: set[str]) -> None:
+    """pulumi.Config can only answer for names it is asked about: list the file's own names."""
+    path = stack_path(project_dir, stack)
+    if not path.is_file():
+        return
+    unknown = sorted(set(split_namespace(read_yaml(path))) - known)
+    if unknown:
+        raise SpecError(f"{NAMESPACE}:{unknown[0]}", "unknown setting",
+                        f"remove it or correct the name (known: {', '.join(sorted(known - KEY_CONFIG_NAMES))})")
 
 
 @dataclass(frozen=True)
@@ -54,10 +72,11 @@ class StackResources:
 def run(project_dir: Path | None = None) -> StackResources:
     """Build the stack's resources and export what operators look up."""
     stack = pulumi.get_stack()
-    spec = read_stack_spec(stack)
     project_dir = project_dir or find_project_dir()
+    spec = read_stack_spec(stack, project_dir)
     config = pulumi.Config(NAMESPACE)
-    models = check_stack(spec, stack_file(stack))
+    with in_file(stack_file(stack)):
+        models = check_stack(spec)
     providers = [
         LlmProvider(info.name, LlmProviderArgs(
             spec=spec, provider=info.name, project_dir=project_dir,

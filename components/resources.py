@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pulumi
 
+from components.providers.api_key_secret import ApiKeySecret
+from components.providers.config_target import ConfigTarget
 from kimi_infra.catalog import provider as catalog_provider
 from kimi_infra.deploy import render_for_deploy
 from kimi_infra.models import StackSpec
-from components.providers.api_key_secret import ApiKeySecret
-from components.providers.config_target import ConfigTarget
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,9 @@ class LlmProvider(pulumi.ComponentResource):
                 "projectDir": str(args.project_dir),
                 "apiKey": self.api_key,
             },
-            pulumi.ResourceOptions(parent=self, additional_secret_outputs=["apiKey"]),
+            # retain_on_delete: `pulumi destroy` must not lose a key (a rotated one exists nowhere
+            # else); the secret stays in the store and the next `up` adopts it.
+            pulumi.ResourceOptions(parent=self, additional_secret_outputs=["apiKey"], retain_on_delete=True),
         )
         self.register_outputs({
             "secretName": self.key_secret.name,
@@ -92,7 +94,7 @@ class OpenClawConfigDeployment(pulumi.ComponentResource):
         # Rendered once, keys masked: the hash says when the bytes change, without holding a key.
         self.render_hash = render_for_deploy(spec, args.project_dir, masked=True).sha256
         key_versions = ({p.env_var: p.key_secret.versionId for p in args.providers}
-                        if spec.keyMode == "inline" else {})
+                        if spec.files_hold_keys else {})
         from kimi_infra.targets import open_stack_target
 
         self.targets = {

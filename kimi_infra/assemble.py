@@ -53,11 +53,11 @@ def enabled_providers(spec: StackSpec) -> list[ProviderInfo]:
     return [info for name, info in PROVIDERS.items() if name in spec.providers]
 
 
-def check_stack(spec: StackSpec, source: str) -> list[RenderedModel]:
-    """Raise SpecError for the first cross-field problem; return the models to render."""
+def check_stack(spec: StackSpec) -> list[RenderedModel]:
+    """Raise SpecError (field-level, no file) for the first cross-field problem; return the models to render."""
 
     def fail(field: str, problem: str, fix: str) -> SpecError:
-        return SpecError(source, NS + field, problem, fix)
+        return SpecError(NS + field, problem, fix)
 
     _check_providers(spec, fail)
     _check_modes(spec, fail)
@@ -94,15 +94,15 @@ def _check_providers(spec: StackSpec, fail) -> None:
 
 
 def _check_modes(spec: StackSpec, fail) -> None:
-    if spec.keyMode == "secretref" and spec.resolver is None:
+    if spec.gateway_fetches_keys and spec.resolver is None:
         raise fail("resolver", "keyMode secretref needs the resolver the gateway runs",
                    "add `kimi-infra:resolver: {command: /abs/path/to/bin/kimi-infra-resolve}`")
     store = spec.secretStore
     # The resolver reads a local store on the gateway host, where a project-relative path means nothing.
-    if spec.keyMode == "secretref" and isinstance(store, LocalStoreSpec) and not (store.path or "").startswith("/"):
+    if spec.gateway_fetches_keys and isinstance(store, LocalStoreSpec) and not (store.path or "").startswith("/"):
         raise fail("secretStore.path", "keyMode secretref with a local store needs the store file's absolute "
                    "path on the gateway host", "give an absolute path, e.g. /var/lib/kimi-infra/secrets.json")
-    if spec.legacyEnvBlock and spec.keyMode != "inline":
+    if spec.legacyEnvBlock and not spec.files_hold_keys:
         raise fail("legacyEnvBlock", "only applies to keyMode inline", "remove it or set kimi-infra:keyMode: inline")
 
 
@@ -159,9 +159,9 @@ def _listing(refs) -> str:
     return ", ".join(refs)
 
 
-def assemble(spec: StackSpec, source: str, keys: Mapping[str, Secret] | None = None) -> OpenClawConfig:
+def assemble(spec: StackSpec, keys: Mapping[str, Secret] | None = None) -> OpenClawConfig:
     """Build the stack's OpenClaw config; inline mode needs `keys` (provider name -> key)."""
-    models = check_stack(spec, source)
+    models = check_stack(spec)
     providers = enabled_providers(spec)
     defaults = AgentDefaults(
         model=PrimaryModel(primary=spec.primaryModel or models[0].ref),
@@ -190,13 +190,13 @@ def assemble(spec: StackSpec, source: str, keys: Mapping[str, Secret] | None = N
 
 
 def _api_key(spec: StackSpec, info: ProviderInfo) -> str | SecretRef:
-    if spec.keyMode == "secretref":
+    if spec.gateway_fetches_keys:
         return SecretRef(source="exec", provider=RESOLVER_PROVIDER, id=secret_id(spec.stack, info.name))
     return "${" + info.env_var + "}"
 
 
 def _env_block(spec: StackSpec, providers: list[ProviderInfo], keys: Mapping[str, Secret] | None):
-    if spec.keyMode != "inline":
+    if not spec.files_hold_keys:
         return None
     missing = [info.name for info in providers if keys is None or info.name not in keys]
     if missing:
@@ -206,7 +206,7 @@ def _env_block(spec: StackSpec, providers: list[ProviderInfo], keys: Mapping[str
 
 
 def _secrets_section(spec: StackSpec) -> SecretsSection | None:
-    if spec.keyMode != "secretref" or spec.resolver is None:
+    if not spec.gateway_fetches_keys or spec.resolver is None:
         return None
     resolver = ExecSecretProvider(
         source="exec",

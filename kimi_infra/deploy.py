@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from kimi_infra.aws import reusing_clients
-from kimi_infra.errors import KimiInfraError
+from kimi_infra.errors import KimiInfraError, in_file
 from kimi_infra.models import FileTargetSpec, S3TargetSpec, StackSpec, TargetSpec
 from kimi_infra.paths import check_distinct_paths, project_path, stack_file
 from kimi_infra.render import Rendered, render_masked, render_stack
@@ -23,9 +23,10 @@ def render_for_deploy(spec: StackSpec, project_dir: Path, *, masked: bool = Fals
 
     `known_keys` are current keys the caller already holds (a rotation's new key), not re-read.
     """
-    if spec.keyMode != "inline" or masked:
-        return render_masked(spec, stack_file(spec.stack))
-    return render_stack(spec, stack_file(spec.stack), current_keys(spec, project_dir, known_keys))
+    with in_file(stack_file(spec.stack)):
+        if not spec.files_hold_keys or masked:
+            return render_masked(spec)
+        return render_stack(spec, current_keys(spec, project_dir, known_keys))
 
 
 def current_keys(spec: StackSpec, project_dir: Path,
@@ -40,7 +41,7 @@ def current_keys(spec: StackSpec, project_dir: Path,
         store = open_store(spec, name, project_dir)
         key = store.get("current")
         if key is None:
-            raise StoreError(f"{store.name}: no current key to render inline; fix: run `pulumi up` or `rotate`")
+            raise StoreError("no current key to render inline", where=store.name, fix="run `pulumi up` or `rotate`")
         keys[name] = key
     return keys
 
@@ -92,8 +93,8 @@ def preflight(spec: StackSpec, project_dir: Path, env_keys: Mapping[str, Secret]
     check_distinct_paths(project_dir, spec, stack_file(spec.stack))
     with reusing_clients():
         keys = _needed_keys(spec, project_dir, env_keys)
-        rendered = render_stack(spec, stack_file(spec.stack), keys) if spec.keyMode == "inline" \
-            else render_masked(spec, stack_file(spec.stack))
+        with in_file(stack_file(spec.stack)):
+            rendered = render_stack(spec, keys) if spec.files_hold_keys else render_masked(spec)
         for target_spec in spec.targets:
             _check_target(target_spec, project_dir, rendered)
 

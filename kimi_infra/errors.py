@@ -1,34 +1,96 @@
-"""Errors that the CLI prints as one line and turns into a non-zero exit code."""
+"""Errors that the CLI prints as one line (`where: problem; fix: fix`) and turns into an exit code."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class KimiInfraError(Exception):
-    """A failure the user can act on; its text is one line and never holds a secret value."""
+    """A failure the user can act on; its text is one line and never holds a secret value.
+
+    `where` names the file, option or object, `problem` says what is wrong, `fix` what to do.
+    `exit_code` is what the command exits with (the CLI group handles it in one place); an error
+    with no problem text exits silently (the command has already said why, e.g. `validate`).
+    """
+
+    def __init__(self, problem: str = "", *, where: str | None = None, fix: str | None = None,
+                 exit_code: int = 1) -> None:
+        self.where = where
+        self.problem = problem
+        self.fix = fix
+        self.exit_code = exit_code
+        super().__init__(problem)
+
+    def __str__(self) -> str:
+        text = f"{self.where}: {self.problem}" if self.where else self.problem
+        return f"{text}; fix: {self.fix}" if self.fix else text
+
+    @classmethod
+    def exit(cls, code: int) -> KimiInfraError:
+        """A silent exit with `code`: the command printed its own report."""
+        return cls(exit_code=code)
+
+    def with_exit_code(self, code: int) -> KimiInfraError:
+        """This error, exiting with `code` instead (e.g. `status` reports failures as 2)."""
+        self.exit_code = code
+        return self
 
 
 class SpecError(KimiInfraError):
-    """Bad input: names the file, the field, what is wrong and how to fix it."""
+    """Bad input in one field. The core raises it without a file; the boundary that read the
+    file (stack-file loader, CLI, program) adds it with `in_file`."""
 
-    def __init__(self, source: str, field: str, problem: str, fix: str) -> None:
+    def __init__(self, field: str, problem: str, fix: str, *, file: str | None = None) -> None:
         self.field = field  # for callers that act on which field failed (tests, tools)
-        super().__init__(f"{source}: {field}: {problem}; fix: {fix}")
+        self.file = file
+        super().__init__(problem, where=f"{file}: {field}" if file else field, fix=fix)
+
+    def in_file(self, file: str) -> SpecError:
+        """This error located in `file` (kept if a file is already named)."""
+        if self.file is not None:
+            return self
+        return SpecError(self.field, self.problem, self.fix or "", file=file)
+
+
+@contextmanager
+def in_file(file: str) -> Iterator[None]:
+    """Name `file` in every SpecError raised inside the block."""
+    try:
+        yield
+    except SpecError as error:
+        raise error.in_file(file) from None
+
+
+def parse_file(path: Path, where: str, parse: Callable[[str], T]) -> T:
+    """Read `path` as UTF-8 and `parse` its text: the boundary where errors get the file's name `where`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise KimiInfraError(f"cannot read: {error.strerror}", where=where) from None
+    except UnicodeDecodeError as error:  # its text would quote bytes of the file
+        raise SpecError("document", f"is not UTF-8 text (byte {error.start})", "save the file as UTF-8",
+                        file=where) from None
+    with in_file(where):
+        return parse(text)
 
 
 # pydantic adds the chosen union member's tag to an error's location; users never wrote it.
 _UNION_TAGS = frozenset({"local", "aws-secrets-manager", "file", "s3", "ssm", "int", "float", "str"})
 
 
-def validation_to_spec_error(error: Any, source: str, prefix: str = "") -> SpecError:
+def validation_to_spec_error(error: Any, prefix: str = "") -> SpecError:
     """The first pydantic error as a SpecError; input values are never copied (they may be keys)."""
     first = error.errors(include_url=False, include_input=False)[0]
     field = prefix + _field_path(first["loc"]) if first["loc"] else prefix.rstrip(":.") or "document"
     problem = " ".join(str(first["msg"]).split())
     if first["type"] == "string_pattern_mismatch":
         problem = "has the wrong format"  # the regex itself helps nobody
-    return SpecError(source, field, problem, _fix_for(first))
+    return SpecError(field, problem, _fix_for(first))
 
 
 def _field_path(loc: tuple) -> str:

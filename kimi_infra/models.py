@@ -322,6 +322,21 @@ class StackSpec(Strict):
     # Cross-field rules (known models, unique names, cn support) live in `assemble.check_stack`,
     # which can name the exact field and fix in its error.
 
+    @property
+    def files_hold_keys(self) -> bool:
+        """Whether its rendered files carry the keys themselves (inline mode): 0600, SSE-KMS, SecureString."""
+        return self.keyMode == "inline"
+
+    @property
+    def gateway_fetches_keys(self) -> bool:
+        """Whether the gateway reads the keys from our store through the exec resolver (secretref mode)."""
+        return self.keyMode == "secretref"
+
+    @property
+    def files_reference_env(self) -> bool:
+        """Whether its rendered files name each key's environment variable (reference mode)."""
+        return self.keyMode == "reference"
+
 
 def _require_unique(values: list[str], what: str) -> None:
     seen: set[str] = set()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kimi_infra.catalog import PROVIDERS
-from kimi_infra.errors import KimiInfraError, SpecError, validation_to_spec_error
+from kimi_infra.errors import SpecError, in_file, parse_file, validation_to_spec_error
 from kimi_infra.models import StackSpec
 from kimi_infra.paths import stack_file
 
@@ -72,46 +72,40 @@ def display_path(path: Path) -> str:
 def load_stack(project_dir: Path, stack: str) -> LoadedStack:
     """Read and validate one stack file; SpecError names the file, field and fix."""
     path = stack_path(project_dir, stack)
+    source = display_path(path)
     if not path.is_file():
         known = ", ".join(list_stacks(project_dir)) or "none"
-        raise SpecError(display_path(path), "stack", f"no stack named {stack!r}",
-                        f"use one of: {known} (or create {stack_file(stack)})")
-    document = read_yaml(path)
-    values = split_namespace(document, display_path(path))
-    return LoadedStack(spec=spec_from_config(values, stack, display_path(path)), path=path, values=values)
+        raise SpecError("stack", f"no stack named {stack!r}", f"use one of: {known} (or create {stack_file(stack)})",
+                        file=source)
+    with in_file(source):
+        values = split_namespace(read_yaml(path))
+        return LoadedStack(spec=spec_from_config(values, stack), path=path, values=values)
 
 
 def read_yaml(path: Path) -> Any:
     """The YAML document in `path`; one-line errors for a missing file or bad syntax."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise KimiInfraError(f"{display_path(path)}: cannot read: {error.strerror}") from None
-    except UnicodeDecodeError as error:  # its text would quote bytes of the file
-        raise SpecError(display_path(path), "document", f"is not UTF-8 text (byte {error.start})",
-                        "save the file as UTF-8") from None
-    return parse_yaml(text, display_path(path))
+    return parse_file(path, display_path(path), parse_yaml)
 
 
-def parse_yaml(text: str, source: str) -> Any:
+def parse_yaml(text: str) -> Any:
     """Parse YAML text (the C loader when present); SpecError names the line of a syntax error."""
     import yaml
 
     try:
         return yaml.load(text, Loader=_unique_key_loader())
     except DuplicateKeyError as error:
-        raise SpecError(source, f"line {error.line}", f"duplicate key {error.key!r} (first on line {error.first})",
+        raise SpecError(f"line {error.line}", f"duplicate key {error.key!r} (first on line {error.first})",
                         "keep one of the two: YAML would silently use only the last") from None
     except ValueError:  # e.g. an integer of thousands of digits (Python's conversion limit)
-        raise SpecError(source, "document", "a number is far too long", "give a number OpenClaw accepts") from None
+        raise SpecError("document", "a number is far too long", "give a number OpenClaw accepts") from None
     except RecursionError:
-        raise SpecError(source, "document", "nested too deeply", "flatten the YAML") from None
+        raise SpecError("document", "nested too deeply", "flatten the YAML") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "document"
         problem = str(getattr(error, "problem", None) or "not valid YAML")
-        raise SpecError(source, where, f"YAML syntax error: {problem}",
-                        "fix the YAML syntax (indentation, colons, quotes)") from None
+        raise SpecError(where, f"YAML syntax error: {problem}", "fix the YAML syntax (indentation, colons, quotes)") \
+            from None
 
 
 class DuplicateKeyError(Exception):
@@ -147,33 +141,33 @@ def _unique_key_loader() -> type:
     return UniqueKeyLoader
 
 
-def refuse_plain_keys(value: Any, source: str, where: str = "config") -> None:
+def refuse_plain_keys(value: Any, where: str = "") -> None:
     """Refuse any value (or mapping key) anywhere that looks like a provider's API key; the
     error names where, never the value."""
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and API_KEY_LIKE.search(key):
-                raise _plain_key(source, where)
+                raise _plain_key(where)
             if isinstance(item, dict) and set(item) == {"secure"}:
                 continue  # Pulumi ciphertext
-            refuse_plain_keys(item, source, f"{where}.{key}" if where else str(key))
+            refuse_plain_keys(item, f"{where}.{key}" if where else str(key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            refuse_plain_keys(item, source, f"{where}[{index}]")
+            refuse_plain_keys(item, f"{where}[{index}]")
     elif isinstance(value, str) and API_KEY_LIKE.search(value):
-        raise _plain_key(source, where)
+        raise _plain_key(where)
 
 
-def _plain_key(source: str, where: str) -> SpecError:
-    return SpecError(source, where, "looks like an API key; keys never go in a stack file in plain text",
+def _plain_key(where: str) -> SpecError:
+    return SpecError(where, "looks like an API key; keys never go in a stack file in plain text",
                      "remove it: keys live in the secret store (`pulumi config set --secret`, `deploy` from "
                      "the environment, or `rotate`)")
 
 
-def split_namespace(document: Any, source: str) -> dict[str, Any]:
+def split_namespace(document: Any) -> dict[str, Any]:
     """The `kimi-infra:` config values, prefix removed, without the (secure) API key entries."""
     if not isinstance(document, dict) or not isinstance(document.get("config"), dict):
-        raise SpecError(source, "config", "the file has no `config:` mapping",
+        raise SpecError("config", "the file has no `config:` mapping",
                         f"put the settings under `config:` as `{NAMESPACE}:<key>: value`")
     values: dict[str, Any] = {}
     prefix = NAMESPACE + ":"
@@ -182,25 +176,28 @@ def split_namespace(document: Any, source: str) -> dict[str, Any]:
             continue
         name = key[len(prefix):]
         if name in KEY_CONFIG_NAMES:
-            _require_secure(value, source, key)
+            _require_secure(value, key)
             continue
         values[name] = value
-    refuse_plain_keys(document, source, "")  # after the key entries got their own, clearer error
+    refuse_plain_keys(document)  # after the key entries got their own, clearer error
     return values
 
 
-def _require_secure(value: Any, source: str, key: str) -> None:
+def _require_secure(value: Any, key: str) -> None:
     if isinstance(value, dict) and set(value) == {"secure"}:
         return
-    raise SpecError(source, key, "an API key must never be stored in plain text",
+    raise SpecError(key, "an API key must never be stored in plain text",
                     f"remove it and run `pulumi config set --secret {key}` (reads the key from stdin)")
 
 
-def spec_from_config(values: dict[str, Any], stack: str, source: str) -> StackSpec:
-    """Validate namespace values as a StackSpec; the same path for the CLI and the Pulumi program."""
+def spec_from_config(values: dict[str, Any], stack: str) -> StackSpec:
+    """Validate namespace values as a StackSpec; the same path for the CLI and the Pulumi program.
+
+    SpecError names the field; the caller that read the values names their file (`in_file`).
+    """
     from pydantic import ValidationError
 
     try:
         return StackSpec.model_validate({**values, "stack": stack})
     except ValidationError as error:
-        raise validation_to_spec_error(error, source, NAMESPACE + ":") from None
+        raise validation_to_spec_error(error, NAMESPACE + ":") from None

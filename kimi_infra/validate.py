@@ -5,40 +5,32 @@ from __future__ import annotations
 from pathlib import Path
 
 from kimi_infra.catalog import PROVIDERS
-from kimi_infra.errors import KimiInfraError, SpecError, validation_to_spec_error
+from kimi_infra.errors import SpecError, parse_file, validation_to_spec_error
 from kimi_infra.models import OpenClawConfig, is_env_reference
 from kimi_infra.render import parse
 
 
 def validate_file(path: Path) -> OpenClawConfig:
     """Parse and validate one file; SpecError names the file, the field and the fix."""
-    source = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise KimiInfraError(f"{source}: cannot read: {error.strerror}") from None
-    except UnicodeDecodeError as error:  # its text would quote bytes of the file
-        raise SpecError(source, "document", f"is not UTF-8 text (byte {error.start})",
-                        "save the file as UTF-8") from None
-    return validate_text(text, source)
+    return parse_file(path, str(path), validate_text)
 
 
-def validate_text(text: str, source: str) -> OpenClawConfig:
-    """Validate rendered or hand-written JSON5 text."""
+def validate_text(text: str) -> OpenClawConfig:
+    """Validate rendered or hand-written JSON5 text; SpecError names the field, not the file."""
     from pydantic import ValidationError
 
     try:
         config = parse(text)
     except ValidationError as error:
-        raise validation_to_spec_error(error, source) from None
+        raise validation_to_spec_error(error) from None
     except ValueError as error:
         # json5's messages give line and column; they quote at most the offending character.
-        raise SpecError(source, "document", f"not valid JSON5 ({error})", "fix the syntax at that position") from None
-    _check_key_references(config, source)
+        raise SpecError("document", f"not valid JSON5 ({error})", "fix the syntax at that position") from None
+    _check_key_references(config)
     return config
 
 
-def _check_key_references(config: OpenClawConfig, source: str) -> None:
+def _check_key_references(config: OpenClawConfig) -> None:
     """Moonshot and Kimi Code keys are not interchangeable: each must name its own variable."""
     for name, provider in config.models.providers.items():
         info = PROVIDERS.get(name)
@@ -46,6 +38,6 @@ def _check_key_references(config: OpenClawConfig, source: str) -> None:
             continue
         variable = is_env_reference(provider.apiKey)
         if variable is not None and variable != info.env_var:
-            raise SpecError(source, f"models.providers.{name}.apiKey",
+            raise SpecError(f"models.providers.{name}.apiKey",
                             f"references ${{{variable}}}, but {name} keys live in ${{{info.env_var}}}",
                             f"use \"${{{info.env_var}}}\" (Moonshot and Kimi Code keys are not interchangeable)")

@@ -11,8 +11,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.conftest import CANARY_KEY, _free_port
+from tests.conftest import CANARY_KEY
 from tests.helpers import dev_like, make_project, run_cli
+from tests.support.moto import free_port
 
 NO_KEYS = {"MOONSHOT_API_KEY": "", "KIMICODE_API_KEY": ""}
 ENV_KEYS = {"MOONSHOT_API_KEY": CANARY_KEY, "KIMICODE_API_KEY": CANARY_KEY + "-KIMI"}
@@ -233,7 +234,7 @@ def test_deploy_secretref_on_aws_without_keys(tmp_path):
 
 def test_deploy_against_a_refusing_endpoint_names_the_kind(tmp_path):
     project = make_project(tmp_path, {"dev": aws_stack()})
-    env = {**ENV_KEYS, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}", "AWS_ACCESS_KEY_ID": "x",
+    env = {**ENV_KEYS, "AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}", "AWS_ACCESS_KEY_ID": "x",
            "AWS_SECRET_ACCESS_KEY": "x", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
     line = refused(project, "deploy", "--stack", "dev", env=env)
     assert "cannot reach Secrets Manager in us-east-1: the endpoint refused the connection" in line

@@ -26,8 +26,9 @@ from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import LocalFileStore
 from kimi_infra.stores.aws_secrets_manager import AwsSecretsManagerStore
-from tests.conftest import CANARY_KEY, _free_port, _start_moto, _stop
+from tests.conftest import CANARY_KEY
 from tests.helpers import PROJECT_DIR, run_cli
+from tests.support.moto import free_port, start_moto, stop_moto
 
 RESOLVER_COMMAND = "/opt/kimi-infra/bin/kimi-infra-resolve"
 MOONSHOT = secret_id("staging", "moonshot")
@@ -104,7 +105,7 @@ def secretref_spec(**values) -> StackSpec:
 
 
 def rendered(spec: StackSpec) -> dict:
-    return json5.loads(render_stack(spec, "test").text)
+    return json5.loads(render_stack(spec).text)
 
 
 def test_shipped_stacks_use_secretref_except_dev():
@@ -117,7 +118,7 @@ def test_shipped_stacks_use_secretref_except_dev():
 
 def test_secretref_renders_our_exec_provider_and_a_ref_per_provider():
     loaded = load_stack(PROJECT_DIR, "staging")
-    result = render_stack(loaded.spec, loaded.source)
+    result = render_stack(loaded.spec)
     config = json5.loads(result.text)
     provider = config["secrets"]["providers"]["kimi-infra"]
     assert list(provider) == ["source", "command", "args", "passEnv", "jsonOnly", "timeoutMs"]
@@ -145,7 +146,7 @@ def test_resolver_args_follow_the_secret_store():
                                    {"kind": "local", "path": "~/secrets.json"}])
 def test_secretref_with_a_local_store_needs_an_absolute_path(store):
     with pytest.raises(SpecError) as caught:
-        render_stack(secretref_spec(secretStore=store), "stacks/Pulumi.t.yaml")
+        render_stack(secretref_spec(secretStore=store))
     assert caught.value.field == "kimi-infra:secretStore.path"
     assert "absolute" in str(caught.value) and "\n" not in str(caught.value)
 
@@ -278,7 +279,7 @@ def test_aws_deleted_secrets_are_not_found(launcher, aws):
 
 
 def test_aws_unreachable_store_is_unavailable(launcher):
-    closed = f"http://127.0.0.1:{_free_port()}"
+    closed = f"http://127.0.0.1:{free_port()}"
     result = call_resolver(launcher, ["--aws-region", "cn-north-1"], request(MOONSHOT, KIMI_CODE), aws_env(closed))
     assert answer(result) == {"protocolVersion": 1, "values": {},
                               "errors": {MOONSHOT: {"code": "UNAVAILABLE"}, KIMI_CODE: {"code": "UNAVAILABLE"}}}
@@ -286,11 +287,11 @@ def test_aws_unreachable_store_is_unavailable(launcher):
 
 
 def test_aws_denied_access_is_access_denied(launcher, tmp_path):
-    server = _start_moto(tmp_path / "moto.log", {"INITIAL_NO_AUTH_ACTION_COUNT": "0"})  # IAM enforced
+    server = start_moto(tmp_path / "moto.log", {"INITIAL_NO_AUTH_ACTION_COUNT": "0"})  # IAM enforced
     try:
         result = call_resolver(launcher, ["--aws-region", "us-east-1"], request(MOONSHOT), aws_env(server.endpoint))
     finally:
-        _stop(server)
+        stop_moto(server)
     assert answer(result) == {"protocolVersion": 1, "values": {}, "errors": {MOONSHOT: {"code": "ACCESS_DENIED"}}}
     assert "access denied" in assert_clean(result)
 

@@ -37,7 +37,8 @@ from kimi_infra.stores import (
     store_tags,
 )
 from kimi_infra.stores.aws_secrets_manager import AwsSecretsManagerStore
-from tests.conftest import CANARY_KEY, PROJECT_DIR, _free_port, _start_moto, _stop, point_boto3_at
+from tests.conftest import CANARY_KEY, PROJECT_DIR, point_boto3_at
+from tests.support.moto import free_port, start_moto, stop_moto
 
 NAME = "kimi-infra/staging/moonshot"
 OLD = Secret("sk-old-0000000000000000000000000000")
@@ -475,7 +476,7 @@ def test_secret_scheduled_for_deletion_is_refused_without_writes(aws_store, aws_
 
 
 def test_unreachable_endpoint_is_one_line(aws, monkeypatch):
-    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{_free_port()}")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
     with pytest.raises(StoreError) as error:
         AwsSecretsManagerStore(NAME, "us-east-1").ensure(Secret(CANARY_KEY))
     assert_clear_error(error, says="cannot reach Secrets Manager")
@@ -548,7 +549,7 @@ class IamMoto:
 @pytest.fixture(scope="module")
 def iam_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamMoto]:
     """A second moto_server that enforces IAM after its first IAM_SETUP_CALLS calls."""
-    server = _start_moto(tmp_path_factory.mktemp("moto-iam") / "moto_server.log",
+    server = start_moto(tmp_path_factory.mktemp("moto-iam") / "moto_server.log",
                          {"INITIAL_NO_AUTH_ACTION_COUNT": str(IAM_SETUP_CALLS)})
     try:
         setup = IamMoto(server.endpoint, ("setup", "setup"), ("setup", "setup"))
@@ -559,7 +560,7 @@ def iam_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamMoto]:
         world.client(admin).create_secret(Name="kimi-infra/prod/moonshot", SecretString=OLD.reveal())  # call 7
         yield world
     finally:
-        _stop(server)
+        stop_moto(server)
 
 
 def _user_with_policy(iam, user: str, resource: str) -> tuple[str, str]:

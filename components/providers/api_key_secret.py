@@ -2,6 +2,10 @@
 
 The provider object holds no data (Pulumi pickles it into the state): everything it needs
 arrives in `props`, and each method opens the store, so no boto3 client is ever pickled.
+
+The store, not the state, is the truth about the key: `rotate` changes it between `up`s. So
+`read` (`pulumi refresh`) and `diff` (every preview and `up`) look at the store's current
+version, and the stack's inline targets follow that version through the `versionId` output.
 """
 
 from __future__ import annotations
@@ -10,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from kimi_infra.errors import KimiInfraError
 from kimi_infra.secret import Secret
 
 # Inputs that name where the secret lives: a change means a new secret (replace). projectDir is
@@ -33,9 +38,9 @@ def open_key_store(props: dict[str, Any]):
 class ApiKeySecretProvider(ResourceProvider):
     """Creates the key's secret once from the stack's config; never reverts a rotation.
 
-    Rotation (`python -m kimi_infra rotate`) changes the store, not the Pulumi config, so the
-    next `up` sees unchanged inputs and leaves the rotated key alone. Only a new key set with
-    `pulumi config set --secret` (a changed `apiKey` input) is written, as a new current version.
+    Rotation (`kimi-infra rotate`) changes the store, not the Pulumi config, so the config's key
+    is written only when it changes (a new `pulumi config set --secret`), or when the secret is
+    missing from the store altogether (a second checkout of a local-store stack, a deleted secret).
     """
 
     def create(self, props: dict[str, Any]) -> CreateResult:
@@ -50,30 +55,59 @@ class ApiKeySecretProvider(ResourceProvider):
             store.ensure(Secret(props["apiKey"]))
         return CreateResult(id_=store.name, outs={**props, **_describe(store)})
 
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """The secret as the store has it now; gone from the store means gone (`up` re-creates it)."""
+        live = _live(props)
+        return ReadResult(id_=id_, outs={**props, **live}) if live else ReadResult(id_="", outs={})
+
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """A changed store location replaces; a changed config key updates; nothing else does."""
+        """A changed store location replaces; a changed config key, or a store whose current
+        version is no longer the one in the state (rotated, rolled back, deleted), updates."""
         replaces = [name for name in LOCATION_INPUTS if olds.get(name) != news.get(name)]
         changes = replaces + (["apiKey"] if olds.get("apiKey") != news.get("apiKey") else [])
+        if not changes and _knows_location(news) and (_live(news) or {}).get("versionId") != olds.get("versionId"):
+            changes = ["versionId"]
         return DiffResult(changes=bool(changes), replaces=replaces, stables=["name", "arn"],
                           delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        """Make the new config key current (no write if the store already holds it)."""
+        """Write the config's key only if it is new or the secret is gone; else just report the
+        store's current version (a rotation stays)."""
         store = open_key_store(news)
-        if news.get("apiKey"):
+        if not store.exists():
+            _require_key(news, store.name)
+            store.ensure(Secret(news["apiKey"]))
+        elif news.get("apiKey") and news.get("apiKey") != olds.get("apiKey"):
             store.ensure(Secret(news["apiKey"]))
         return UpdateResult(outs={**news, **_describe(store)})
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Delete the secret (AWS keeps it for its recovery window). A missing secret is fine."""
+        """Delete the secret (AWS keeps it for its recovery window). A missing secret is fine.
+
+        The component sets `retain_on_delete`, so `pulumi destroy` never calls this: keys outlive
+        the stack, and the next `up` adopts them.
+        """
         open_key_store(props).delete()
+
+
+def _knows_location(props: dict[str, Any]) -> bool:
+    """False during a preview where the store's settings are not known yet."""
+    from pulumi.runtime.rpc import UNKNOWN
+
+    return all(props.get(name) not in (None, UNKNOWN) for name in (*LOCATION_INPUTS, "projectDir"))
+
+
+def _live(props: dict[str, Any]) -> dict[str, Any] | None:
+    """The secret's name, ARN and current version as the store has them now; None if it is gone."""
+    store = open_key_store(props)
+    return _describe(store) if store.exists() else None
 
 
 def _require_key(props: dict[str, Any], name: str) -> None:
     if not props.get("apiKey"):
         config_key = props["configKey"]
-        raise ValueError(f"{name}: no secret in the store and no key in the stack config; "
-                         f"fix: pulumi config set --secret kimi-infra:{config_key} (reads the key from stdin)")
+        raise KimiInfraError("no secret in the store and no key in the stack config", where=name,
+                             fix=f"pulumi config set --secret kimi-infra:{config_key} (reads the key from stdin)")
 
 
 def _describe(store) -> dict[str, Any]:

@@ -2,7 +2,12 @@
 
 Inputs are what decides the bytes: the hash of the config rendered with keys masked, the key
 version ids (inline mode only, since only there do the bytes hold a key), and the target's
-location. Inline keys are read from the store inside create/update, so no key is ever an input.
+location. Inline keys are read from the store inside each method, so no key is ever an input.
+
+What is deployed, not the state, is the truth: `read` (`pulumi refresh`) reports the target's
+live content hash, and `diff` (every preview and `up`) compares the target's live bytes with a
+fresh render, so an edit or a deletion behind our back, or an inline key rotated in the store,
+is repaired by the next `up`.
 """
 
 from __future__ import annotations
@@ -11,10 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from kimi_infra.deploy import render_for_deploy
 from kimi_infra.models import StackSpec
+
+# Inputs that decide the deployed bytes; a change updates the target in place.
+CONTENT_INPUTS = ("renderHash", "keyVersions")
+# Inputs that decide where the config lives; a change replaces the resource (new target first).
+LOCATION_INPUTS = ("target", "location")
 
 
 def open_deploy_target(props: dict[str, Any], spec: StackSpec):
@@ -36,12 +46,21 @@ class ConfigTargetProvider(ResourceProvider):
         """Render and write. Idempotent: a retry finds the same bytes and makes no write call."""
         return CreateResult(id_=props["location"], outs=self._deploy(props))
 
+    def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
+        """The target's live content hash; a target that is gone is gone (`up` writes it again)."""
+        deployed = open_deploy_target(props, _spec(props)).read()
+        if deployed is None:
+            return ReadResult(id_="", outs={})
+        return ReadResult(id_=id_, outs={**props, "contentHash": deployed.sha256})
+
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        """Changed hash or key versions update in place; a changed target (location) replaces."""
-        replaces = ["target"] if olds.get("target") != news.get("target") else []
-        changed = [k for k in ("renderHash", "keyVersions") if olds.get(k) != news.get(k)]
-        return DiffResult(changes=bool(replaces or changed), replaces=replaces, stables=[],
-                          delete_before_replace=False)
+        """A changed location replaces; changed content inputs, or live bytes that are not what a
+        fresh render gives (drift, deletion, a rotated inline key), update in place."""
+        replaces = [name for name in LOCATION_INPUTS if olds.get(name) != news.get(name)]
+        changed = replaces + [name for name in CONTENT_INPUTS if olds.get(name) != news.get(name)]
+        if not changed and _is_known(news) and not self._is_deployed(news):
+            changed = ["contentHash"]
+        return DiffResult(changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=False)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         """Render and write the new config; on failure the old one stays deployed."""
@@ -49,13 +68,36 @@ class ConfigTargetProvider(ResourceProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Remove the deployed file/object/parameter. Already gone is fine."""
-        open_deploy_target(props, StackSpec.model_validate_json(props["spec"])).delete()
+        open_deploy_target(props, _spec(props)).delete()
 
     def _deploy(self, props: dict[str, Any]) -> dict[str, Any]:
-        spec = StackSpec.model_validate_json(props["spec"])
+        spec = _spec(props)
         rendered = render_for_deploy(spec, Path(props["projectDir"]))
         outcome = open_deploy_target(props, spec).write(rendered)
         return {**props, "contentHash": rendered.sha256, "outcome": outcome}
+
+    def _is_deployed(self, props: dict[str, Any]) -> bool:
+        from kimi_infra.targets.base import is_current
+
+        spec = _spec(props)
+        return is_current(open_deploy_target(props, spec).read(), render_for_deploy(spec, Path(props["projectDir"])))
+
+
+def _spec(props: dict[str, Any]) -> StackSpec:
+    # JSON text, because the engine's wire format turns every int into a float.
+    return StackSpec.model_validate_json(props["spec"])
+
+
+def _is_known(props: dict[str, Any]) -> bool:
+    """False during a preview where an input is not known yet (a key version still being created)."""
+    from pulumi.runtime.rpc import UNKNOWN
+
+    def known(value: Any) -> bool:
+        if isinstance(value, dict):
+            return all(known(v) for v in value.values())
+        return value != UNKNOWN
+
+    return all(known(props.get(name)) for name in ("spec", "projectDir", *LOCATION_INPUTS, *CONTENT_INPUTS))
 
 
 class ConfigTarget(pulumi.dynamic.Resource, module="kimi-infra", name="ConfigTarget"):

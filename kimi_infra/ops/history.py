@@ -54,7 +54,7 @@ def select_targets(spec: StackSpec, name: str | None) -> list[TargetSpec]:
         from kimi_infra.paths import stack_file
 
         known = ", ".join(t.name for t in spec.targets)
-        raise KimiInfraError(f"{stack_file(spec.stack)}: no target named {name!r}; fix: use one of: {known}")
+        raise KimiInfraError(f"no target named {name!r}", where=stack_file(spec.stack), fix=f"use one of: {known}")
     return chosen
 
 

@@ -9,14 +9,11 @@ the random suffix of a secret's ARN are AWS's to say.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Literal
 
-import click
-
+from kimi_infra.commands.options import say
 from kimi_infra.errors import KimiInfraError
-from kimi_infra.options import stack_option
 
 Role = Literal["gateway", "operator"]
 POLICY_VERSION = "2012-10-17"
@@ -29,22 +26,6 @@ OPERATOR_ACTIONS = [
     "secretsmanager:UpdateSecretVersionStage",
 ]
 OPERATOR_KMS_ACTIONS = ["kms:Decrypt", "kms:GenerateDataKey"]
-
-
-@click.command("iam-policy")
-@stack_option
-@click.option("--for", "role", required=True, type=click.Choice(["gateway", "operator"]),
-              help="gateway: read the current keys; operator: also rotate them.")
-@click.pass_obj
-def iam_policy(project_dir: Path, stack: str, role: Role) -> None:
-    """Print the IAM policy (JSON) the stack's gateway or operator needs, with ARNs from AWS.
-
-    The stack's secrets must exist (after `pulumi up` or `deploy`); a local-store stack needs none.
-    """
-    from kimi_infra.stackfile import load_stack
-
-    loaded = load_stack(project_dir, stack)
-    click.echo(json.dumps(stack_policy(loaded.spec, project_dir, role), indent=2))
 
 
 def stack_policy(spec: Any, project_dir: Path, role: Role) -> dict[str, Any]:
@@ -95,8 +76,8 @@ def _salt_arn(spec: Any, project_dir: Path) -> list[str]:
     store = open_store(spec, spec.providers[0], project_dir)
     arn = store.salt_arn()
     if arn is None:
-        click.echo(f"note: {store.salt_name} does not exist yet; the first rotation creates it (that needs "
-                   "secretsmanager:CreateSecret); run iam-policy again after it", err=True)
+        say(f"note: {store.salt_name} does not exist yet; the first rotation creates it (that needs "
+            "secretsmanager:CreateSecret); run iam-policy again after it")
         return []
     return [arn]
 

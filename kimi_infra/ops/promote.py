@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from kimi_infra.catalog import PROVIDERS
-from kimi_infra.errors import KimiInfraError
+from kimi_infra.errors import KimiInfraError, in_file
 from kimi_infra.render import Rendered, render_masked
 from kimi_infra.stackfile import (
     NAMESPACE,
@@ -55,7 +55,7 @@ class Promotion:
 def plan_promotion(project_dir: Path, source: str, target: str) -> Promotion:
     """Compute the promotion; raises KimiInfraError (file untouched) if the result is invalid."""
     if source == target:
-        raise KimiInfraError(f"promote: --from and --to are both {source!r}; fix: name two different stacks")
+        raise KimiInfraError(f"--from and --to are both {source!r}", where="promote", fix="name two different stacks")
     source_stack = load_stack(project_dir, source)  # both validated first, with their own clear errors
     target_stack = load_stack(project_dir, target)
     path, where = target_stack.path, target_stack.source
@@ -66,12 +66,15 @@ def plan_promotion(project_dir: Path, source: str, target: str) -> Promotion:
     for field in changed:
         new_text = _replace_config_key(new_text, f"{NAMESPACE}:{field}", wanted.get(field), where)
     try:
-        new_values = split_namespace(parse_yaml(new_text, where), where)
-        rendered_after = render_masked(spec_from_config(new_values, target, where), where)
+        with in_file(where):
+            rendered_after = render_masked(spec_from_config(split_namespace(parse_yaml(new_text)), target))
     except KimiInfraError as error:
-        raise KimiInfraError(f"promote {source} -> {target} refused, {where} unchanged: {error}") from None
-    return Promotion(source, target, path, old_text, new_text, changed,
-                     render_masked(target_stack.spec, where), rendered_after)
+        problem = f"{error.where}: {error.problem}" if error.where else error.problem
+        raise KimiInfraError(problem, where=f"promote {source} -> {target} refused, {where} unchanged",
+                             fix=error.fix) from None
+    with in_file(where):
+        rendered_before = render_masked(target_stack.spec)
+    return Promotion(source, target, path, old_text, new_text, changed, rendered_before, rendered_after)
 
 
 def promotable_values(values: dict[str, Any], region: str) -> dict[str, Any]:
@@ -140,7 +143,7 @@ def _config_spans(lines: list[str], source: str) -> dict[str, tuple[int, int]]:
     try:
         first = next(i for i, line in enumerate(lines) if line.rstrip() == "config:") + 1
     except StopIteration:
-        raise KimiInfraError(f"{source}: config: promote needs a block-style `config:` section") from None
+        raise KimiInfraError("promote needs a block-style `config:` section", where=f"{source}: config") from None
     starts: list[tuple[str, int]] = []
     end_of_config = len(lines)
     for index in range(first, len(lines)):

@@ -116,8 +116,8 @@ def _resume(spec: StackSpec, project_dir: Path, provider: str, store: SecretStor
         return
     key = store.get("pending")
     if key is None:
-        raise RotationError(f"{label}: pending version {pending.version_id} went away meanwhile (another run "
-                            "finished or discarded it); fix: run --resume again")
+        raise RotationError(f"pending version {pending.version_id} went away meanwhile (another run "
+                            "finished or discarded it)", where=label, fix="run --resume again")
     say(f"{label}: resuming the rotation to pending version {_short(pending.version_id)}")
     _run(Rotation(spec, project_dir, provider, store, key, pending.version_id, verify_url, say,
                   expected_current=_current_id(state)), state)
@@ -131,8 +131,8 @@ def rollback(spec: StackSpec, project_dir: Path, provider: str, *, say: Progress
         state = store.describe()
         pending = state.version_in("pending")
         if pending is not None:
-            raise RotationError(f"{label}: a rotation is in progress (pending version {pending.version_id}); "
-                                f"fix: finish it first with `{_resume_command(spec.stack, provider)}`, then roll back")
+            raise RotationError(f"a rotation is in progress (pending version {pending.version_id})", where=label,
+                                fix=f"finish it first with `{_resume_command(spec.stack, provider)}`, then roll back")
         restored = store.rollback(expected_current=_current_id(state))
         say(f"{label}: rolled back: version {_short(restored)} is current again, the rotated-out key is previous")
         fault_point("rollback")
@@ -176,7 +176,7 @@ def promote(rotation: Rotation, state: SecretDescription) -> None:
         rotation.store.promote(rotation.token, expected_current=rotation.expected_current)
     except ConcurrentRotationError as error:
         rotation.store.discard_pending(rotation.token)
-        raise RotationError(f"{rotation.label}: refused: {error}") from None
+        raise RotationError(f"refused: {error.where}: {error.problem}", where=rotation.label, fix=error.fix) from None
     rotation.say(f"{rotation.label}: promoted: version {_short(rotation.token)} is current, the old key previous")
 
 
@@ -200,12 +200,12 @@ def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progre
     from kimi_infra.deploy import deploy_all
 
     label = _label(spec, provider)
-    if spec.keyMode == "reference":
+    if spec.files_reference_env:
         variable = provider_info(provider).env_var
         say(f"{label}: keyMode reference: targets hold ${{{variable}}}, not the key; nothing to re-write "
             f"(give the gateways the new key in {variable})")
         return
-    if spec.keyMode == "secretref":
+    if spec.gateway_fetches_keys:
         say(f"{label}: keyMode secretref: targets hold no key; run `{RELOAD_HINT}` on each gateway "
             "so it picks up the new key")
         return
@@ -213,8 +213,8 @@ def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progre
         deploy_all(spec, project_dir, lambda location, outcome: say(f"{label}: {location}: {outcome}"),
                    known_keys=known_keys)
     except KimiInfraError as error:
-        raise RotationError(f"{label}: the key changed but not every target was written: {error} "
-                            f"(then run `{_resume_command(spec.stack, provider)}` to finish)") from None
+        raise RotationError(f"the key changed but not every target was written: {error} "
+                            f"(then run `{_resume_command(spec.stack, provider)}` to finish)", where=label) from None
 
 
 _STEPS: tuple[tuple[str, Callable[[Rotation, SecretDescription], None]], ...] = (
@@ -252,8 +252,8 @@ def _require_no_other_rotation(rotation: Rotation, state: SecretDescription) -> 
     if pending is None or pending.version_id == rotation.token:
         return
     raise RotationError(
-        f"{rotation.label}: a rotation is already in progress (pending version {pending.version_id}); fix: "
-        f"finish it with `{_resume_command(rotation.spec.stack, rotation.provider)}` (a key the provider "
+        f"a rotation is already in progress (pending version {pending.version_id})", where=rotation.label,
+        fix=f"finish it with `{_resume_command(rotation.spec.stack, rotation.provider)}` (a key the provider "
         "rejects is discarded), then rotate again")
 
 
@@ -281,8 +281,8 @@ def _refuse_other_providers_key(spec: StackSpec, project_dir: Path, provider: st
             continue
         current = _current_or_none(open_store(spec, other, project_dir))
         if current == key:
-            raise RotationError(f"{_label(spec, provider)}: the new key is {other}'s current key in this stack; "
-                                f"fix: give the {provider} key (Moonshot and Kimi Code keys are not interchangeable)")
+            raise RotationError(f"the new key is {other}'s current key in this stack", where=_label(spec, provider),
+                                fix=f"give the {provider} key (Moonshot and Kimi Code keys are not interchangeable)")
         if current is not None:
             others[other] = current
     return others

@@ -52,10 +52,12 @@ class ModelsAnswer:
             entries = json.loads(self.body)["data"]
             ids = [entry["id"] for entry in entries]
         except (ValueError, KeyError, TypeError):
-            raise VerifyError(f"{self.provider} at {self.url}: the answer is not an OpenAI-style model list "
-                              '({"data": [{"id": ...}]}); fix: check the base URL points at the API') from None
+            raise VerifyError('the answer is not an OpenAI-style model list ({"data": [{"id": ...}]})',
+                              where=f"{self.provider} at {self.url}", fix="check the base URL points at the API") \
+                from None
         if not all(isinstance(model_id, str) for model_id in ids):
-            raise VerifyError(f"{self.provider} at {self.url}: a model id is not a string; fix: check the base URL")
+            raise VerifyError("a model id is not a string", where=f"{self.provider} at {self.url}",
+                              fix="check the base URL")
         return ids
 
 
@@ -63,7 +65,7 @@ def check_key_text(provider: str, key: Secret) -> None:
     """Refuse a key that cannot be a bearer token (spaces, control or non-ASCII characters)."""
     if not _HEADER_SAFE.fullmatch(key.reveal()):
         raise VerifyError(f"the {provider} key has characters no API key has (spaces, control or non-ASCII "
-                          "characters); fix: give the key alone, exactly as the provider's console shows it")
+                          "characters)", fix="give the key alone, exactly as the provider's console shows it")
 
 
 def models_url(base_url: str) -> str:
@@ -123,8 +125,8 @@ def _check_url(provider: str, url: str) -> None:
         return
     if parts.scheme == "http" and _is_loopback(parts.hostname):
         return
-    raise VerifyError(f"{provider}: will not send the key to {url}: only https (or http to this machine) "
-                      "is allowed; fix: give an https:// base URL")
+    raise VerifyError(f"will not send the key to {url}: only https (or http to this machine) is allowed",
+                      where=provider, fix="give an https:// base URL")
 
 
 def _is_loopback(host: str | None) -> bool:
@@ -139,7 +141,7 @@ def _is_loopback(host: str | None) -> bool:
 def _http_failure(provider: str, url: str, code: int) -> VerifyError:
     # The answer's body is never copied: a provider may echo what it was sent.
     if code in (401, 403):
-        return VerifyError(f"{provider} rejected the key at {url} (HTTP {code}); fix: {_WRONG_KEY_FIXES[provider]}")
+        return VerifyError(f"{provider} rejected the key at {url} (HTTP {code})", fix=_WRONG_KEY_FIXES[provider])
     if 300 <= code < 400:
         problem, fix = "redirects elsewhere (not followed, so the key went nowhere else)", "give the final base URL"
     elif code == 404:
@@ -148,11 +150,11 @@ def _http_failure(provider: str, url: str, code: int) -> VerifyError:
         problem, fix = "is rate limiting", "wait a minute and run again"
     else:
         problem, fix = "failed", f"run again later; {NETWORK_FIX}"
-    return VerifyError(f"{provider} at {url} {problem} (HTTP {code}); fix: {fix}")
+    return VerifyError(f"{provider} at {url} {problem} (HTTP {code})", fix=fix)
 
 
 def _unreachable(provider: str, url: str, reason: object) -> VerifyError:
-    return VerifyError(f"cannot reach {provider} at {url} ({_describe(reason)}); fix: {NETWORK_FIX}")
+    return VerifyError(f"cannot reach {provider} at {url} ({_describe(reason)})", fix=NETWORK_FIX)
 
 
 def _describe(reason: object) -> str:

@@ -102,8 +102,8 @@ class AwsSecretsManagerStore:
                 self._labels(client)
                 return None
         if "SecretString" not in answer:
-            raise StoreError(f"{self.name}: the {stage} version holds binary data, not an API key; "
-                             "fix: run `pulumi up` to store the key as text")
+            raise StoreError(f"the {stage} version holds binary data, not an API key", where=self.name,
+                             fix="run `pulumi up` to store the key as text")
         return Secret(answer["SecretString"])
 
     def stage_pending(self, value: Secret, token: str) -> str:
@@ -170,11 +170,11 @@ class AwsSecretsManagerStore:
             labels = self._labels(client)
             held = labels.get(token)
             if held is None:
-                raise StoreError(f"{self.name}: no version {token} to promote ({self.region}); "
-                                 "fix: stage the new key first")
+                raise StoreError(f"no version {token} to promote ({self.region})", where=self.name,
+                                 fix="stage the new key first")
             if "AWSCURRENT" not in held:
                 if "AWSPENDING" not in held:
-                    raise StoreError(f"{self.name}: version {token} is not pending; fix: stage it again")
+                    raise StoreError(f"version {token} is not pending", where=self.name, fix="stage it again")
                 self._swap_current(client, labels, token, expected_current)  # old current becomes previous
             if "AWSPENDING" in held:
                 self._clear_pending(client, token)
@@ -233,7 +233,7 @@ class AwsSecretsManagerStore:
         answer = client.describe_secret(SecretId=self.name)
         if "DeletedDate" in answer:
             # moto still accepts writes to such a secret; AWS refuses them. Refuse first.
-            raise SecretNotFoundError(self._scheduled_for_deletion())
+            raise self._scheduled_for_deletion()
         self._arn(answer)  # checks the partition
         return answer.get("VersionIdsToStages", {})
 
@@ -242,8 +242,8 @@ class AwsSecretsManagerStore:
         # only bites reads that name neither).
         answer = client.get_secret_value(SecretId=self.name, VersionId=token)
         if Secret(answer.get("SecretString", "")) != value:
-            raise StoreError(f"{self.name}: token {token} was already used with a different key; "
-                             "fix: use a new token for a new key")
+            raise StoreError(f"token {token} was already used with a different key", where=self.name,
+                             fix="use a new token for a new key")
 
     def _clear_pending(self, client: Any, token: str) -> None:
         try:
@@ -287,8 +287,8 @@ class AwsSecretsManagerStore:
         """The ARN from an API answer, checked to be in our region's partition."""
         arn = answer["ARN"]
         if not arn.startswith(f"arn:{self.partition}:"):
-            raise StoreError(f"{self.name}: the answer came from partition {arn.split(':')[1]!r}, not "
-                             f"{self.partition!r} ({self.region}); fix: check AWS_ENDPOINT_URL and the profile")
+            raise StoreError(f"the answer came from partition {arn.split(':')[1]!r}, not {self.partition!r} "
+                             f"({self.region})", where=self.name, fix="check AWS_ENDPOINT_URL and the profile")
         return arn
 
     # --- clients and errors -------------------------------------------------------------------
@@ -324,7 +324,7 @@ class AwsSecretsManagerStore:
                                     "check the credentials/profile and that their IAM policy allows "
                                     f"secretsmanager:{operation} on this secret")
         if code == "InvalidRequestException" and "delet" in str(error.response["Error"].get("Message", "")):
-            return SecretNotFoundError(self._scheduled_for_deletion())
+            return self._scheduled_for_deletion()
         if kind == "throttled":
             return StoreError(f"{where}: Secrets Manager limit reached; fix: wait a few minutes and run again")
         if code == "ResourceExistsException":
@@ -346,9 +346,10 @@ class AwsSecretsManagerStore:
         # Other botocore errors (parameter validation) may quote request values: name the class only.
         return StoreError(f"{self.name}: AWS call failed before reaching Secrets Manager ({type(error).__name__})")
 
-    def _scheduled_for_deletion(self) -> str:
-        return (f"{self.name}: scheduled for deletion in Secrets Manager ({self.region}); fix: "
-                f"`aws secretsmanager restore-secret --secret-id {self.name} --region {self.region}`")
+    def _scheduled_for_deletion(self) -> SecretNotFoundError:
+        return SecretNotFoundError(
+            f"scheduled for deletion in Secrets Manager ({self.region})", where=self.name,
+            fix=f"`aws secretsmanager restore-secret --secret-id {self.name} --region {self.region}`")
 
 
 

@@ -130,25 +130,25 @@ def new_salt() -> str:
 def validate_value(name: str, value: Secret) -> None:
     """Reject values no store accepts, before any call is made."""
     if not value.reveal().strip():
-        raise StoreError(f"{name}: the key is empty; fix: give the provider's API key")
+        raise StoreError("the key is empty", where=name, fix="give the provider's API key")
     size = len(value.reveal().encode("utf-8"))
     if size > MAX_SECRET_BYTES:
-        raise StoreError(f"{name}: the key is {size} bytes, over the {MAX_SECRET_BYTES}-byte limit; "
-                         "fix: give the API key itself, not a file of keys")
+        raise StoreError(f"the key is {size} bytes, over the {MAX_SECRET_BYTES}-byte limit", where=name,
+                         fix="give the API key itself, not a file of keys")
 
 
 def validate_token(name: str, token: str) -> None:
     """Reject a rotation token that cannot be a version id, before any call is made."""
     if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
-        raise StoreError(f"{name}: the rotation token must be 32-64 letters, digits or '-' "
-                         "(a uuid4 fits); fix: pass e.g. str(uuid.uuid4())")
+        raise StoreError("the rotation token must be 32-64 letters, digits or '-' (a uuid4 fits)", where=name,
+                         fix="pass e.g. str(uuid.uuid4())")
 
 
 def moved_meanwhile(name: str, expected: str | None, current: str | None) -> ConcurrentRotationError:
     """The one line for a lost compare-and-set on the current stage."""
     return ConcurrentRotationError(
-        f"{name}: another rotation made version {current} current meanwhile (expected {expected}); "
-        "your key was not made current and nothing was lost; fix: check `status`, then rotate again if still wanted")
+        f"another rotation made version {current} current meanwhile (expected {expected}); your key was not "
+        "made current and nothing was lost", where=name, fix="check `status`, then rotate again if still wanted")
 
 
 def rollback_needed(name: str, current: str | None, previous: str | None, expected_current: str | None) -> bool:
@@ -157,8 +157,8 @@ def rollback_needed(name: str, current: str | None, previous: str | None, expect
     if expected_current is not None and current != expected_current:
         if current is not None and previous == expected_current:
             return False
-        raise StoreError(f"{name}: current version changed to {current} meanwhile; "
-                         "fix: check `status` and roll back again if still wanted")
+        raise StoreError(f"current version changed to {current} meanwhile", where=name,
+                         fix="check `status` and roll back again if still wanted")
     if current is None or previous is None:
-        raise StoreError(f"{name}: no previous version to roll back to; fix: nothing to undo")
+        raise StoreError("no previous version to roll back to", where=name, fix="nothing to undo")
     return True

@@ -116,8 +116,8 @@ class LocalFileStore:
             if token not in versions:
                 versions[token] = _new_version(value, [])
             elif Secret(versions[token]["value"]) != value:
-                raise StoreError(f"{self.name}: token {token} was already used with a different key; "
-                                 "fix: use a new token for a new key")
+                raise StoreError(f"token {token} was already used with a different key", where=self.name,
+                                 fix="use a new token for a new key")
             if not {"pending", "current"} & set(versions[token]["stages"]):
                 _move(versions, "pending", token)
                 _prune(versions)  # an older pending version goes
@@ -131,10 +131,10 @@ class LocalFileStore:
             versions = self._versions(secrets)
             stages = versions.get(token, {}).get("stages")
             if stages is None:
-                raise StoreError(f"{self.name}: no version {token} to promote; fix: stage the new key first")
+                raise StoreError(f"no version {token} to promote", where=self.name, fix="stage the new key first")
             if "current" not in stages:
                 if "pending" not in stages:
-                    raise StoreError(f"{self.name}: version {token} is not pending; fix: stage it again")
+                    raise StoreError(f"version {token} is not pending", where=self.name, fix="stage it again")
                 current = _holder(versions, "current")
                 if expected_current is not None and current != expected_current:
                     raise moved_meanwhile(self.name, expected_current, current)
@@ -191,7 +191,7 @@ class LocalFileStore:
     def _versions(self, secrets: dict[str, Any]) -> Versions:
         entry = secrets.get(self.name)
         if entry is None:
-            raise SecretNotFoundError(f"{self.name}: not found in {self.path}; fix: run `pulumi up` to create it")
+            raise SecretNotFoundError(f"not found in {self.path}", where=self.name, fix="run `pulumi up` to create it")
         return entry["versions"]
 
     def _load(self) -> dict[str, Any]:
@@ -201,15 +201,15 @@ class LocalFileStore:
         except FileNotFoundError:
             return {"format": FORMAT, "secrets": {}}
         except OSError as error:
-            raise StoreError(f"{self.name}: cannot read {self.path}: {error.strerror}") from None
+            raise StoreError(f"cannot read {self.path}: {error.strerror}", where=self.name) from None
         try:
             document = json.loads(text)
         except (UnicodeDecodeError, json.JSONDecodeError):
             document = None  # the parser's message may quote the file, which holds keys
         if not isinstance(document, dict) or document.get("format") != FORMAT \
                 or not isinstance(document.get("secrets"), dict):
-            raise StoreError(f"{self.name}: {self.path} is not a kimi-infra store file (format {FORMAT}); "
-                             "fix: restore it from a backup or remove it and run `pulumi up`")
+            raise StoreError(f"{self.path} is not a kimi-infra store file (format {FORMAT})", where=self.name,
+                             fix="restore it from a backup or remove it and run `pulumi up`")
         return document
 
     @contextmanager
@@ -237,13 +237,13 @@ class LocalFileStore:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             return os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
         except OSError as error:
-            raise StoreError(f"{self.name}: cannot lock {path}: {error.strerror}") from None
+            raise StoreError(f"cannot lock {path}: {error.strerror}", where=self.name) from None
 
     def _write(self, data: bytes) -> None:
         try:
             write_atomic(self.path, data, FILE_MODE)
         except OSError as error:
-            raise StoreError(f"{self.name}: cannot write {self.path}: {error.strerror}") from None
+            raise StoreError(f"cannot write {self.path}: {error.strerror}", where=self.name) from None
 
 
 def _wait_for_lock(lock: int, name: str) -> None:
@@ -256,8 +256,8 @@ def _wait_for_lock(lock: int, name: str) -> None:
         except BlockingIOError:
             if time.monotonic() > deadline:
                 raise ConcurrentRotationError(
-                    f"{name}: another rotation has held this store for {ROTATION_WAIT_SECONDS:.0f} s; fix: wait "
-                    "for it to finish (or stop it), then run with --resume") from None
+                    f"another rotation has held this store for {ROTATION_WAIT_SECONDS:.0f} s", where=name,
+                    fix="wait for it to finish (or stop it), then run with --resume") from None
             time.sleep(0.05)
 
 

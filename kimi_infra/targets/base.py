@@ -92,12 +92,12 @@ def is_current(deployed: Deployed | None, rendered: Rendered) -> bool:
 
 def failure(location: str, action: str, problem: str, fix: str) -> TargetError:
     """The one-line error every target raises: where, what failed, why, and what to do."""
-    return TargetError(f"{location}: cannot {action}: {problem}; fix: {fix}")
+    return TargetError(f"cannot {action}: {problem}", where=location, fix=fix)
 
 
 def conflict(location: str) -> ConflictError:
-    return ConflictError(f"{location}: cannot write: another writer changed it after we read it, "
-                         "so nothing was overwritten; fix: run again to deploy over the newer version "
+    return ConflictError("cannot write: another writer changed it after we read it, so nothing was overwritten",
+                         where=location, fix="run again to deploy over the newer version "
                          "(and check who else deploys to it)")
 
 

@@ -15,9 +15,9 @@ import pytest
 
 from kimi_infra.catalog import PROVIDERS
 from kimi_infra.stackfile import load_stack
-from tests.conftest import _free_port
 from tests.contract.conftest import CACHE_ENV, SKIP_ENV, STACKS, render_mode
 from tests.helpers import PROJECT_DIR
+from tests.support.moto import free_port
 
 pytestmark = pytest.mark.contract
 
@@ -60,7 +60,7 @@ def test_openclaw_rejects_a_broken_render(openclaw, resolver_launcher, tmp_path)
 def run_offline(cache, **env: str) -> subprocess.CompletedProcess:
     """One contract test in a nested pytest, with an empty OpenClaw cache and an unreachable registry."""
     base = {k: v for k, v in os.environ.items() if k != SKIP_ENV}
-    registry = {CACHE_ENV: str(cache), "NPM_CONFIG_REGISTRY": f"http://127.0.0.1:{_free_port()}/",
+    registry = {CACHE_ENV: str(cache), "NPM_CONFIG_REGISTRY": f"http://127.0.0.1:{free_port()}/",
                 "NPM_CONFIG_FETCH_RETRIES": "0"}
     return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            f"{__file__}::test_openclaw_rejects_a_broken_render"],

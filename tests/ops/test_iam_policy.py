@@ -10,8 +10,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import _start_moto, _stop
 from tests.helpers import dev_like, make_project, run_cli
+from tests.support.moto import start_moto, stop_moto
 
 STACKS = {name: dev_like(secretStore={"kind": "aws-secrets-manager", "region": "us-east-1"})
           for name in ("staging", "prod")}
@@ -102,7 +102,7 @@ def test_moto_enforces_the_printed_policy(tmp_path, role):
     # per secret (4; the operator's also looks for the token salt: 5), create_user, put_user_policy,
     # create_access_key. Every later call is checked against the user's policy.
     free = 9 if role == "gateway" else 10
-    server = _start_moto(tmp_path / "moto.log", {"INITIAL_NO_AUTH_ACTION_COUNT": str(free)})
+    server = start_moto(tmp_path / "moto.log", {"INITIAL_NO_AUTH_ACTION_COUNT": str(free)})
     try:
         admin = moto_env(server.endpoint)
         project = make_project(tmp_path / "project", {"staging": STACKS["staging"]})
@@ -128,4 +128,4 @@ def test_moto_enforces_the_printed_policy(tmp_path, role):
             user.delete_secret(SecretId="kimi-infra/staging/moonshot")
         assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     finally:
-        _stop(server)
+        stop_moto(server)

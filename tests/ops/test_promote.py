@@ -68,7 +68,7 @@ def promote(project: Path, *args: str, stdin: str | None = None):
 
 def rendered(project: Path, stack: str) -> str:
     loaded = load_stack(project, stack)
-    return render_stack(loaded.spec, loaded.source).text
+    return render_stack(loaded.spec).text
 
 
 def test_staging_to_prod_changes_only_promoted_fields(project: Path):

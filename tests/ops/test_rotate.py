@@ -27,11 +27,12 @@ from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
 from kimi_infra.targets import open_stack_target
-from tests.conftest import CANARY_KEY, _free_port
+from tests.conftest import CANARY_KEY
 from tests.helpers import PROJECT_DIR, dev_like, run_cli
 from tests.helpers import make_project as write_project
 from tests.ops.fake_provider import FakeProvider
 from tests.ops.faults import InjectedFault, crashing_after, run_crashing_cli
+from tests.support.moto import free_port
 
 OLD = {"moonshot": "sk-moonshot-old-0000000000000000000000", "kimi-code": "sk-kimi-old-11111111111111111111111111"}
 NEW = {"moonshot": "sk-moonshot-new-2222222222222222222222", "kimi-code": "sk-kimi-new-33333333333333333333333333"}
@@ -260,7 +261,7 @@ def test_the_other_providers_current_key_is_refused_before_any_write(aws, fake, 
 def test_an_unreachable_endpoint_fails_clearly(aws, tmp_path):
     project = make_project(tmp_path, "inline")
     spec = seed(project, "staging")
-    url = f"http://127.0.0.1:{_free_port()}/v1"  # nothing listens there
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
 
     result = cli(project, "rotate", "-s", "staging", "-p", "moonshot", "--key-stdin", "--verify-base-url", url,
                  stdin=NEW["moonshot"])

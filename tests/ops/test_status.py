@@ -17,13 +17,14 @@ from pathlib import Path
 import boto3
 import pytest
 
+from kimi_infra.commands.report_lines import human_age
 from kimi_infra.deploy import deploy_all, render_for_deploy
-from kimi_infra.ops.status_cli import human_age
 from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
-from tests.conftest import CANARY_KEY, _free_port
+from tests.conftest import CANARY_KEY
 from tests.helpers import PROJECT_DIR, dev_like, make_project, run_cli
+from tests.support.moto import free_port
 
 TOKEN = "0f6c1d5e-8a43-4c1e-9b0e-3c2f7a9d4e11"  # a uuid4: a valid 36-character rotation token
 NEW_KEY = CANARY_KEY.replace("CANARY", "ROTATED")
@@ -181,7 +182,7 @@ def test_a_never_deployed_stack_is_missing_with_exit_1(aws, project: Path):
 
 
 def test_status_is_2_when_aws_cannot_be_reached(aws, project: Path):
-    closed = f"http://127.0.0.1:{_free_port()}"  # nothing listens there
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     result = status(project, "staging", env={"AWS_ENDPOINT_URL": closed})
     assert result.returncode == 2
     errors = errors_of(result.stderr)

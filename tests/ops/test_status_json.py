@@ -14,9 +14,9 @@ from kimi_infra.deploy import deploy_all
 from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
-from tests.conftest import _free_port
 from tests.helpers import PROJECT_DIR
 from tests.ops.test_status import NEW_KEY, TOKEN, deploy, make_bucket, status
+from tests.support.moto import free_port
 
 
 @pytest.fixture(name="project")
@@ -63,7 +63,7 @@ def test_pending_is_1(aws, project):
 
 
 def test_store_unreachable_is_2_with_error_items(aws, project):
-    code, document = report(project, "staging", env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{_free_port()}"})
+    code, document = report(project, "staging", env={"AWS_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"})
     assert (code, document["exitCode"]) == (2, 2)
     assert {k["state"] for k in document["keys"]} == {"error"}
     assert all("cannot reach Secrets Manager" in k["error"] for k in document["keys"])

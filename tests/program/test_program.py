@@ -120,10 +120,17 @@ def test_a_rotated_key_is_not_reverted_by_the_next_up(project, buckets):
     first = up(project, "staging")
     sm = boto3.client("secretsmanager", region_name="us-east-1")
     sm.put_secret_value(SecretId="kimi-infra/staging/moonshot", SecretString="sk-rotated-key-0000000000")
+    rotated_version = sm.describe_secret(SecretId="kimi-infra/staging/moonshot")["VersionIdsToStages"]
     second = up(project, "staging", first.state)
-    assert second.run.operations["moonshot-key"] == "same"
+    # The resource follows the store (its versionId output moves to the rotated version) and
+    # writes nothing: the key in the stack config never goes back in.
+    assert second.run.operations["moonshot-key"] == "update"
+    assert second.outputs["secretVersionIds"]["moonshot"] != first.outputs["secretVersionIds"]["moonshot"]
+    assert sm.describe_secret(SecretId="kimi-infra/staging/moonshot")["VersionIdsToStages"] == rotated_version
     current = sm.get_secret_value(SecretId="kimi-infra/staging/moonshot", VersionStage="AWSCURRENT")
     assert current["SecretString"] == "sk-rotated-key-0000000000"
+    third = up(project, "staging", second.state)
+    assert third.run.operations["moonshot-key"] == "same"
 
 
 def test_no_plaintext_key_outside_secrets(project, buckets):

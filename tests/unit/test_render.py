@@ -27,7 +27,7 @@ def spec(**values) -> StackSpec:
 
 
 def rendered_dict(stack_spec: StackSpec, keys=None) -> dict:
-    return json5.loads(render_stack(stack_spec, "test", keys).text)
+    return json5.loads(render_stack(stack_spec, keys).text)
 
 
 def test_dev_stack_on_stdout_matches_the_seed():
@@ -61,10 +61,10 @@ def test_inline_mode_puts_keys_in_env_vars():
 
 
 def test_inline_mode_marks_the_render_secret_and_hides_it_in_repr():
-    rendered = render_stack(spec(keyMode="inline"), "test", KEYS)
+    rendered = render_stack(spec(keyMode="inline"), KEYS)
     assert rendered.holds_secret
     assert CANARY_MOONSHOT.reveal() not in repr(rendered)
-    assert not render_stack(spec(), "test").holds_secret
+    assert not render_stack(spec()).holds_secret
 
 
 def test_legacy_env_block_is_the_flat_clawdbot_form():
@@ -75,7 +75,7 @@ def test_legacy_env_block_is_the_flat_clawdbot_form():
 
 def test_prod_cn_uses_the_china_endpoint_and_no_kimi_code():
     loaded = load_stack(PROJECT_DIR, "prod-cn")
-    config = json5.loads(render_stack(loaded.spec, loaded.source).text)
+    config = json5.loads(render_stack(loaded.spec).text)
     assert set(config["models"]["providers"]) == {"moonshot"}
     assert config["models"]["providers"]["moonshot"]["baseUrl"] == "https://api.moonshot.cn/v1"
     assert not any(ref.startswith("kimi-code/") for ref in config["agents"]["defaults"]["models"])
@@ -115,16 +115,16 @@ def test_extra_models_aliases_and_primary():
 
 
 def test_same_input_same_bytes_and_hash():
-    first = render_stack(spec(), "test")
-    second = render_stack(spec(), "test")
+    first = render_stack(spec())
+    second = render_stack(spec())
     assert first.text == second.text and first.sha256 == second.sha256
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod", "prod-cn"])
 def test_every_shipped_stack_renders_and_round_trips(stack):
     loaded = load_stack(PROJECT_DIR, stack)
-    rendered = render_stack(loaded.spec, loaded.source)
-    assert parse(rendered.text) == assemble(loaded.spec, loaded.source)
+    rendered = render_stack(loaded.spec)
+    assert parse(rendered.text) == assemble(loaded.spec)
 
 
 def test_cli_writes_the_default_path_and_inline_mode_0600(tmp_path):
@@ -142,7 +142,7 @@ def test_cli_writes_the_default_path_and_inline_mode_0600(tmp_path):
 
 def test_validate_command_accepts_rendered_files_and_rejects_swapped_keys(tmp_path):
     good = tmp_path / "good.json5"
-    good.write_text(render_stack(spec(), "test").text)
+    good.write_text(render_stack(spec()).text)
     bad = tmp_path / "bad.json5"
     bad.write_text(good.read_text().replace("${MOONSHOT_API_KEY}", "${KIMICODE_API_KEY}"))
     ok = run_cli("validate", str(good))
@@ -192,7 +192,7 @@ def stack_specs(draw) -> StackSpec:
 @given(stack_specs(), st.text(min_size=1, max_size=40).filter(str.strip))
 def test_render_parse_validate_round_trip(stack_spec, key):
     keys = {"moonshot": Secret(key + "m"), "kimi-code": Secret(key + "k")}
-    config = assemble(stack_spec, "prop", keys)
+    config = assemble(stack_spec, keys)
     rendered = render(config)
     assert parse(rendered.text) == config
     assert render(parse(rendered.text)).text == rendered.text
@@ -233,6 +233,6 @@ def test_a_key_no_config_can_hold_is_refused_without_quoting_it():
 
     huge = Secret("sk-LEAK-" + "A" * 70_000 + "-TAIL")
     with pytest.raises(SpecError) as caught:
-        render_stack(spec(keyMode="inline"), "test", {"moonshot": huge, "kimi-code": CANARY_KIMICODE})
+        render_stack(spec(keyMode="inline"), {"moonshot": huge, "kimi-code": CANARY_KIMICODE})
     text = str(caught.value)
     assert "MOONSHOT_API_KEY" in text and "65536" in text and "LEAK" not in text and "TAIL" not in text

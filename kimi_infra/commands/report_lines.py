@@ -1,88 +1,18 @@
-"""The `status` and `history` commands: the report on stdout, progress on stderr.
-
-Colour comes from click.style; click.echo drops it when stdout is not a terminal, so piped
-output and `--json` stay plain.
-"""
+"""Status and history reports as lines for people: colour from click.style, which click.echo drops
+when stdout is not a terminal, so piped output stays plain."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-
-from kimi_infra.errors import KimiInfraError
-from kimi_infra.options import stack_option
 
 if TYPE_CHECKING:
     from kimi_infra.ops.history import TargetHistory
     from kimi_infra.ops.status import KeyStatus, StackStatus, TargetStatus
 
 SHORT_HASH = 12
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of lines.")
-
-
-@click.command()
-@stack_option
-@json_option
-@click.pass_context
-def status(ctx: click.Context, stack: str, as_json: bool) -> None:
-    """Compare each target with what `pulumi up` would write now; show each key's version and rotation.
-
-    Exit 0: every target in sync and no rotation pending; 1: a target drifted or is missing, a
-    key is missing, or a rotation is pending; 2: a check itself failed (one line each on stderr).
-    With --json, always one JSON document, errors included. Never prints a key.
-    """
-    from kimi_infra.ops.status import EXIT_ERROR, stack_status  # 2, not 1: 1 means "drift or pending"
-    from kimi_infra.stackfile import load_stack
-
-    try:
-        report = stack_status(load_stack(ctx.obj, stack).spec, ctx.obj, progress=_progress)
-    except KimiInfraError as error:  # the stack file itself: no report to give
-        click.echo(f"error: {error}", err=True)
-        if as_json:
-            click.echo(json.dumps({"stack": stack, "inSync": False, "exitCode": EXIT_ERROR, "error": str(error),
-                                   "targets": [], "keys": []}, indent=2))
-        ctx.exit(EXIT_ERROR)
-    for message in report.errors:
-        click.echo(f"error: {message}", err=True)
-    if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
-    else:
-        for line in status_lines(report):
-            click.echo(line)
-    ctx.exit(report.exit_code)
-
-
-@click.command()
-@stack_option
-@click.option("--target", "target_name", metavar="NAME", help="Only this target (its `name` in the stack file).")
-@json_option
-@click.pass_obj
-def history(project_dir: Path, stack: str, target_name: str | None, as_json: bool) -> None:
-    """List the revisions deployed to each target, newest first.
-
-    From S3 object versions, SSM parameter history, or the local history file of a file target.
-    """
-    from kimi_infra.ops.history import stack_history
-    from kimi_infra.stackfile import load_stack
-
-    histories = stack_history(load_stack(project_dir, stack).spec, project_dir, target_name, progress=_progress)
-    if as_json:
-        click.echo(json.dumps({"stack": stack, "targets": [h.to_json() for h in histories]}, indent=2))
-        return
-    for target_history in histories:
-        for line in history_lines(target_history):
-            click.echo(line)
-
-
-def _progress(message: str) -> None:
-    click.echo(message, err=True)
-
-
-# --- formatting -------------------------------------------------------------------------------
 
 
 def status_lines(report: StackStatus) -> list[str]:

@@ -1,0 +1,59 @@
+"""Engine-test fixtures: the built Pulumi engine, a moto_server of each test's own, a project copy.
+
+The engine is built (or reused) by `engine/build.sh`, as `make engine` does. When it cannot be
+built the engine tests FAIL with the build's error; `KIMI_INFRA_SKIP_ENGINE=1` turns that into a
+skip that names the reason.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import point_boto3_at
+from tests.support.moto import MotoServer, create_bucket, start_moto, stop_moto
+from tests.support.pulumi_engine import EngineUnavailable, PulumiCli, build_engine, copy_project
+
+SKIP_ENV = "KIMI_INFRA_SKIP_ENGINE"
+# The buckets the shipped stack files deploy to (they must exist before `up`, as for users).
+STACK_BUCKETS = {"kimi-infra-staging-config": "us-east-1", "kimi-infra-prod-config": "us-east-1",
+                 "kimi-infra-prod-cn-config": "cn-north-1"}
+
+
+@pytest.fixture(scope="session")
+def engine_bin() -> Path:
+    try:
+        return build_engine()
+    except EngineUnavailable as error:
+        if os.environ.get(SKIP_ENV) == "1":
+            pytest.skip(f"the Pulumi engine could not be built ({SKIP_ENV}=1): {error}")
+        pytest.fail(f"the Pulumi engine could not be built (set {SKIP_ENV}=1 to skip): {error}", pytrace=False)
+
+
+@pytest.fixture
+def engine_aws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
+    """A moto_server of this test's own, with boto3 (and the CLI subprocesses) pointed at it."""
+    server = start_moto(tmp_path / "moto_server.log")
+    point_boto3_at(monkeypatch, server.endpoint)
+    yield server
+    stop_moto(server)
+
+
+@pytest.fixture
+def stack_buckets(engine_aws: MotoServer) -> None:
+    for bucket, region in STACK_BUCKETS.items():
+        create_bucket(bucket, region)
+
+
+
+@pytest.fixture
+def pulumi(engine_bin: Path, engine_aws: MotoServer, tmp_path: Path) -> PulumiCli:
+    """The pulumi CLI in a fresh copy of the project, logged in to a local (file://) backend."""
+    cli = PulumiCli(engine_bin, copy_project(tmp_path / "project"), tmp_path / "pulumi-home", engine_aws.endpoint)
+    state = tmp_path / "state"
+    state.mkdir()
+    cli.login(f"file://{state}")
+    return cli

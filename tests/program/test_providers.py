@@ -1,0 +1,95 @@
+"""Per-method checks of the dynamic providers, run for real on the dev stack's local store and file
+(the fast twin of tests/engine/, which runs the same methods through the real engine)."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+from pathlib import Path
+
+import dill
+import pytest
+
+from components.program import BOOLEAN_SETTINGS, STRUCTURED_SETTINGS, TEXT_SETTINGS
+from kimi_infra.models import StackSpec
+from kimi_infra.secret import Secret
+from kimi_infra.stackfile import load_stack
+from kimi_infra.stores import open_store
+from tests.conftest import CANARY_KEY
+from tests.helpers import PROJECT_DIR
+from tests.program.harness import Recorded, config_from_stack_file, run_program
+from tests.support.pulumi_engine import KIMICODE_CANARY
+
+ROTATED = "sk-rotated-moonshot-0123456789abcdefghij"
+
+
+@pytest.fixture
+def deployed(tmp_path: Path) -> tuple[Path, dict[str, Recorded]]:
+    """The dev stack after one mocked `up`: the project and the state the engine would keep."""
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copytree(PROJECT_DIR / "stacks", tmp_path / "stacks")
+    config, _ = config_from_stack_file(tmp_path / "stacks" / "Pulumi.dev.yaml")
+    config |= {"kimi-infra:moonshotApiKey": CANARY_KEY, "kimi-infra:kimicodeApiKey": KIMICODE_CANARY}
+    result = run_program("dev", tmp_path, config, ["kimi-infra:moonshotApiKey", "kimi-infra:kimicodeApiKey"])
+    return tmp_path, result.state
+
+
+def provider_of(recorded: Recorded):
+    return dill.loads(base64.b64decode(recorded.provider_blob))
+
+
+def test_every_stack_setting_has_a_reader():
+    assert sorted((*STRUCTURED_SETTINGS, *BOOLEAN_SETTINGS, *TEXT_SETTINGS)) == sorted(
+        name for name in StackSpec.model_fields if name != "stack")
+
+
+def test_target_read_reports_live_content_and_a_deleted_target_as_gone(deployed):
+    project, state = deployed
+    target = state["openclaw-config-local"]
+    provider = provider_of(target)
+    assert provider.read(target.id, target.outputs).outs["contentHash"] == target.outputs["contentHash"]
+    path = Path(target.outputs["location"])
+    path.write_text("edited behind our back\n")
+    assert provider.read(target.id, target.outputs).outs["contentHash"] != target.outputs["contentHash"]
+    path.unlink()
+    assert provider.read(target.id, target.outputs).id == ""
+
+
+def test_target_diff_sees_drift_that_the_inputs_do_not(deployed):
+    project, state = deployed
+    target = state["openclaw-config-local"]
+    provider = provider_of(target)
+    assert not provider.diff(target.id, target.outputs, target.inputs).changes
+    Path(target.outputs["location"]).write_text("edited behind our back\n")
+    drift = provider.diff(target.id, target.outputs, target.inputs)
+    assert drift.changes and not drift.replaces
+    moved = {**target.inputs, "location": str(project / "elsewhere.json5")}
+    assert provider.diff(target.id, target.outputs, moved).replaces == ["location"]
+
+
+def test_key_diff_follows_a_rotation_and_update_never_reverts_it(deployed):
+    project, state = deployed
+    key = state["moonshot-key"]
+    provider = provider_of(key)
+    assert not provider.diff(key.id, key.outputs, key.inputs).changes
+    store = open_store(load_stack(project, "dev").spec, "moonshot", project)
+    store.ensure(Secret(ROTATED))
+
+    diff = provider.diff(key.id, key.outputs, key.inputs)
+    assert diff.changes and not diff.replaces
+    updated = provider.update(key.id, key.outputs, key.inputs)
+    assert store.get("current").reveal() == ROTATED
+    assert updated.outs["versionId"] != key.outputs["versionId"]
+    assert not provider.diff(key.id, updated.outs, key.inputs).changes
+
+
+def test_a_key_missing_from_the_store_reads_as_gone_and_is_recreated_from_the_config(deployed):
+    project, state = deployed
+    key = state["moonshot-key"]
+    provider = provider_of(key)
+    store = open_store(load_stack(project, "dev").spec, "moonshot", project)
+    store.delete()
+    assert provider.read(key.id, key.outputs).id == ""
+    assert provider.diff(key.id, key.outputs, key.inputs).changes
+    provider.update(key.id, key.outputs, key.inputs)
+    assert store.get("current").reveal() == CANARY_KEY

@@ -1,0 +1,131 @@
+"""The real Pulumi engine for tests: built once by `engine/build.sh`, run as its CLI on a copy of the project.
+
+Every command runs as a user would type it (`pulumi login`, `pulumi stack select --create`, `pulumi
+config set --secret` reading the key from stdin, `pulumi up --yes`), in a scratch copy of the project
+with its own PULUMI_HOME and state backend, and with AWS pointed at a moto_server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.support.moto import aws_test_env
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = PROJECT_DIR / "engine" / "build.sh"
+BUILD_TIMEOUT_S = 1800  # a cold build downloads ~1.6 GB of Go modules and compiles for ~5-8 min
+PASSPHRASE = "engine-tests-passphrase"
+DOCUMENTED_OUTPUTS = frozenset({"secretNames", "secretArns", "secretVersionIds", "modelRefs", "renderHash", "targets",
+                                "contentHashes"})
+"""The stack outputs the README promises."""
+KIMICODE_CANARY = "sk-canary-0123456789abcdefghijklmnopqrstuvwxyzKIMICODE"
+"""The Kimi Code twin of tests.conftest.CANARY_KEY: a fake key searched for wherever no key may be."""
+# What a copy of the project needs to run: the program, the tool it imports, the stack files.
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "kimi_infra", "stacks", "requirements.txt")
+
+
+class EngineUnavailable(RuntimeError):
+    """`engine/build.sh` failed; the message carries the build's own error."""
+
+
+def build_engine() -> Path:
+    """The folder holding the built engine (built now, or reused); EngineUnavailable if it cannot be built."""
+    result = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    lines = result.stdout.strip().splitlines()
+    if result.returncode != 0 or not lines:
+        tail = "\n".join(result.stderr.strip().splitlines()[-15:])
+        raise EngineUnavailable(f"engine/build.sh exited {result.returncode}:\n{tail}")
+    return Path(lines[-1])
+
+
+def copy_project(destination: Path) -> Path:
+    """A copy of the project that `pulumi up` can run: its files, plus the checkout's virtualenv
+    under the name Pulumi.yaml gives it (`.venv`)."""
+    destination.mkdir(parents=True)
+    for name in PROJECT_FILES:
+        source = PROJECT_DIR / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, destination / name)
+    (destination / ".venv").symlink_to(PROJECT_DIR / ".venv")
+    return destination
+
+
+@dataclass
+class PulumiCli:
+    """The `pulumi` CLI of the built engine, run in `project` against `backend`."""
+
+    engine_bin: Path
+    project: Path
+    home: Path
+    aws_endpoint: str
+    transcript: list[str] = field(default_factory=list)  # every command's stdout+stderr, for leak checks
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "PULUMI_"))},
+            **aws_test_env(self.aws_endpoint),
+            "PATH": f"{self.engine_bin}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
+            "PULUMI_HOME": str(self.home),
+            "PULUMI_SKIP_UPDATE_CHECK": "1",
+            "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+            "PULUMI_CONFIG_PASSPHRASE": PASSPHRASE,
+            "NO_COLOR": "1",
+        }
+
+    def run(self, *args: str, stdin: str | None = None, check: bool = True, timeout: float = 300,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+        """`pulumi <args>` in the project folder; `check` fails with the command's own output."""
+        result = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=self.project, input=stdin,
+                                env={**self.env, **(env or {})}, capture_output=True, text=True, timeout=timeout)
+        self.transcript.append(result.stdout + result.stderr)
+        if check and result.returncode != 0:
+            command = " ".join(args)
+            raise AssertionError(f"pulumi {command} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
+        return result
+
+    def start(self, *args: str, env: dict[str, str] | None = None, log: Path) -> subprocess.Popen:
+        """`pulumi <args>` in the background, output to `log` (read it into the transcript after)."""
+        handle = log.open("w")
+        return subprocess.Popen(["pulumi", *args, "--non-interactive"], cwd=self.project, stdout=handle,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env={**self.env, **(env or {})})
+
+    def login(self, backend: str) -> None:
+        self.run("login", backend)
+
+    def select_stack(self, stack: str) -> None:
+        self.run("stack", "select", "--create", stack)
+
+    def set_secret(self, key: str, value: str) -> None:
+        """`pulumi config set --secret`, the value on stdin as the README says (never in argv)."""
+        self.run("config", "set", "--secret", key, stdin=value)
+
+    def set_keys(self, moonshot: str, kimicode: str) -> None:
+        self.set_secret("kimi-infra:moonshotApiKey", moonshot)
+        self.set_secret("kimi-infra:kimicodeApiKey", kimicode)
+
+    def up(self, *extra: str) -> subprocess.CompletedProcess:
+        return self.run("up", "--yes", *extra)
+
+    def outputs(self) -> dict[str, Any]:
+        return json.loads(self.run("stack", "output", "--json").stdout)
+
+    def resource_outputs(self, name: str) -> dict[str, Any]:
+        """The outputs the checkpoint holds for the resource called `name` (what `refresh` updates)."""
+        deployment = json.loads(self.run("stack", "export").stdout)["deployment"]
+        matches = [r for r in deployment.get("resources", []) if r["urn"].endswith(f"::{name}")]
+        assert len(matches) == 1, f"{len(matches)} resources named {name}"
+        return matches[0].get("outputs", {})
+
+    def preview_steps(self, *extra: str) -> list[dict[str, Any]]:
+        """The steps `pulumi preview --json` plans: op and resource type per step."""
+        result = self.run("preview", "--json", *extra)
+        return json.loads(result.stdout).get("steps", [])
