@@ -44,5 +44,5 @@ def test_numbers_openclaw_refuses_we_refuse_too(openclaw, tmp_path, value):
     assert run.returncode == 1 and run.data and run.data["valid"] is False, run
     assert any(issue["path"].endswith(".contextWindow") for issue in run.data["issues"]), run
     with pytest.raises(SpecError) as error:
-        validate_text(text, str(config))
+        validate_text(text)
     assert error.value.field.endswith(".contextWindow")
