@@ -50,9 +50,7 @@ class ApiKeySecretProvider(ResourceProvider):
         was created (the store writes one version or none).
         """
         store = open_key_store(props)
-        if not store.exists():
-            _require_key(props, store.name)
-            store.ensure(Secret(props["apiKey"]))
+        _create_if_missing(store, props)
         return CreateResult(id_=store.name, outs={**props, **_describe(store)})
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
@@ -74,10 +72,7 @@ class ApiKeySecretProvider(ResourceProvider):
         """Write the config's key only if it is new or the secret is gone; else just report the
         store's current version (a rotation stays)."""
         store = open_key_store(news)
-        if not store.exists():
-            _require_key(news, store.name)
-            store.ensure(Secret(news["apiKey"]))
-        elif news.get("apiKey") and news.get("apiKey") != olds.get("apiKey"):
+        if not _create_if_missing(store, news) and news.get("apiKey") and news["apiKey"] != olds.get("apiKey"):
             store.ensure(Secret(news["apiKey"]))
         return UpdateResult(outs={**news, **_describe(store)})
 
@@ -103,11 +98,16 @@ def _live(props: dict[str, Any]) -> dict[str, Any] | None:
     return _describe(store) if store.exists() else None
 
 
-def _require_key(props: dict[str, Any], name: str) -> None:
+def _create_if_missing(store, props: dict[str, Any]) -> bool:
+    """Create the secret from the config's key unless the store has it; True if it was created."""
+    if store.exists():
+        return False
     if not props.get("apiKey"):
         config_key = props["configKey"]
-        raise KimiInfraError("no secret in the store and no key in the stack config", where=name,
+        raise KimiInfraError("no secret in the store and no key in the stack config", where=store.name,
                              fix=f"pulumi config set --secret kimi-infra:{config_key} (reads the key from stdin)")
+    store.ensure(Secret(props["apiKey"]))
+    return True
 
 
 def _describe(store) -> dict[str, Any]:
