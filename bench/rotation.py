@@ -22,9 +22,10 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from tests.conftest import _start_moto, _stop, install_call_counter  # noqa: E402
+from tests.conftest import install_call_counter  # noqa: E402
 from tests.helpers import make_project  # noqa: E402
 from tests.ops.fake_provider import FakeProvider  # noqa: E402
+from tests.support.moto import start_moto, stop_moto  # noqa: E402
 
 REGION = "us-east-1"
 BUCKET = "kimi-infra-bench-config"
@@ -100,7 +101,7 @@ def report_calls(label: str, calls: list[tuple[str, str, str]], targets: int) ->
 def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        server = _start_moto(root / "moto_server.log")
+        server = start_moto(root / "moto_server.log")
         os.environ.update({"AWS_ENDPOINT_URL": server.endpoint, "AWS_ACCESS_KEY_ID": "bench",
                            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": REGION,
                            "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"})
@@ -109,7 +110,7 @@ def main() -> None:
             with FakeProvider() as fake:
                 run(Bench(root / "project", fake))
         finally:
-            _stop(server)
+            stop_moto(server)
 
 
 def run(bench: Bench) -> None:

@@ -211,12 +211,18 @@ def _secrets_section(spec: StackSpec) -> SecretsSection | None:
     resolver = ExecSecretProvider(
         source="exec",
         command=spec.resolver.command,
-        args=_resolver_args(spec.secretStore),
+        args=_resolver_args(spec.secretStore) + _resolver_bounds(spec.stack, spec.resolver.timeoutMs),
         passEnv=list(spec.resolver.passEnv),
         jsonOnly=True,
         timeoutMs=spec.resolver.timeoutMs,
     )
     return SecretsSection(providers={RESOLVER_PROVIDER: resolver})
+
+
+def _resolver_bounds(stack: str, timeout_ms: int) -> list[str]:
+    """Bind the resolver to this stack's ids, and make it answer (UNAVAILABLE if need be) well
+    before OpenClaw's timeoutMs kills it: two thirds leaves room for the interpreter's start."""
+    return ["--stack", stack, "--deadline-ms", str(max(100, timeout_ms * 2 // 3))]
 
 
 def _resolver_args(store: LocalStoreSpec | AwsSecretsManagerStoreSpec) -> list[str]:

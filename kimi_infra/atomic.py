@@ -1,11 +1,20 @@
-"""Crash-safe file writes: a reader sees the old bytes or the new ones, never half a file."""
+"""Crash-safe file writes: a reader sees the old bytes or the new ones, never half a file.
+
+A temp file is named `.<name>.<pid>.<random>.tmp` beside its target. A kill -9 between write and
+rename leaves it behind (it may hold a key, mode 0600): the next write to that target removes
+every such temp whose process is gone, so no key-bearing temp outlives the next run.
+"""
 
 from __future__ import annotations
 
+import glob
 import os
 import stat
 import tempfile
+import time
 from pathlib import Path
+
+LEGACY_TEMP_AGE = 600.0  # seconds: temps named without a pid (older versions) count as stale after this
 
 
 def write_atomic(path: Path, data: bytes, mode: int) -> None:
@@ -19,7 +28,8 @@ def write_atomic(path: Path, data: bytes, mode: int) -> None:
     if is_special_file(path):
         raise IsADirectoryError(f"{path} is not a regular file; it is never replaced")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    remove_stale_temps(path)
+    fd, temp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             os.fchmod(handle.fileno(), mode)
@@ -31,6 +41,42 @@ def write_atomic(path: Path, data: bytes, mode: int) -> None:
         Path(temp_name).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Remove temps of `path` left by a writer that died before its rename; returns them.
+
+    A temp whose process still runs is another writer's, in flight: it stays.
+    """
+    removed = []
+    prefix = f".{path.name}."
+    for name in glob.glob(glob.escape(str(path.parent / prefix)) + "*.tmp"):
+        temp = Path(name)
+        if _writer_alive(temp, prefix):
+            continue
+        try:
+            temp.unlink()
+            removed.append(temp)
+        except FileNotFoundError:
+            continue  # its writer finished meanwhile
+    return removed
+
+
+def _writer_alive(temp: Path, prefix: str) -> bool:
+    """Whether the writer of `.<name>.<pid>.<random>.tmp` still runs."""
+    pid = temp.name[len(prefix):].split(".", 1)[0]
+    if not pid.isdigit():  # an older version's `.<name>.<random>.tmp`: stale once it is old enough
+        try:
+            return time.time() - temp.stat().st_mtime < LEGACY_TEMP_AGE
+        except FileNotFoundError:
+            return True  # gone already: nothing to remove
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's live process (or an absurd pid): leave it
+    return True
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -1,8 +1,11 @@
-"""AWS clients for the stores and targets: a fresh client per call, built fast.
+"""AWS clients for the stores and targets: a fresh client per call, built fast, never hanging;
+and the one classifier that tells what kind of AWS failure an error is.
 
 A client is never kept on an object or a module: stores and targets are pickled into Pulumi
 state with dill, and a client (with its SSL context) is not picklable. Building a client is
-cheap here because botocore's parsed API models are shared.
+cheap here because botocore's parsed API models are shared. Every client has explicit connect
+and read timeouts and a bounded number of attempts, so an endpoint that never answers costs
+at most about ATTEMPTS x (CONNECT + READ) seconds, not botocore's default minutes.
 """
 
 from __future__ import annotations
@@ -11,7 +14,34 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
-from typing import Any
+from typing import Any, Literal
+
+CONNECT_TIMEOUT = 2.0  # seconds; loopback and AWS endpoints connect in milliseconds
+READ_TIMEOUT = 4.0  # seconds; Secrets Manager, S3 and SSM answer these small calls well within it
+ATTEMPTS = 2  # the first try and one retry (throttling and transient errors), never more
+
+FailureKind = Literal["timeout", "refused", "dns", "unreachable", "credentials", "access-denied", "throttled",
+                      "not-found", "other"]
+FAILURES: dict[str, tuple[str, str]] = {
+    "timeout": ("AWS did not answer in time", "check the network and the endpoint (AWS_ENDPOINT_URL), then run again"),
+    "refused": ("the endpoint refused the connection", "check AWS_ENDPOINT_URL and that the endpoint is up"),
+    "dns": ("the endpoint's host name does not resolve", "check the region and AWS_ENDPOINT_URL, and DNS"),
+    "unreachable": ("the endpoint cannot be reached", "check the network, the region and AWS_ENDPOINT_URL"),
+    "credentials": ("no usable AWS credentials", "set AWS_PROFILE (or the profile in the stack file), or log in "
+                    "(`aws sso login`)"),
+    "access-denied": ("access denied", "allow this identity the call in its IAM policy (see `iam-policy`)"),
+    "throttled": ("AWS is throttling requests", "wait a minute and run again"),
+    "not-found": ("it does not exist", "create it (`pulumi up`), or correct the name and region"),
+    "other": ("AWS refused the request", "check the stack file's settings for it"),
+}
+"""Per kind: (problem, fix), the wording every store and target error uses."""
+
+_NOT_FOUND = frozenset({"ResourceNotFoundException", "NoSuchBucket", "NoSuchKey", "ParameterNotFound", "404"})
+_THROTTLED = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "SlowDown",
+                        "LimitExceededException", "TooManyUpdates", "RequestLimitExceeded"})
+_DENIED = frozenset({"AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "InvalidClientTokenId",
+                     "InvalidSignatureException", "SignatureDoesNotMatch", "ExpiredTokenException", "ExpiredToken",
+                     "InvalidAccessKeyId", "403"})
 
 _SHARED: ContextVar[dict[tuple[str, str, str | None], Any] | None] = ContextVar("kimi_infra_clients", default=None)
 
@@ -53,7 +83,57 @@ def _new_client(service: str, region: str, profile: str | None) -> Any:
 
     session = botocore.session.Session(profile=profile)
     session.register_component("data_loader", _loader(session.get_config_variable("data_path")))
-    return session.create_client(service, region_name=region, config=Config(retries={"mode": "standard"}))
+    config = Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
+                    retries={"mode": "standard", "total_max_attempts": ATTEMPTS})
+    return session.create_client(service, region_name=region, config=config)
+
+
+def classify(error: BaseException) -> FailureKind:
+    """What kind of failure a botocore error is: the one place stores and targets ask."""
+    from botocore.exceptions import (
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        ProfileNotFound,
+        ReadTimeoutError,
+    )
+
+    if isinstance(error, ClientError):
+        return _classify_answer(error.response)
+    if isinstance(error, ConnectTimeoutError | ReadTimeoutError):
+        return "timeout"
+    if isinstance(error, NoCredentialsError | PartialCredentialsError | ProfileNotFound):
+        return "credentials"
+    if isinstance(error, EndpointConnectionError):
+        return _classify_connection(error.kwargs.get("error"))
+    return "other"
+
+
+def _classify_answer(response: dict[str, Any]) -> FailureKind:
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code in _NOT_FOUND:
+        return "not-found"
+    if code in _THROTTLED or status == 429:
+        return "throttled"
+    if code in _DENIED or status == 403:  # moto's IAM denials arrive as XML that botocore reads as "403"
+        return "access-denied"
+    return "other"
+
+
+def _classify_connection(cause: object) -> FailureKind:
+    """A refused connection, a name that does not resolve, or something else on the way."""
+    text = f"{type(cause).__name__}: {cause}".lower()
+    if "nameresolution" in text or "name or service not known" in text or "nodename" in text \
+            or "temporary failure in name resolution" in text or "gaierror" in text:
+        return "dns"
+    if "refused" in text:
+        return "refused"
+    if "timed out" in text or "timeout" in text:
+        return "timeout"
+    return "unreachable"
 
 
 @cache

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from kimi_infra.models import ModelCompat, ModelCost, ModelDefinition, ProviderName, Region
+from kimi_infra.secret_ids import secret_id as secret_id  # re-exported: stores and ops import it here
 
 API = "openai-completions"
 FREE = ModelCost(input=0, output=0, cacheRead=0, cacheWrite=0)
@@ -100,6 +101,3 @@ def provider(name: str) -> ProviderInfo:
         raise KeyError(f"unknown provider {name!r}; known: {', '.join(PROVIDERS)}") from None
 
 
-def secret_id(stack: str, provider_name: str) -> str:
-    """The name of a provider's key in every store, and its OpenClaw SecretRef id."""
-    return f"kimi-infra/{stack}/{provider_name}"

@@ -21,6 +21,7 @@ COMMANDS = {
     "deploy": "kimi_infra.commands.deploy:deploy",
     "doctor": "kimi_infra.commands.doctor:doctor",
     "history": "kimi_infra.commands.history:history",
+    "iam-policy": "kimi_infra.commands.iam_policy:iam_policy",
     "install-resolver": "kimi_infra.commands.install_resolver:install_resolver",
     "promote": "kimi_infra.commands.promote:promote",
     "render": "kimi_infra.commands.render:render",
@@ -34,7 +35,7 @@ COMMANDS = {
 # How `kimi-infra --help` groups them: what a person comes to do.
 SECTIONS = {
     "Deploy and keys": ("deploy", "set-key", "rotate", "rollback", "promote"),
-    "Operate": ("render", "history", "install-resolver"),
+    "Operate": ("render", "history", "install-resolver", "iam-policy"),
     "Inspect": ("status", "doctor", "validate", "catalog-check"),
 }
 

@@ -5,13 +5,14 @@ Imports no pulumi. In inline mode the keys come from the store's current version
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from kimi_infra.aws import reusing_clients
-from kimi_infra.errors import in_file
-from kimi_infra.models import StackSpec
-from kimi_infra.paths import stack_file
+from kimi_infra.errors import KimiInfraError, in_file
+from kimi_infra.models import FileTargetSpec, S3TargetSpec, StackSpec, TargetSpec
+from kimi_infra.paths import check_distinct_paths, project_path, stack_file
 from kimi_infra.render import Rendered, render_masked, render_stack
 from kimi_infra.secret import Secret
 
@@ -55,6 +56,7 @@ def deploy_all(spec: StackSpec, project_dir: Path, progress: Callable[[str, str]
     """
     from kimi_infra.targets import open_stack_target
 
+    check_distinct_paths(project_dir, spec, stack_file(spec.stack))
     rendered = render_for_deploy(spec, project_dir, known_keys=known_keys)
     outcomes = {}
     for target_spec in spec.targets:
@@ -77,3 +79,88 @@ def seed_missing_keys(spec: StackSpec, project_dir: Path, keys: dict[str, Secret
             store.ensure(key)
             created.append(store.name)
     return created
+
+
+# --- preflight: everything that can fail is checked before the first write ------------------
+
+
+def preflight(spec: StackSpec, project_dir: Path, env_keys: Mapping[str, Secret]) -> None:
+    """Refuse a deploy that would fail half way, before any key is stored or target written.
+
+    Checks that file targets are distinct from kimi-infra's own files, that every key the key
+    mode needs is in the store or the environment, and that every target can take the config
+    (folder writable, bucket reachable, SSM size within the Advanced tier).
+    """
+    check_distinct_paths(project_dir, spec, stack_file(spec.stack))
+    with reusing_clients():
+        keys = _needed_keys(spec, project_dir, env_keys)
+        with in_file(stack_file(spec.stack)):
+            rendered = render_stack(spec, keys) if spec.files_hold_keys else render_masked(spec)
+        for target_spec in spec.targets:
+            _check_target(target_spec, project_dir, rendered)
+
+
+def _needed_keys(spec: StackSpec, project_dir: Path, env_keys: Mapping[str, Secret]) -> dict[str, Secret]:
+    """Inline and secretref stacks need every provider's key: the store's current one, else the
+    environment's (which deploy then stores). Reference stacks need none."""
+    from kimi_infra.catalog import provider as provider_info
+    from kimi_infra.ops.set_key import set_key_hint
+    from kimi_infra.stores import open_store
+
+    if spec.keyMode == "reference":
+        return {}
+    keys = {}
+    for name in spec.providers:
+        store = open_store(spec, name, project_dir)
+        stored = store.get("current") if store.exists() else None
+        key = stored or env_keys.get(name)
+        if key is None:
+            variable = provider_info(name).env_var
+            raise KimiInfraError(f"kimi-infra:keyMode: {spec.keyMode} needs the {name} key, but {store.name} has "
+                                 f"none and ${variable} is not set", where=stack_file(spec.stack),
+                                 fix=f"{set_key_hint(spec.stack, name)}, or export {variable} and run deploy "
+                                 "again (it is stored once, never overwritten)")
+        keys[name] = key
+    return keys
+
+
+def _check_target(target_spec: TargetSpec, project_dir: Path, rendered: Rendered) -> None:
+    if isinstance(target_spec, FileTargetSpec):
+        _check_file_target(target_spec, project_path(project_dir, target_spec.path))
+    elif isinstance(target_spec, S3TargetSpec):
+        _check_bucket(target_spec)
+    else:
+        _check_parameter_size(target_spec, rendered)
+
+
+def _check_file_target(target_spec: FileTargetSpec, path: Path) -> None:
+    where = f"target {target_spec.name} ({path})"
+    if path.is_dir():
+        raise KimiInfraError(f"{where}: is a folder; fix: point `path` in the stack file at a file")
+    if path.exists():
+        if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+            raise KimiInfraError(f"{where}: not writable by this user; fix: fix its permissions or change `path`")
+        return
+    folder = next((p for p in path.parents if p.exists()), None)
+    if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise KimiInfraError(f"{where}: its folder cannot be created by this user ({folder}); "
+                             "fix: create the folder or change `path` in the stack file")
+
+
+def _check_bucket(target_spec: S3TargetSpec) -> None:
+    from kimi_infra.aws import client
+    from kimi_infra.targets.base import aws_errors
+
+    location = f"s3://{target_spec.bucket}/{target_spec.key}"
+    with aws_errors(location, "reach the bucket"):
+        client("s3", target_spec.region).head_bucket(Bucket=target_spec.bucket)
+
+
+def _check_parameter_size(target_spec: TargetSpec, rendered: Rendered) -> None:
+    from kimi_infra.targets.ssm import ADVANCED_LIMIT
+
+    size = len(rendered.text.encode("utf-8"))
+    if size > ADVANCED_LIMIT:
+        raise KimiInfraError(f"target {target_spec.name} (ssm:{target_spec.region}:{target_spec.parameter}): the "
+                             f"config is {size} bytes, over SSM's {ADVANCED_LIMIT}-byte Advanced tier; fix: use an "
+                             "S3 or file target for this stack, or trim models/overrides")

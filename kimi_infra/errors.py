@@ -79,6 +79,9 @@ def parse_file(path: Path, where: str, parse: Callable[[str], T]) -> T:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise KimiInfraError(f"cannot read: {error.strerror}", where=where) from None
+    except UnicodeDecodeError as error:  # its text would quote bytes of the file
+        raise SpecError("document", f"is not UTF-8 text (byte {error.start})", "save the file as UTF-8",
+                        file=where) from None
     with in_file(where):
         return parse(text)
 

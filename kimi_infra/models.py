@@ -18,8 +18,15 @@ ProviderName = Literal["moonshot", "kimi-code"]
 Region = Literal["global", "cn"]
 KeyMode = Literal["reference", "inline", "secretref"]
 
-PositiveInt = Annotated[int, Field(gt=0)]
-NonNegativeNumber = Annotated[int | float, Field(ge=0, allow_inf_nan=False)]
+# OpenClaw reads numbers as JavaScript doubles and its schema (zod `number().positive()`) refuses
+# Infinity: a 400-digit contextWindow parses as Infinity there. Beyond 2**53 - 1 a double also
+# stops holding every integer, so that is our bound for token counts and prices alike; the
+# contract test checks the edge values against `openclaw config validate`.
+JS_MAX_SAFE_INTEGER = 2**53 - 1
+PositiveInt = Annotated[int, Field(gt=0, le=JS_MAX_SAFE_INTEGER)]
+# float first: its error (e.g. "finite number" for 1e400) is the one a user of prices needs to
+# read; pydantic's smart union still keeps an int an int.
+NonNegativeNumber = Annotated[float | int, Field(ge=0, le=JS_MAX_SAFE_INTEGER, allow_inf_nan=False)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 ModelId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 # A model ref is "<provider>/<model id>", as in `moonshot/kimi-k2-0905-preview`.

@@ -1,11 +1,24 @@
-"""Where things live: stack files, local state, and paths written in stack files."""
+"""Where things live: stack files, local state, and paths written in stack files.
+
+Also the rule that keeps kimi-infra's own files out of harm's way: a file target or
+`render --out` must never resolve (through symlinks or hard links) to a stack file, a store
+file or its locks, a history log, or another target's file.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from kimi_infra.errors import KimiInfraError
+
+if TYPE_CHECKING:
+    from kimi_infra.models import StackSpec
 
 STATE_DIR = ".kimi-infra"
 """Per-stack local state (dev secret store, file-target history), relative to the project."""
+STORE_SUFFIXES = ("", ".lock", ".rotation.lock")  # a local store file and the locks beside it
 
 
 def stack_file(stack: str) -> str:
@@ -19,6 +32,101 @@ def state_dir(project_dir: Path, stack: str) -> Path:
 
 
 def project_path(project_dir: Path, path: str) -> Path:
-    """Where a stack file's `path` points, so every machine reads a relative path the same way."""
-    candidate = Path(path).expanduser()
+    """Where a stack file's `path` points, so every machine reads a relative path the same way.
+
+    KimiInfraError (one line) for a path no file can have: a NUL byte, or `~user` of no user.
+    """
+    if "\0" in path:
+        raise KimiInfraError(f"the path {path.replace(chr(0), '')!r} holds a NUL byte; fix: remove it")
+    try:
+        candidate = Path(path).expanduser()
+    except RuntimeError:
+        raise KimiInfraError(f"the path {path!r} starts with a home folder that does not exist here; "
+                             "fix: give an absolute path or one relative to the project") from None
     return candidate if candidate.is_absolute() else project_dir / candidate
+
+
+def real_path(path: Path) -> Path:
+    """`path` with every symlink and `..` resolved (it need not exist)."""
+    return Path(os.path.realpath(path))
+
+
+def store_files(project_dir: Path, spec: StackSpec) -> list[Path]:
+    """The stack's local store file and its lock files (none for a cloud store)."""
+    from kimi_infra.models import LocalStoreSpec, local_store_default_path
+
+    if not isinstance(spec.secretStore, LocalStoreSpec):
+        return []
+    store = project_path(project_dir, spec.secretStore.path or local_store_default_path(spec.stack))
+    return [store.with_name(store.name + suffix) for suffix in STORE_SUFFIXES]
+
+
+def check_distinct_paths(project_dir: Path, spec: StackSpec, source: str, out: Path | None = None) -> None:
+    """Refuse, before anything is written, a file target (or `out`) that is kimi-infra's own file
+    or another target's file; KimiInfraError names the field and the fix."""
+    kept = _kept_files(project_dir, spec)
+    seen: dict[Path, str] = {}
+    for index, target in enumerate(spec.targets):
+        if target.kind != "file":
+            continue
+        field = f"kimi-infra:targets[{index}].path"
+        try:
+            real = real_path(project_path(project_dir, target.path))
+        except KimiInfraError as error:
+            raise KimiInfraError(f"{source}: {field}: {error}") from None
+        _refuse_clash(source, field, real, kept)
+        if _same_file(real, seen):
+            raise KimiInfraError(f"{source}: {field}: target {target.name!r} is the same file as target "
+                                 f"{_same_file(real, seen)!r}; fix: give each file target its own path")
+        seen[real] = target.name
+    if out is not None:
+        real = real_path(out)
+        _refuse_clash("--out", str(out), real, kept)
+        if _same_file(real, seen):
+            raise KimiInfraError(f"--out {out}: is the file of target {_same_file(real, seen)!r}, which `deploy` "
+                                 "writes; fix: render to another path (or - for stdout)")
+
+
+def _kept_files(project_dir: Path, spec: StackSpec) -> dict[Path, str]:
+    """kimi-infra's own files, by real path: what each is, for the error line."""
+    kept = {real_path(path): f"the stack file {path.name}" for path in (project_dir / "stacks").glob("Pulumi.*.yaml")}
+    kept[real_path(project_dir / "Pulumi.yaml")] = "the project file Pulumi.yaml"
+    kept.update({real_path(path): f"the secret store file {path.name}" for path in store_files(project_dir, spec)})
+    return kept
+
+
+def _refuse_clash(source: str, field: str, real: Path, kept: dict[Path, str]) -> None:
+    what = _same_file(real, kept) or _state_file(real)
+    if what:
+        raise KimiInfraError(f"{source}: {field}: resolves to {what}, which kimi-infra keeps; "
+                             "fix: point it at a file of its own (never a stack, store or history file)")
+
+
+def _same_file(real: Path, known: dict[Path, str]) -> str | None:
+    """What `known` calls `real`, by path or (for existing files) by inode: a hard link counts."""
+    if real in known:
+        return known[real]
+    try:
+        inode = real.stat()
+    except OSError:
+        return None
+    for path, what in known.items():
+        try:
+            if os.path.samestat(inode, path.stat()):
+                return what
+        except OSError:
+            continue
+    return None
+
+
+def _state_file(real: Path) -> str | None:
+    """A store file (any stack's default name) or anything in a history folder of the state folder."""
+    parts = real.parts
+    if STATE_DIR not in parts:
+        return None
+    below = parts[parts.index(STATE_DIR) + 1:]
+    if "history" in below[:-1]:
+        return "a history log of the state folder"
+    if below and below[-1].startswith("secrets.json"):
+        return "a secret store file of the state folder"
+    return None

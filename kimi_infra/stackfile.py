@@ -9,6 +9,7 @@ only the Pulumi engine can read, so they are left alone here.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,8 @@ from kimi_infra.paths import stack_file
 NAMESPACE = "kimi-infra"
 STACKS_DIR = "stacks"
 KEY_CONFIG_NAMES = frozenset(info.config_key for info in PROVIDERS.values())
+# What a Moonshot (`sk-...`) or Kimi Code (`sk-kimi-...`) API key looks like, anywhere in a value.
+API_KEY_LIKE = re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_-]{20,}")
 
 
 @dataclass(frozen=True)
@@ -88,15 +91,77 @@ def parse_yaml(text: str) -> Any:
     """Parse YAML text (the C loader when present); SpecError names the line of a syntax error."""
     import yaml
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        return yaml.load(text, Loader=loader)
+        return yaml.load(text, Loader=_unique_key_loader())
+    except DuplicateKeyError as error:
+        raise SpecError(f"line {error.line}", f"duplicate key {error.key!r} (first on line {error.first})",
+                        "keep one of the two: YAML would silently use only the last") from None
+    except ValueError:  # e.g. an integer of thousands of digits (Python's conversion limit)
+        raise SpecError("document", "a number is far too long", "give a number OpenClaw accepts") from None
+    except RecursionError:
+        raise SpecError("document", "nested too deeply", "flatten the YAML") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "document"
         problem = str(getattr(error, "problem", None) or "not valid YAML")
         raise SpecError(where, f"YAML syntax error: {problem}", "fix the YAML syntax (indentation, colons, quotes)") \
             from None
+
+
+class DuplicateKeyError(Exception):
+    """A mapping names the same key twice (PyYAML would keep the last one without a word)."""
+
+    def __init__(self, key: object, first: int, line: int) -> None:
+        super().__init__(key)
+        self.key, self.first, self.line = key, first, line
+
+
+def _unique_key_loader() -> type:
+    """PyYAML's safe loader (the C one when present), refusing duplicate keys."""
+    import yaml
+
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class UniqueKeyLoader(base):  # type: ignore[misc, valid-type]
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                line = key_node.start_mark.line + 1
+                try:
+                    if key in seen:
+                        raise DuplicateKeyError(key, seen[key], line)
+                    seen[key] = line
+                except TypeError:
+                    continue  # an unhashable key: PyYAML itself reports it
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
+def refuse_plain_keys(value: Any, where: str = "") -> None:
+    """Refuse any value (or mapping key) anywhere that looks like a provider's API key; the
+    error names where, never the value."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and API_KEY_LIKE.search(key):
+                raise _plain_key(where)
+            if isinstance(item, dict) and set(item) == {"secure"}:
+                continue  # Pulumi ciphertext
+            refuse_plain_keys(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            refuse_plain_keys(item, f"{where}[{index}]")
+    elif isinstance(value, str) and API_KEY_LIKE.search(value):
+        raise _plain_key(where)
+
+
+def _plain_key(where: str) -> SpecError:
+    return SpecError(where, "looks like an API key; keys never go in a stack file in plain text",
+                     "remove it: keys live in the secret store (`pulumi config set --secret`, `deploy` from "
+                     "the environment, or `rotate`)")
 
 
 def split_namespace(document: Any) -> dict[str, Any]:
@@ -114,6 +179,7 @@ def split_namespace(document: Any) -> dict[str, Any]:
             _require_secure(value, key)
             continue
         values[name] = value
+    refuse_plain_keys(document)  # after the key entries got their own, clearer error
     return values
 
 

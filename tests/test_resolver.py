@@ -122,7 +122,8 @@ def test_secretref_renders_our_exec_provider_and_a_ref_per_provider():
     config = json5.loads(result.text)
     provider = config["secrets"]["providers"]["kimi-infra"]
     assert list(provider) == ["source", "command", "args", "passEnv", "jsonOnly", "timeoutMs"]
-    assert provider == {"source": "exec", "command": RESOLVER_COMMAND, "args": ["--aws-region", "us-east-1"],
+    assert provider == {"source": "exec", "command": RESOLVER_COMMAND, "args": ["--aws-region", "us-east-1",
+                        "--stack", "staging", "--deadline-ms", "10000"],
                         "passEnv": ResolverSpec.model_fields["passEnv"].default, "jsonOnly": True, "timeoutMs": 15000}
     assert {"HOME", "AWS_ENDPOINT_URL", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"} <= set(provider["passEnv"])
     for name in ("moonshot", "kimi-code"):
@@ -132,12 +133,13 @@ def test_secretref_renders_our_exec_provider_and_a_ref_per_provider():
 
 
 def test_resolver_args_follow_the_secret_store():
+    bound = ["--stack", "staging", "--deadline-ms", "10000"]  # bound to its stack, answering before timeoutMs
     cn = secretref_spec(secretStore={"kind": "aws-secrets-manager", "region": "cn-north-1", "profile": "china-ops"})
     assert rendered(cn)["secrets"]["providers"]["kimi-infra"]["args"] == [
-        "--aws-region", "cn-north-1", "--aws-profile", "china-ops"]
+        "--aws-region", "cn-north-1", "--aws-profile", "china-ops", *bound]
     local = secretref_spec(secretStore={"kind": "local", "path": "/var/lib/kimi-infra/secrets.json"})
     assert rendered(local)["secrets"]["providers"]["kimi-infra"]["args"] == [
-        "--local-file", "/var/lib/kimi-infra/secrets.json"]
+        "--local-file", "/var/lib/kimi-infra/secrets.json", *bound]
 
 
 @pytest.mark.parametrize("store", [{"kind": "local"}, {"kind": "local", "path": ".kimi-infra/dev/secrets.json"},

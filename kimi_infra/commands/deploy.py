@@ -44,6 +44,7 @@ def deploy(project_dir: Path, stack: str, preview: bool, yes: bool, prune: bool,
     A provider key found in MOONSHOT_API_KEY / KIMICODE_API_KEY is stored when the stack's secret
     store has none yet (an existing key is never overwritten: use `rotate`).
     """
+    from kimi_infra.deploy import preflight
     from kimi_infra.errors import in_file
     from kimi_infra.ops.deploy_plan import apply_plan, plan_deploy
     from kimi_infra.ops.env_keys import keys_from_environment
@@ -51,7 +52,9 @@ def deploy(project_dir: Path, stack: str, preview: bool, yes: bool, prune: bool,
 
     loaded = load_stack(project_dir, stack)
     with in_file(loaded.source):
-        new_keys = _keys_not_stored(loaded.spec, project_dir, keys_from_environment(loaded.spec, required=False))
+        env_keys = keys_from_environment(loaded.spec, required=False)
+    preflight(loaded.spec, project_dir, env_keys)  # nothing is stored or written (or shown) if a check fails
+    new_keys = _keys_not_stored(loaded.spec, project_dir, env_keys)
     plan = plan_deploy(loaded.spec, project_dir, known_keys=new_keys)
     if not as_json:
         _show(plan, prune)

@@ -23,6 +23,7 @@ def render(project_dir: Path, stack: str, out: str | None) -> None:
     """
     from kimi_infra.errors import in_file
     from kimi_infra.ops.env_keys import keys_from_environment
+    from kimi_infra.paths import check_distinct_paths
     from kimi_infra.render import render_stack
     from kimi_infra.stackfile import display_path, load_stack
 
@@ -34,6 +35,7 @@ def render(project_dir: Path, stack: str, out: str | None) -> None:
         click.echo(rendered.text, nl=False)
         return
     path = Path(out) if out else project_dir / "build" / stack / "openclaw.json5"
+    check_distinct_paths(project_dir, loaded.spec, loaded.source, out=path)  # never over a kept file
     _write(path, rendered.text, 0o600 if rendered.holds_secret else 0o644)
     click.echo(f"wrote {display_path(path)} ({len(rendered.text)} bytes, sha256 {rendered.sha256[:12]})")
 

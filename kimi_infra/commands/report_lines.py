@@ -24,7 +24,9 @@ def status_lines(report: StackStatus) -> list[str]:
 
 
 def _target_state(target: TargetStatus) -> str:
-    rendered = target.rendered_sha256[:SHORT_HASH]
+    if target.state in ("error", "unknown"):
+        return click.style(f"{target.state}: {target.error}", fg="red")
+    rendered = (target.rendered_sha256 or "")[:SHORT_HASH]
     if target.state == "missing":
         return click.style(f"missing (rendered {rendered}...)", fg="red")
     if target.state == "drifted" and target.deployed_sha256 == target.rendered_sha256:
@@ -37,6 +39,11 @@ def _target_state(target: TargetStatus) -> str:
 
 
 def _key_line(key: KeyStatus) -> str:
+    if key.state in ("error", "missing", "not-stored") and key.current_version is None:
+        shown_state = "not in the store (keyMode reference does not need it)" if key.state == "not-stored" \
+            else f"{key.state}: {key.error}" if key.error else key.state
+        return f"key {key.provider}  {key.secret}  " + click.style(shown_state, fg="red" if key.state != "not-stored"
+                                                                      else None)
     if key.current_version is None:
         current = click.style("no current version", fg="red")
     else:
@@ -51,7 +58,7 @@ def _verdict(report: StackStatus) -> str:
         return click.style("in sync", fg="green")
     problems = [f"{t.name} {t.state}" for t in report.targets if t.state != "in-sync"]
     problems += [f"{k.provider} rotation pending" for k in report.keys if k.pending]
-    problems += [f"{k.provider} has no current key" for k in report.keys if k.current_version is None]
+    problems += [f"{k.provider} key {k.state}" for k in report.keys if k.state in ("missing", "error")]
     return click.style("out of sync: " + ", ".join(problems), fg="red")
 
 

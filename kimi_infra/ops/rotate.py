@@ -5,7 +5,8 @@
     promote -> pending becomes current, the old key previous (the store clears pending with it)
     write   -> inline stacks re-render and re-write every target; other modes write nothing
 
-The token is derived from the key, so running the same rotation again is the same rotation:
+The token is derived from the key (a keyed hash with the store's salt), so running the same
+rotation again is the same rotation:
 each step checks the store state read at the start and skips what is done, and every store call
 is itself idempotent. A run that stopped anywhere converges when run again (or with `--resume`,
 which needs no key: it finishes the pending version in the store). At every point the current
@@ -17,7 +18,7 @@ Only the SecretStore protocol is used, so the AWS (aws, aws-cn) and local stores
 from __future__ import annotations
 
 import hashlib
-import os
+import hmac
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,11 +30,12 @@ from kimi_infra.models import StackSpec
 from kimi_infra.ops.verify import VerifyError, get_models
 from kimi_infra.secret import Secret
 from kimi_infra.stores import SecretDescription, SecretStore, Stage, StoreError, open_store
+from kimi_infra.stores.base import ConcurrentRotationError
 
 Progress = Callable[[str], None]
 
-FAULT_ENV = "KIMI_INFRA_FAULT_AFTER"
-"""Test-only: name a step (or `rollback`) and the run stops right after it, as a crash would."""
+FaultHook = Callable[[str], None]
+_fault_hook: FaultHook | None = None  # production installs none; crash tests install one
 RELOAD_HINT = "openclaw secrets reload"
 TOKEN_PREFIX = "kr-"
 _OUR_TOKEN = re.compile(r"kr-[0-9a-f]{45}")
@@ -43,17 +45,14 @@ class RotationError(KimiInfraError):
     """A rotation or rollback cannot go on; the message says what to run next."""
 
 
-class InjectedFault(KimiInfraError):
-    """Raised only when KIMI_INFRA_FAULT_AFTER is set (tests)."""
+def rotation_token(provider: str, key: Secret, salt: bytes) -> str:
+    """The version id a key gets: "kr-" + HMAC-SHA256(salt, provider, key), 48 characters.
 
-
-def rotation_token(provider: str, key: Secret) -> str:
-    """The version id a key gets: "kr-" + sha256(provider, key), 48 characters.
-
-    The same key always gets the same token, so a re-run is idempotent and cannot stage the key
-    twice. A hash of a high-entropy key reveals nothing about it.
+    The same key always gets the same token in the same store, so a re-run is idempotent and
+    cannot stage the key twice. The salt is secret (kept with the store): without it, someone
+    who may only list version ids cannot confirm a guessed key, as a bare sha256 would let them.
     """
-    digest = hashlib.sha256(f"{provider}\0{key.reveal()}".encode()).hexdigest()
+    digest = hmac.new(salt, f"{provider}\0{key.reveal()}".encode(), hashlib.sha256).hexdigest()
     return (TOKEN_PREFIX + digest)[:48]
 
 
@@ -71,6 +70,8 @@ class Rotation:
     say: Progress
     # Other providers' current keys, read once by `stage` and reused by `write` (inline render).
     other_keys: dict[str, Secret] = field(default_factory=dict)
+    # The current version id read at the start: `promote` is a compare-and-set against it.
+    expected_current: str | None = None
 
     @property
     def label(self) -> str:
@@ -80,21 +81,32 @@ class Rotation:
 def rotate(spec: StackSpec, project_dir: Path, provider: str, key: Secret, *, verify_url: str | None,
            say: Progress) -> None:
     """Make `key` the provider's current key and re-write what holds it; safe to run again."""
-    store = open_store(spec, provider, project_dir)
-    rotation = Rotation(spec, project_dir, provider, store, key, rotation_token(provider, key), verify_url, say)
-    state = store.describe()
-    _require_no_other_rotation(rotation, state)
-    if _already_current(rotation, state):
-        say(f"{rotation.label}: the key is already current; nothing to rotate")
-        write(rotation, state)
-        return
-    _run(rotation, state)
+    store = _open_store(spec, provider, project_dir)
+    with store.exclusive():  # a second rotation of a local store waits, then sees our result
+        state = store.describe()
+        # Refused before the salt is made: a refusal writes nothing.
+        others = _refuse_other_providers_key(spec, project_dir, provider, key)
+        token = rotation_token(provider, key, store.token_salt())
+        rotation = Rotation(spec, project_dir, provider, store, key, token, verify_url, say, other_keys=others,
+                            expected_current=_current_id(state))
+        _require_no_other_rotation(rotation, state)
+        if _already_current(rotation, state):
+            say(f"{rotation.label}: the key is already current; nothing to rotate")
+            write(rotation, state)
+            return
+        _run(rotation, state)
 
 
 def resume(spec: StackSpec, project_dir: Path, provider: str, *, verify_url: str | None, say: Progress) -> None:
     """Finish the rotation whose pending version is in the store; with none, re-write the
     targets from the current key (a run may have stopped after promoting)."""
-    store = open_store(spec, provider, project_dir)
+    store = _open_store(spec, provider, project_dir)
+    with store.exclusive():
+        _resume(spec, project_dir, provider, store, verify_url=verify_url, say=say)
+
+
+def _resume(spec: StackSpec, project_dir: Path, provider: str, store: SecretStore, *, verify_url: str | None,
+            say: Progress) -> None:
     label = _label(spec, provider)
     state = store.describe()
     pending = state.version_in("pending")
@@ -107,34 +119,34 @@ def resume(spec: StackSpec, project_dir: Path, provider: str, *, verify_url: str
         raise RotationError(f"pending version {pending.version_id} went away meanwhile (another run "
                             "finished or discarded it)", where=label, fix="run --resume again")
     say(f"{label}: resuming the rotation to pending version {_short(pending.version_id)}")
-    _run(Rotation(spec, project_dir, provider, store, key, pending.version_id, verify_url, say), state)
+    _run(Rotation(spec, project_dir, provider, store, key, pending.version_id, verify_url, say,
+                  expected_current=_current_id(state)), state)
 
 
 def rollback(spec: StackSpec, project_dir: Path, provider: str, *, say: Progress) -> None:
     """Make the previous key current again and re-write what holds it. Running it again swaps back."""
-    store = open_store(spec, provider, project_dir)
+    store = _open_store(spec, provider, project_dir)
     label = _label(spec, provider)
-    state = store.describe()
-    pending = state.version_in("pending")
-    if pending is not None:
-        raise RotationError(f"a rotation is in progress (pending version {pending.version_id})", where=label,
-                            fix=f"finish it first with `{_resume_command(spec.stack, provider)}`, then roll back")
-    current = state.version_in("current")
-    restored = store.rollback(expected_current=current.version_id if current else None)
-    say(f"{label}: rolled back: version {_short(restored)} is current again, the rotated-out key is previous")
-    fault_point("rollback")
-    write_targets(spec, project_dir, provider, say)
+    with store.exclusive():
+        state = store.describe()
+        pending = state.version_in("pending")
+        if pending is not None:
+            raise RotationError(f"a rotation is in progress (pending version {pending.version_id})", where=label,
+                                fix=f"finish it first with `{_resume_command(spec.stack, provider)}`, then roll back")
+        restored = store.rollback(expected_current=_current_id(state))
+        say(f"{label}: rolled back: version {_short(restored)} is current again, the rotated-out key is previous")
+        fault_point("rollback")
+        write_targets(spec, project_dir, provider, say)
 
 
 # --- the steps: each takes the state read at the start, skips what is done -------------------
 
 
 def stage(rotation: Rotation, state: SecretDescription) -> None:
-    """Store the new key as pending version `token` (after refusing another provider's key)."""
+    """Store the new key as pending version `token` (`rotate` refused another provider's key first)."""
     if _holds(state, "pending", rotation.token):
         rotation.say(f"{rotation.label}: pending version {_short(rotation.token)} already staged")
         return
-    rotation.other_keys.update(_refuse_other_providers_key(rotation))
     rotation.store.stage_pending(rotation.key, rotation.token)
     rotation.say(f"{rotation.label}: staged pending version {_short(rotation.token)}")
 
@@ -150,20 +162,32 @@ def verify(rotation: Rotation, state: SecretDescription) -> None:
     try:
         answer = get_models(rotation.provider, rotation.verify_url, rotation.key)
     except VerifyError:
-        rotation.store.discard_pending()
+        rotation.store.discard_pending(rotation.token)
         rotation.say(f"{rotation.label}: verification failed: pending version discarded, current key unchanged")
         raise
     rotation.say(f"{rotation.label}: verified against {rotation.verify_url} (HTTP {answer.status})")
 
 
 def promote(rotation: Rotation, state: SecretDescription) -> None:
-    """Make the pending version current; the store skips what an earlier run already did."""
-    rotation.store.promote(rotation.token)
+    """Make the pending version current, if current is still what we saw at the start
+    (compare-and-set); the store skips what an earlier run already did. Losing the race to
+    another rotation withdraws our pending key and refuses in one line: no key is lost."""
+    try:
+        rotation.store.promote(rotation.token, expected_current=rotation.expected_current)
+    except ConcurrentRotationError as error:
+        rotation.store.discard_pending(rotation.token)
+        raise RotationError(f"refused: {error.where}: {error.problem}", where=rotation.label, fix=error.fix) from None
     rotation.say(f"{rotation.label}: promoted: version {_short(rotation.token)} is current, the old key previous")
 
 
 def write(rotation: Rotation, state: SecretDescription) -> None:
-    """Re-write the targets that hold the key (inline mode); writing unchanged content is a no-op."""
+    """Re-write the targets that hold the key (inline mode); writing unchanged content is a no-op.
+    Skipped when a later rotation already made another key current: that one writes them."""
+    if rotation.spec.keyMode == "inline" and _current_id(rotation.store.describe()) != rotation.token \
+            and rotation.store.get("current") != rotation.key:
+        rotation.say(f"{rotation.label}: another rotation made a newer key current meanwhile; it re-writes "
+                     "the targets, so this run leaves them alone")
+        return
     # The promoted key is current now: pass it rather than read it back from the store.
     write_targets(rotation.spec, rotation.project_dir, rotation.provider, rotation.say,
                   known_keys={**rotation.other_keys, rotation.provider: rotation.key})
@@ -197,7 +221,7 @@ _STEPS: tuple[tuple[str, Callable[[Rotation, SecretDescription], None]], ...] = 
     ("stage", stage), ("verify", verify), ("promote", promote), ("write", write),
 )
 STEPS = tuple(name for name, _ in _STEPS)
-"""The step names, in order; KIMI_INFRA_FAULT_AFTER takes one of them (or `rollback`)."""
+"""The step names, in order; a fault hook is called with each (and with `rollback`)."""
 
 
 def _run(rotation: Rotation, state: SecretDescription) -> None:
@@ -206,11 +230,18 @@ def _run(rotation: Rotation, state: SecretDescription) -> None:
         fault_point(name)
 
 
+def install_fault_hook(hook: FaultHook | None) -> FaultHook | None:
+    """Call `hook(step)` right after each step (and after `rollback`); a hook that raises stops
+    the run there, as a crash would. For crash tests; returns the hook it replaces."""
+    global _fault_hook
+    previous, _fault_hook = _fault_hook, hook
+    return previous
+
+
 def fault_point(step: str) -> None:
-    """Test-only: stop after `step` when KIMI_INFRA_FAULT_AFTER names it, as a crash there would."""
-    if os.environ.get(FAULT_ENV) == step:
-        raise InjectedFault(f"stopped after step {step!r} because {FAULT_ENV} is set (test-only)",
-                            fix="unset it and run again with --resume")
+    """Where a crash test's hook may stop the run; nothing happens without one."""
+    if _fault_hook is not None:
+        _fault_hook(step)
 
 
 # --- checks -------------------------------------------------------------------------------
@@ -240,20 +271,20 @@ def _already_current(rotation: Rotation, state: SecretDescription) -> bool:
     return rotation.store.get("current") == rotation.key
 
 
-def _refuse_other_providers_key(rotation: Rotation) -> dict[str, Secret]:
+def _refuse_other_providers_key(spec: StackSpec, project_dir: Path, provider: str,
+                                key: Secret) -> dict[str, Secret]:
     """Moonshot and Kimi Code keys are not interchangeable: refuse the other provider's key.
     Returns the other providers' current keys (those that exist)."""
     others = {}
-    for other in rotation.spec.providers:
-        if other == rotation.provider:
+    for other in spec.providers:
+        if other == provider:
             continue
-        key = _current_or_none(open_store(rotation.spec, other, rotation.project_dir))
-        if key == rotation.key:
-            raise RotationError(f"the new key is {other}'s current key in this stack", where=rotation.label,
-                                fix=f"give the {rotation.provider} key (Moonshot and Kimi Code keys are not "
-                                "interchangeable)")
-        if key is not None:
-            others[other] = key
+        current = _current_or_none(open_store(spec, other, project_dir))
+        if current == key:
+            raise RotationError(f"the new key is {other}'s current key in this stack", where=_label(spec, provider),
+                                fix=f"give the {provider} key (Moonshot and Kimi Code keys are not interchangeable)")
+        if current is not None:
+            others[other] = current
     return others
 
 
@@ -264,6 +295,20 @@ def _current_or_none(store: SecretStore) -> Secret | None:
         if store.exists():  # only a missing secret is fine: it holds no key to clash with
             raise
         return None
+
+
+def _open_store(spec: StackSpec, provider: str, project_dir: Path) -> SecretStore:
+    """The provider's store, after refusing targets that would overwrite kimi-infra's own files:
+    before the first stage moves, not when the targets are re-written at the end."""
+    from kimi_infra.paths import check_distinct_paths, stack_file
+
+    check_distinct_paths(project_dir, spec, stack_file(spec.stack))
+    return open_store(spec, provider, project_dir)
+
+
+def _current_id(state: SecretDescription) -> str | None:
+    current = state.version_in("current")
+    return current.version_id if current else None
 
 
 def _holds(state: SecretDescription, stage_name: Stage, version_id: str) -> bool:

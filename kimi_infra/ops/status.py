@@ -3,6 +3,9 @@
 Plain Python over targets and stores; it prints nothing (the CLI formats). Rendering in inline
 mode uses the store's current keys, so a rotated key whose targets were not rewritten shows as
 drift. Only hashes, version ids and dates leave this module, never a key.
+
+A failure to read one target or one key is that item's `error` state with a one-line message,
+never an exception: the report is always whole, so `status --json` always prints a document.
 """
 
 from __future__ import annotations
@@ -13,10 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from kimi_infra.errors import KimiInfraError
 from kimi_infra.models import StackSpec, TargetSpec
 from kimi_infra.render import Rendered
 
-TargetState = Literal["in-sync", "drifted", "missing"]
+TargetState = Literal["in-sync", "drifted", "missing", "unknown", "error"]
+KeyState = Literal["ok", "pending", "missing", "not-stored", "error"]
+"""`not-stored`: a reference-mode key that is not in the store, which that mode does not need."""
+EXIT_IN_SYNC, EXIT_OUT_OF_SYNC, EXIT_ERROR = 0, 1, 2
 Progress = Callable[[str], None]
 
 
@@ -32,14 +39,15 @@ class TargetStatus:
     location: str
     state: TargetState
     deployed_sha256: str | None
-    rendered_sha256: str
+    rendered_sha256: str | None  # None when the config could not be rendered (state `unknown`)
     revision: str | None
     protected: bool | None
+    error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "location": self.location, "state": self.state,
                 "deployedSha256": self.deployed_sha256, "renderedSha256": self.rendered_sha256,
-                "revision": self.revision, "protected": self.protected}
+                "revision": self.revision, "protected": self.protected, "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -51,15 +59,18 @@ class KeyStatus:
     current_version: str | None
     age_seconds: int | None
     pending: str | None
+    state: KeyState = "ok"
+    error: str | None = None
 
     @property
     def settled(self) -> bool:
-        """A current version and no rotation half done."""
-        return self.current_version is not None and self.pending is None
+        """A current version and no rotation half done (or a key its mode does not need)."""
+        return self.state in ("ok", "not-stored")
 
     def to_json(self) -> dict[str, Any]:
-        return {"provider": self.provider, "secret": self.secret, "currentVersion": self.current_version,
-                "ageSeconds": self.age_seconds, "pending": self.pending}
+        return {"provider": self.provider, "secret": self.secret, "state": self.state,
+                "currentVersion": self.current_version, "ageSeconds": self.age_seconds, "pending": self.pending,
+                "error": self.error}
 
 
 @dataclass(frozen=True)
@@ -75,34 +86,55 @@ class StackStatus:
         """Every target in sync and every key settled: the CLI exits 0 exactly then."""
         return all(t.state == "in-sync" for t in self.targets) and all(k.settled for k in self.keys)
 
+    @property
+    def errors(self) -> list[str]:
+        """The one-line message of every item whose check failed."""
+        return [item.error for item in (*self.targets, *self.keys) if item.state == "error" and item.error]
+
+    @property
+    def exit_code(self) -> int:
+        """0 in sync; 1 drift, missing or pending; 2 when a check itself failed."""
+        if self.errors:
+            return EXIT_ERROR
+        return EXIT_IN_SYNC if self.in_sync else EXIT_OUT_OF_SYNC
+
     def to_json(self) -> dict[str, Any]:
-        return {"stack": self.stack, "inSync": self.in_sync, "targets": [t.to_json() for t in self.targets],
-                "keys": [k.to_json() for k in self.keys]}
+        return {"stack": self.stack, "inSync": self.in_sync, "exitCode": self.exit_code,
+                "targets": [t.to_json() for t in self.targets], "keys": [k.to_json() for k in self.keys]}
 
 
 def stack_status(spec: StackSpec, project_dir: Path, progress: Progress | None = None,
                  now: datetime | None = None) -> StackStatus:
-    """Read every target and every enabled provider's secret; KimiInfraError when a read fails."""
+    """Read every target and every enabled provider's secret; a failed read is an `error` item."""
     from kimi_infra.assemble import enabled_providers
     from kimi_infra.deploy import render_for_deploy
 
     report = progress or (lambda _: None)
-    rendered = render_for_deploy(spec, project_dir)
-    targets = tuple(target_status(spec, target_spec, project_dir, rendered, report) for target_spec in spec.targets)
     moment = now or datetime.now(UTC)
     keys = tuple(key_status(spec, info.name, project_dir, moment, report) for info in enabled_providers(spec))
+    try:
+        rendered: Rendered | str = render_for_deploy(spec, project_dir)
+    except KimiInfraError as error:  # inline mode without a readable current key: nothing to compare with
+        rendered = f"cannot render the config to compare: {error}"
+    targets = tuple(target_status(spec, target_spec, project_dir, rendered, report) for target_spec in spec.targets)
     return StackStatus(spec.stack, targets, keys)
 
 
-def target_status(spec: StackSpec, target_spec: TargetSpec, project_dir: Path, rendered: Rendered,
+def target_status(spec: StackSpec, target_spec: TargetSpec, project_dir: Path, rendered: Rendered | str,
                   progress: Progress) -> TargetStatus:
-    """Compare what the target holds now (the hash of its real bytes) with `rendered`."""
+    """Compare what the target holds now (the hash of its real bytes) with `rendered` (or, when
+    that is a message, say why no comparison was possible)."""
     from kimi_infra.targets import open_stack_target
     from kimi_infra.targets.base import is_current
 
     target = open_stack_target(spec, target_spec, project_dir)
     progress(f"checking {target.name} ({target.location})")
-    deployed = target.read()
+    if isinstance(rendered, str):
+        return TargetStatus(target.name, target.location, "unknown", None, None, None, None, rendered)
+    try:
+        deployed = target.read()
+    except KimiInfraError as error:
+        return TargetStatus(target.name, target.location, "error", None, rendered.sha256, None, None, str(error))
     if deployed is None:
         return TargetStatus(target.name, target.location, "missing", None, rendered.sha256, None, None)
     state: TargetState = "in-sync" if is_current(deployed, rendered) else "drifted"
@@ -112,18 +144,26 @@ def target_status(spec: StackSpec, target_spec: TargetSpec, project_dir: Path, r
 
 def key_status(spec: StackSpec, provider: str, project_dir: Path, now: datetime, progress: Progress) -> KeyStatus:
     """The provider's secret as the store describes it (versions and dates, never values)."""
-    from kimi_infra.stores import open_store
+    from kimi_infra.stores import SecretNotFoundError, open_store
 
     store = open_store(spec, provider, project_dir)
     progress(f"checking key {provider} ({store.name})")
-    description = store.describe()
+    try:
+        description = store.describe()
+    except SecretNotFoundError as error:
+        state: KeyState = "not-stored" if spec.keyMode == "reference" else "missing"
+        return KeyStatus(provider, store.name, None, None, None, state, str(error))
+    except KimiInfraError as error:
+        return KeyStatus(provider, store.name, None, None, None, "error", str(error))
     current, pending = description.version_in("current"), description.version_in("pending")
+    state = "pending" if pending else "ok" if current else "missing"
     return KeyStatus(
         provider=provider,
         secret=store.name,
         current_version=current.version_id if current else None,
         age_seconds=_age_seconds(current.created, now) if current and current.created else None,
         pending=pending.version_id if pending else None,
+        state=state,
     )
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kimi_infra.catalog import secret_id
-from kimi_infra.models import AwsSecretsManagerStoreSpec, LocalStoreSpec, StackSpec, local_store_default_path
 from kimi_infra.paths import project_path
+from kimi_infra.secret_ids import secret_id
 from kimi_infra.stores.base import (
     EnsureResult,
     SecretDescription,
@@ -24,7 +23,8 @@ from kimi_infra.stores.base import (
 )
 from kimi_infra.stores.local_file import LocalFileStore
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the models need pydantic: the resolver imports this package without it
+    from kimi_infra.models import AwsSecretsManagerStoreSpec, LocalStoreSpec, StackSpec
     from kimi_infra.stores.aws_secrets_manager import AwsSecretsManagerStore
 
 __all__ = [
@@ -69,6 +69,8 @@ def open_store(spec: StackSpec, provider: str, project_dir: Path) -> SecretStore
 def open_store_for(store_spec: LocalStoreSpec | AwsSecretsManagerStoreSpec, stack: str, provider: str,
                    project_dir: Path) -> SecretStore:
     """The store for `provider`'s key of `stack`, from the stack's `secretStore` settings alone."""
+    from kimi_infra.models import LocalStoreSpec
+
     name = secret_id(stack, provider)
     if isinstance(store_spec, LocalStoreSpec):
         return LocalFileStore(_local_path(store_spec, stack, project_dir), name)
@@ -76,6 +78,8 @@ def open_store_for(store_spec: LocalStoreSpec | AwsSecretsManagerStoreSpec, stac
 
 
 def _local_path(store_spec: LocalStoreSpec, stack: str, project_dir: Path) -> Path:
+    from kimi_infra.models import local_store_default_path
+
     return project_path(project_dir, store_spec.path or local_store_default_path(stack))
 
 

@@ -12,17 +12,10 @@ standard AWS settings (AWS_PROFILE, AWS_ENDPOINT_URL, credentials) are read fres
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    PartialCredentialsError,
-    ProfileNotFound,
-)
+from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from kimi_infra import aws
 from kimi_infra.secret import Secret
@@ -35,6 +28,8 @@ from kimi_infra.stores.base import (
     Stage,
     StoreAccessError,
     StoreError,
+    moved_meanwhile,
+    new_salt,
     rollback_needed,
     validate_token,
     validate_value,
@@ -43,15 +38,10 @@ from kimi_infra.stores.base import (
 LABELS: dict[Stage, str] = {"current": "AWSCURRENT", "pending": "AWSPENDING", "previous": "AWSPREVIOUS"}
 STAGES: dict[str, Stage] = {label: stage for stage, label in LABELS.items()}
 
-ACCESS_CODES = frozenset({
-    "AccessDeniedException", "AccessDenied", "UnrecognizedClientException", "InvalidClientTokenId",
-    "InvalidSignatureException", "SignatureDoesNotMatch", "ExpiredTokenException",
-})
 KMS_CODES = frozenset({
     "KMSDisabledException", "KMSInvalidStateException", "KMSAccessDeniedException", "KMSNotFoundException",
     "DecryptionFailure", "EncryptionFailure",
 })
-LIMIT_CODES = frozenset({"LimitExceededException", "ThrottlingException", "TooManyRequestsException"})
 
 Labels = dict[str, list[str]]  # VersionIdsToStages: version id -> labels
 
@@ -132,8 +122,49 @@ class AwsSecretsManagerStore:
                 self._move_label(client, labels, "AWSPENDING", token)  # discarded before: stage again
         return token
 
-    def promote(self, token: str) -> None:
-        """Make pending version `token` current, then clear its pending label; resumable."""
+    @property
+    def salt_name(self) -> str:
+        """The stack's salt secret, `kimi-infra/<stack>/token-salt`: not a provider, so the
+        resolver never serves it and the gateway's policy does not name it."""
+        return self.name.rsplit("/", 1)[0] + "/token-salt"
+
+    def token_salt(self) -> bytes:
+        """The stack's salt from its own secret, created (random, same KMS key) on first use."""
+        with self._aws() as client:
+            try:
+                answer = client.get_secret_value(SecretId=self.salt_name, VersionStage="AWSCURRENT")
+            except client.exceptions.ResourceNotFoundException:
+                answer = self._create_salt(client)
+        return bytes.fromhex(answer["SecretString"])
+
+    def salt_arn(self) -> str | None:
+        """The salt secret's ARN as AWS gives it, or None before the first rotation made it."""
+        with self._aws() as client:
+            try:
+                return self._arn(client.describe_secret(SecretId=self.salt_name))
+            except client.exceptions.ResourceNotFoundException:
+                return None
+
+    def _create_salt(self, client: Any) -> dict[str, Any]:
+        tags = [{"Key": k, "Value": v} for k, v in self.tags.items() if k != "provider"]
+        request: dict[str, Any] = {"Name": self.salt_name, "SecretString": new_salt(), "Tags": tags}
+        if self.kms_key_id:
+            request["KmsKeyId"] = self.kms_key_id
+        try:
+            client.create_secret(**request)
+            return {"SecretString": request["SecretString"]}
+        except client.exceptions.ResourceExistsException:  # another rotation made it meanwhile
+            return client.get_secret_value(SecretId=self.salt_name, VersionStage="AWSCURRENT")
+
+    def exclusive(self) -> nullcontext[None]:
+        """No lock in Secrets Manager: `promote`'s compare-and-set on AWSCURRENT decides."""
+        return nullcontext()
+
+    def promote(self, token: str, expected_current: str | None = None) -> None:
+        """Make pending version `token` current, then clear its pending label; resumable.
+
+        With `expected_current` a compare-and-set: AWS moves AWSCURRENT only if
+        RemoveFromVersionId still holds it, so of two racing rotations exactly one wins."""
         validate_token(self.name, token)
         with self._aws() as client:
             labels = self._labels(client)
@@ -144,16 +175,17 @@ class AwsSecretsManagerStore:
             if "AWSCURRENT" not in held:
                 if "AWSPENDING" not in held:
                     raise StoreError(f"version {token} is not pending", where=self.name, fix="stage it again")
-                self._move_label(client, labels, "AWSCURRENT", token)  # old current becomes previous
+                self._swap_current(client, labels, token, expected_current)  # old current becomes previous
             if "AWSPENDING" in held:
-                client.update_secret_version_stage(SecretId=self.name, VersionStage="AWSPENDING",
-                                                   RemoveFromVersionId=token)
+                self._clear_pending(client, token)
 
-    def discard_pending(self) -> None:
-        """Remove the AWSPENDING label; AWS deprecates the unlabelled version later."""
+    def discard_pending(self, token: str | None = None) -> None:
+        """Remove the AWSPENDING label (with `token`: only from that version); AWS deprecates
+        the unlabelled version later."""
         with self._aws() as client:
-            pending = _holder(self._labels(client), "AWSPENDING")
-            if pending is None:
+            labels = self._labels(client)
+            pending = token if token is not None else _holder(labels, "AWSPENDING")
+            if pending is None or "AWSPENDING" not in labels.get(pending, []):
                 return
             client.update_secret_version_stage(SecretId=self.name, VersionStage="AWSPENDING",
                                                RemoveFromVersionId=pending)
@@ -213,6 +245,27 @@ class AwsSecretsManagerStore:
             raise StoreError(f"token {token} was already used with a different key", where=self.name,
                              fix="use a new token for a new key")
 
+    def _clear_pending(self, client: Any, token: str) -> None:
+        try:
+            client.update_secret_version_stage(SecretId=self.name, VersionStage="AWSPENDING",
+                                               RemoveFromVersionId=token)
+        except ClientError as error:
+            # A racing rotation's put took AWSPENDING after our read: nothing left to clear here.
+            if error.response.get("Error", {}).get("Code") != "InvalidParameterException":
+                raise
+
+    def _swap_current(self, client: Any, labels: Labels, token: str, expected: str | None) -> None:
+        current = _holder(labels, "AWSCURRENT")
+        if expected is not None and current != expected:
+            raise moved_meanwhile(self.name, expected, current)
+        try:
+            self._move_label(client, labels, "AWSCURRENT", token)
+        except ClientError as error:
+            # RemoveFromVersionId no longer holds AWSCURRENT: someone moved it after our read.
+            if error.response.get("Error", {}).get("Code") == "InvalidParameterException":
+                raise moved_meanwhile(self.name, current, "(changed)") from None
+            raise
+
     def _move_label(self, client: Any, labels: Labels, label: str, version_id: str) -> None:
         request = {"SecretId": self.name, "VersionStage": label, "MoveToVersionId": version_id}
         holder = _holder(labels, label)
@@ -256,7 +309,6 @@ class AwsSecretsManagerStore:
     def _explain(self, error: ClientError) -> StoreError:
         """One line for an AWS error: its code and operation, never the request or AWS's text."""
         code = error.response.get("Error", {}).get("Code", "Unknown")
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         operation = error.operation_name
         where = f"{self.name}: {code} on {operation} ({self.region})"
         if code == "ResourceNotFoundException":
@@ -266,30 +318,31 @@ class AwsSecretsManagerStore:
             key = self.kms_key_id or "aws/secretsmanager"
             return StoreAccessError(f"{where}: KMS key {key} is unusable; fix: enable the key or grant the "
                                     "caller kms:Encrypt/kms:Decrypt on it")
-        # moto answers IAM denials with an XML body that botocore reads as code "403".
-        if code in ACCESS_CODES or status == 403:
+        kind = aws.classify(error)
+        if kind == "access-denied":
             return StoreAccessError(f"{self.name}: access denied ({code} on {operation}, {self.region}); fix: "
                                     "check the credentials/profile and that their IAM policy allows "
                                     f"secretsmanager:{operation} on this secret")
         if code == "InvalidRequestException" and "delet" in str(error.response["Error"].get("Message", "")):
             return self._scheduled_for_deletion()
-        if code in LIMIT_CODES:
+        if kind == "throttled":
             return StoreError(f"{where}: Secrets Manager limit reached; fix: wait a few minutes and run again")
         if code == "ResourceExistsException":
             return StoreError(f"{where}: created by someone else meanwhile; fix: run again")
         return StoreError(f"{where}: Secrets Manager refused the request; fix: see the AWS docs for {code}")
 
     def _explain_local(self, error: BotoCoreError) -> StoreError:
-        """One line for a failure before AWS answered (no endpoint, no credentials, bad profile)."""
-        if isinstance(error, EndpointConnectionError):
-            return StoreError(f"{self.name}: cannot reach Secrets Manager in {self.region}; "
-                              "fix: check the network and AWS_ENDPOINT_URL")
-        if isinstance(error, NoCredentialsError | PartialCredentialsError):
-            return StoreAccessError(f"{self.name}: no AWS credentials for {self.region}; fix: set AWS_PROFILE "
-                                    "or the profile in the stack file, or log in (`aws sso login`)")
+        """One line for a failure before AWS answered: which kind (aws.classify), where, the fix."""
+        kind = aws.classify(error)
         if isinstance(error, ProfileNotFound):
             return StoreAccessError(f"{self.name}: AWS profile {self.profile!r} not found; "
                                     "fix: add it to ~/.aws/config")
+        if kind == "credentials":
+            return StoreAccessError(f"{self.name}: no AWS credentials for {self.region}; fix: set AWS_PROFILE "
+                                    "or the profile in the stack file, or log in (`aws sso login`)")
+        if kind in ("timeout", "refused", "dns", "unreachable"):
+            problem, fix = aws.FAILURES[kind]
+            return StoreError(f"{self.name}: cannot reach Secrets Manager in {self.region}: {problem}; fix: {fix}")
         # Other botocore errors (parameter validation) may quote request values: name the class only.
         return StoreError(f"{self.name}: AWS call failed before reaching Secrets Manager ({type(error).__name__})")
 

@@ -8,6 +8,7 @@ promotion, kept for rollback.
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
@@ -33,6 +34,10 @@ class SecretNotFoundError(StoreError):
 
 class StoreAccessError(StoreError):
     """The caller may not use the secret: access denied, no credentials, an unusable KMS key."""
+
+
+class ConcurrentRotationError(StoreError):
+    """Another rotation moved a stage of this secret meanwhile: ours was refused, nothing lost."""
 
 
 @dataclass(frozen=True)
@@ -81,11 +86,23 @@ class SecretStore(Protocol):
         """Store `value` as pending under version id `token`; a retry with the same token and
         value is a no-op. Returns the version id."""
 
-    def promote(self, token: str) -> None:
-        """Make version `token` current (the old current becomes previous); no-op if it is."""
+    def promote(self, token: str, expected_current: str | None = None) -> None:
+        """Make version `token` current (the old current becomes previous); no-op if it is.
 
-    def discard_pending(self) -> None:
-        """Remove the pending stage (and its value where the store can); no-op if none."""
+        With `expected_current` (the current id the caller saw) this is a compare-and-set:
+        ConcurrentRotationError when another version became current meanwhile."""
+
+    def discard_pending(self, token: str | None = None) -> None:
+        """Remove the pending stage (and its value where the store can); no-op if none. With
+        `token`, only when that version holds it (never another rotation's pending key)."""
+
+    def token_salt(self) -> bytes:
+        """The store's random salt for keyed hashes of its keys (rotation tokens), created on
+        first use and kept with the store, readable only by whoever may read the keys."""
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Hold off other rotations of this store for the block (the local store locks a file;
+        Secrets Manager has no lock, so there `promote`'s compare-and-set decides)."""
 
     def rollback(self, expected_current: str | None = None) -> str:
         """Make previous current again (current becomes previous). Returns the new current id.
@@ -98,6 +115,16 @@ class SecretStore(Protocol):
 
     def delete(self) -> None:
         """Delete the secret (AWS: with its recovery window). No-op if it does not exist."""
+
+
+SALT_BYTES = 32
+
+
+def new_salt() -> str:
+    """A fresh random salt, hex-encoded."""
+    import secrets
+
+    return secrets.token_hex(SALT_BYTES)
 
 
 def validate_value(name: str, value: Secret) -> None:
@@ -115,6 +142,13 @@ def validate_token(name: str, token: str) -> None:
     if not isinstance(token, str) or not TOKEN_PATTERN.fullmatch(token):
         raise StoreError("the rotation token must be 32-64 letters, digits or '-' (a uuid4 fits)", where=name,
                          fix="pass e.g. str(uuid.uuid4())")
+
+
+def moved_meanwhile(name: str, expected: str | None, current: str | None) -> ConcurrentRotationError:
+    """The one line for a lost compare-and-set on the current stage."""
+    return ConcurrentRotationError(
+        f"another rotation made version {current} current meanwhile (expected {expected}); your key was not "
+        "made current and nothing was lost", where=name, fix="check `status`, then rotate again if still wanted")
 
 
 def rollback_needed(name: str, current: str | None, previous: str | None, expected_current: str | None) -> bool:

@@ -2,8 +2,10 @@
 
 The file holds every provider's secret of the stack, keyed by secret name:
 
-    {"format": 1, "secrets": {"kimi-infra/dev/moonshot": {"versions": {
+    {"format": 1, "salt": "<hex>", "secrets": {"kimi-infra/dev/moonshot": {"versions": {
         "<version id>": {"stages": ["current"], "created": "<ISO 8601>", "value": "<key>"}}}}}
+
+`salt` (random, added by the first rotation) keys the hash that names a rotation's version.
 
 Writes lock a sibling `.lock` file (fcntl.flock), read, change, and replace the file atomically,
 so two processes never lose each other's update and a reader never sees half a file. Unlike AWS,
@@ -15,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,12 +28,15 @@ from typing import Any
 from kimi_infra.atomic import write_atomic
 from kimi_infra.secret import Secret
 from kimi_infra.stores.base import (
+    ConcurrentRotationError,
     EnsureResult,
     SecretDescription,
     SecretNotFoundError,
     SecretVersion,
     Stage,
     StoreError,
+    moved_meanwhile,
+    new_salt,
     rollback_needed,
     validate_token,
     validate_value,
@@ -38,6 +44,7 @@ from kimi_infra.stores.base import (
 
 FORMAT = 1
 FILE_MODE = 0o600
+ROTATION_WAIT_SECONDS = 300.0  # how long a rotation waits for another one to finish before refusing
 
 Versions = dict[str, dict[str, Any]]  # version id -> {"stages", "created", "value"}
 
@@ -55,6 +62,21 @@ class LocalFileStore:
     @property
     def lock_path(self) -> Path:
         return self.path.with_name(self.path.name + ".lock")
+
+    @property
+    def rotation_lock_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".rotation.lock")
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """One rotation of this store file at a time: a second one waits, then runs on the state
+        the first left (so current and previous end up the two new keys)."""
+        lock = self._open_lock(self.rotation_lock_path)
+        try:
+            _wait_for_lock(lock, self.name)
+            yield
+        finally:
+            os.close(lock)
 
     # --- the SecretStore protocol -----------------------------------------------------------
 
@@ -101,8 +123,9 @@ class LocalFileStore:
                 _prune(versions)  # an older pending version goes
         return token
 
-    def promote(self, token: str) -> None:
-        """Make pending version `token` current (old current becomes previous); no-op if done."""
+    def promote(self, token: str, expected_current: str | None = None) -> None:
+        """Make pending version `token` current (old current becomes previous); no-op if done.
+        With `expected_current`: refused if another version became current meanwhile."""
         validate_token(self.name, token)
         with self._update() as secrets:
             versions = self._versions(secrets)
@@ -112,16 +135,20 @@ class LocalFileStore:
             if "current" not in stages:
                 if "pending" not in stages:
                     raise StoreError(f"version {token} is not pending", where=self.name, fix="stage it again")
+                current = _holder(versions, "current")
+                if expected_current is not None and current != expected_current:
+                    raise moved_meanwhile(self.name, expected_current, current)
                 _make_current(versions, token)
             if "pending" in stages:
                 stages.remove("pending")
 
-    def discard_pending(self) -> None:
-        """Remove the pending stage; the version goes with it unless it holds another stage."""
+    def discard_pending(self, token: str | None = None) -> None:
+        """Remove the pending stage; the version goes with it unless it holds another stage.
+        With `token`, only that version's pending stage."""
         with self._update() as secrets:
             versions = self._versions(secrets)
             pending = _holder(versions, "pending")
-            if pending is not None:
+            if pending is not None and token in (None, pending):
                 versions[pending]["stages"].remove("pending")
                 _prune(versions)
 
@@ -134,6 +161,14 @@ class LocalFileStore:
                 return current
             _make_current(versions, previous)
             return previous
+
+    def token_salt(self) -> bytes:
+        """The file's salt (one for every secret in it), added on first use."""
+        salt = self._load().get("salt")
+        if not isinstance(salt, str):
+            with self._update_document() as document:
+                salt = document.setdefault("salt", new_salt())
+        return bytes.fromhex(salt)
 
     def describe(self) -> SecretDescription:
         """Versions with stages and dates; never a value."""
@@ -180,27 +215,50 @@ class LocalFileStore:
     @contextmanager
     def _update(self) -> Iterator[dict[str, Any]]:
         """Lock, load, let the caller change `secrets`, then write the file only if it changed."""
-        try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            lock = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, FILE_MODE)
-        except OSError as error:
-            raise StoreError(f"cannot lock {self.lock_path}: {error.strerror}", where=self.name) from None
+        with self._update_document() as document:
+            yield document["secrets"]
+
+    @contextmanager
+    def _update_document(self) -> Iterator[dict[str, Any]]:
+        lock = self._open_lock(self.lock_path)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
             document = self._load()
             before = _dump(document)
-            yield document["secrets"]
+            yield document
             after = _dump(document)
             if after != before:
                 self._write(after)
         finally:
             os.close(lock)  # closing releases the lock
 
+    def _open_lock(self, path: Path) -> int:
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            return os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except OSError as error:
+            raise StoreError(f"cannot lock {path}: {error.strerror}", where=self.name) from None
+
     def _write(self, data: bytes) -> None:
         try:
             write_atomic(self.path, data, FILE_MODE)
         except OSError as error:
             raise StoreError(f"cannot write {self.path}: {error.strerror}", where=self.name) from None
+
+
+def _wait_for_lock(lock: int, name: str) -> None:
+    """Take the rotation lock, waiting up to ROTATION_WAIT_SECONDS for the holder to finish."""
+    deadline = time.monotonic() + ROTATION_WAIT_SECONDS
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise ConcurrentRotationError(
+                    f"another rotation has held this store for {ROTATION_WAIT_SECONDS:.0f} s", where=name,
+                    fix="wait for it to finish (or stop it), then run with --resume") from None
+            time.sleep(0.05)
 
 
 def _dump(document: dict[str, Any]) -> bytes:

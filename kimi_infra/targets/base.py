@@ -183,20 +183,17 @@ def _client_failure(location: str, action: str, error: Any) -> TargetError:
 
 
 def _sdk_failure(location: str, action: str, error: Any) -> TargetError:
-    from botocore.exceptions import (
-        ConnectTimeoutError,
-        EndpointConnectionError,
-        NoCredentialsError,
-        ProfileNotFound,
-        ReadTimeoutError,
-    )
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError, ProfileNotFound
+
+    from kimi_infra.aws import FAILURES, classify
 
     # Only curated fields go into the message: some SDK errors (parameter validation) quote values.
+    kind = classify(error)
+    if kind == "timeout":
+        return failure(location, action, FAILURES[kind][0], FAILURES[kind][1])
     if isinstance(error, EndpointConnectionError):
-        return failure(location, action, f"cannot reach {error.kwargs.get('endpoint_url')}",
-                       "check the network and `region` (or AWS_ENDPOINT_URL)")
-    if isinstance(error, (ConnectTimeoutError, ReadTimeoutError)):
-        return failure(location, action, "AWS did not answer in time", "check the network, then run again")
+        return failure(location, action, f"cannot reach {error.kwargs.get('endpoint_url')} ({FAILURES[kind][0]})",
+                       FAILURES[kind][1])
     if isinstance(error, NoCredentialsError):
         return failure(location, action, "no AWS credentials found",
                        "set AWS_PROFILE (or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), or run `aws sso login`")

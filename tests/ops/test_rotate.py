@@ -7,6 +7,7 @@ the local store) and switch their key mode where a test needs inline targets. Ke
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import traceback
@@ -30,6 +31,7 @@ from tests.conftest import CANARY_KEY
 from tests.helpers import PROJECT_DIR, dev_like, run_cli
 from tests.helpers import make_project as write_project
 from tests.ops.fake_provider import FakeProvider
+from tests.ops.faults import InjectedFault, crashing_after, run_crashing_cli
 from tests.support.moto import free_port
 
 OLD = {"moonshot": "sk-moonshot-old-0000000000000000000000", "kimi-code": "sk-kimi-old-11111111111111111111111111"}
@@ -121,11 +123,15 @@ def cli(project: Path, *args: str, env: dict | None = None, stdin: str | None = 
 
 
 def rotate_cli(project: Path, fake: FakeProvider, stack: str, key: str | None, *extra: str,
-               provider: str = "moonshot", env: dict | None = None):
-    """`rotate` in a subprocess, the key on stdin, verified against the fake."""
+               provider: str = "moonshot", crash_after: str | None = None):
+    """`rotate` in a subprocess, the key on stdin, verified against the fake; with `crash_after`
+    the run stops right after that step."""
     key_args = ("--key-stdin",) if key is not None else ()
-    return cli(project, "rotate", "-s", stack, "-p", provider, "--verify-base-url", fake.base_url(provider),
-               *key_args, *extra, env=env, stdin=key)
+    args = ("--project-dir", str(project), "rotate", "-s", stack, "-p", provider, "--verify-base-url",
+            fake.base_url(provider), *key_args, *extra)
+    if crash_after:
+        return run_crashing_cli(crash_after, *args, stdin=key)
+    return run_cli(*args, stdin=key)
 
 
 def rotate_here(spec: StackSpec, project: Path, fake: FakeProvider, key: str, provider: str = "moonshot") -> list[str]:
@@ -188,7 +194,7 @@ def test_rotate_in_secretref_mode_prints_the_reload_hint(aws, fake, tmp_path):
 
 
 @pytest.mark.parametrize(("mode", "stack", "target_writes"), [("reference", "prod", 0), ("inline", "staging", 1)])
-def test_a_rotation_costs_at_most_8_secrets_manager_calls(aws, fake, tmp_path, aws_calls, mode, stack,
+def test_a_rotation_costs_at_most_9_secrets_manager_calls(aws, fake, tmp_path, aws_calls, mode, stack,
                                                           target_writes):
     project = make_project(tmp_path, mode)
     spec = seed(project, stack)
@@ -200,7 +206,8 @@ def test_a_rotation_costs_at_most_8_secrets_manager_calls(aws, fake, tmp_path, a
 
     secrets_manager = [op for service, op, _ in aws_calls.calls if service == "secretsmanager"]
     rerendered = len(spec.providers) if mode == "inline" else 0  # deploy_all reads each current key again
-    assert len(secrets_manager) <= 8 + rerendered, secrets_manager
+    # 8 for the rotation itself, +1 to read the store's token salt (issue 13: keyed version ids)
+    assert len(secrets_manager) <= 9 + rerendered, secrets_manager
     target_calls = [op for service, op, _ in aws_calls.calls if service != "secretsmanager"]
     assert [op for op in target_calls if op.startswith("Put")] == ["PutObject"] * target_writes
 
@@ -298,7 +305,7 @@ def test_a_crash_after_any_step_is_finished_by_resume(aws, fake, tmp_path, step)
     project = make_project(tmp_path, "inline")
     spec = seed(project, "staging")
 
-    crashed = rotate_cli(project, fake, "staging", NEW["moonshot"], env={rot.FAULT_ENV: step})
+    crashed = rotate_cli(project, fake, "staging", NEW["moonshot"], crash_after=step)
     assert crashed.returncode == 2
     assert f"error: stopped after step {step!r}" in crashed.stderr
     assert_consistent(spec, project)
@@ -309,15 +316,13 @@ def test_a_crash_after_any_step_is_finished_by_resume(aws, fake, tmp_path, step)
 
 
 @pytest.mark.parametrize("step", rot.STEPS)
-def test_a_crash_after_any_step_is_finished_by_running_again(fake, tmp_path, step, monkeypatch):
+def test_a_crash_after_any_step_is_finished_by_running_again(fake, tmp_path, step):
     project = make_project(tmp_path, "inline")
     spec = seed(project, "dev")
-    monkeypatch.setenv(rot.FAULT_ENV, step)
-    with pytest.raises(rot.InjectedFault):
+    with crashing_after(step), pytest.raises(InjectedFault):
         rotate_here(spec, project, fake, NEW["moonshot"])
     assert_consistent(spec, project)
 
-    monkeypatch.delenv(rot.FAULT_ENV)
     rotate_here(spec, project, fake, NEW["moonshot"])  # the same key: the same token, the same rotation
     assert_converged(spec, project)
 
@@ -325,7 +330,7 @@ def test_a_crash_after_any_step_is_finished_by_running_again(fake, tmp_path, ste
 def test_a_second_rotation_is_refused_while_one_is_pending(aws, fake, tmp_path):
     project = make_project(tmp_path, "inline")
     spec = seed(project, "staging")
-    rotate_cli(project, fake, "staging", NEW["moonshot"], env={rot.FAULT_ENV: "stage"})
+    rotate_cli(project, fake, "staging", NEW["moonshot"], crash_after="stage")
     pending = open_store(spec, "moonshot", project).describe().version_in("pending").version_id
 
     second = rotate_cli(project, fake, "staging", BAD)
@@ -341,7 +346,7 @@ def test_a_second_rotation_is_refused_while_one_is_pending(aws, fake, tmp_path):
 def test_resume_discards_a_pending_key_the_provider_rejects(aws, fake, tmp_path):
     project = make_project(tmp_path, "inline")
     spec = seed(project, "staging")
-    rotate_cli(project, fake, "staging", NEW["moonshot"], env={rot.FAULT_ENV: "stage"})
+    rotate_cli(project, fake, "staging", NEW["moonshot"], crash_after="stage")
     fake.behaviour.keys["moonshot"].discard(NEW["moonshot"])  # revoked meanwhile
 
     result = rotate_cli(project, fake, "staging", None, "--resume")
@@ -412,20 +417,18 @@ def test_rollback_is_refused_during_a_rotation_and_without_a_previous_key(aws, f
     nothing = cli(project, "rollback", "-s", "staging", "-p", "moonshot")
     assert nothing.returncode == 2 and "no previous version to roll back to" in nothing.stderr
 
-    rotate_cli(project, fake, "staging", NEW["moonshot"], env={rot.FAULT_ENV: "verify"})
+    rotate_cli(project, fake, "staging", NEW["moonshot"], crash_after="verify")
     busy = cli(project, "rollback", "-s", "staging", "-p", "moonshot")
     assert busy.returncode == 2 and "a rotation is in progress" in busy.stderr
     assert stages(spec, project)["current"] == OLD["moonshot"]
 
 
-def test_a_crash_after_rollback_is_finished_by_resume(aws, fake, tmp_path, monkeypatch):
+def test_a_crash_after_rollback_is_finished_by_resume(aws, fake, tmp_path):
     project = make_project(tmp_path, "inline")
     spec = seed(project, "staging")
     rotate_here(spec, project, fake, NEW["moonshot"])
-    monkeypatch.setenv(rot.FAULT_ENV, "rollback")
-    with pytest.raises(rot.InjectedFault):
+    with crashing_after("rollback"), pytest.raises(InjectedFault):
         rot.rollback(spec, project, "moonshot", say=lambda _: None)
-    monkeypatch.delenv(rot.FAULT_ENV)
 
     rot.resume(spec, project, "moonshot", verify_url=None, say=lambda _: None)
 
@@ -448,7 +451,7 @@ def test_the_key_never_shows_in_output_logs_or_errors(aws, fake, tmp_path, caplo
 
     assert run(CANARY_KEY).returncode == 2  # not accepted yet: rejected, discarded
     fake.accept("moonshot", CANARY_KEY)
-    assert run(CANARY_KEY, env={rot.FAULT_ENV: "verify"}).returncode == 2
+    assert run(CANARY_KEY, crash_after="verify").returncode == 2
     assert run(NEW["moonshot"]).returncode == 2  # refused: the canary's rotation is pending
     assert run(None, "--resume").returncode == 0
     assert run(CANARY_KEY).returncode == 0  # already current
@@ -469,8 +472,7 @@ def test_the_key_never_shows_in_output_logs_or_errors(aws, fake, tmp_path, caplo
             with pytest.raises(KimiInfraError) as error:
                 get_models("moonshot", url, Secret(key))
             errors.append("".join(traceback.format_exception(error.value)))
-    monkeypatch.setenv(rot.FAULT_ENV, "stage")
-    with pytest.raises(rot.InjectedFault) as error:
+    with crashing_after("stage"), pytest.raises(InjectedFault) as error:
         rotate_here(spec, project, fake, CANARY_KEY + "-2")
     errors.append("".join(traceback.format_exception(error.value)))
 
@@ -605,8 +607,21 @@ def test_a_provider_the_stack_does_not_enable_is_refused(tmp_path):
     assert "kimi-code is not enabled in stack prod-cn; fix: use one of moonshot" in result.stderr
 
 
-def test_the_token_is_derived_from_provider_and_key():
-    token = rot.rotation_token("moonshot", Secret(NEW["moonshot"]))
-    assert token == rot.rotation_token("moonshot", Secret(NEW["moonshot"]))
-    assert token != rot.rotation_token("kimi-code", Secret(NEW["moonshot"]))
+def test_the_token_is_a_keyed_hash_of_provider_and_key():
+    salt, other_salt = b"s" * 32, b"t" * 32
+    token = rot.rotation_token("moonshot", Secret(NEW["moonshot"]), salt)
+    assert token == rot.rotation_token("moonshot", Secret(NEW["moonshot"]), salt)
+    assert token != rot.rotation_token("kimi-code", Secret(NEW["moonshot"]), salt)
+    assert token != rot.rotation_token("moonshot", Secret(NEW["moonshot"]), other_salt)
+    bare = hashlib.sha256(f"moonshot\0{NEW['moonshot']}".encode()).hexdigest()
+    assert token[3:] != bare[:45]  # not the unsalted hash anyone could recompute from a guess
     assert token.startswith("kr-") and len(token) == 48
+
+
+def test_each_store_keeps_its_own_random_salt(tmp_path):
+    from kimi_infra.stores import LocalFileStore
+
+    first = LocalFileStore(tmp_path / "a" / "secrets.json", "kimi-infra/dev/moonshot")
+    second = LocalFileStore(tmp_path / "b" / "secrets.json", "kimi-infra/dev/moonshot")
+    assert first.token_salt() == first.token_salt() != second.token_salt()
+    assert len(first.token_salt()) == 32

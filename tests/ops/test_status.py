@@ -171,22 +171,25 @@ def test_status_json_is_one_document_with_every_field(aws, project: Path):
         assert isinstance(key["ageSeconds"], int) and key["ageSeconds"] >= 0
 
 
-def test_status_is_2_when_the_stacks_secret_does_not_exist(aws, project: Path):
+def test_a_never_deployed_stack_is_missing_with_exit_1(aws, project: Path):
     make_bucket("kimi-infra-staging-config")
     result = status(project, "staging")
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert errors_of(result.stderr) == [result.stderr.splitlines()[-1]]
-    assert result.stderr.splitlines()[-1].startswith("error: kimi-infra/staging/moonshot: not found in Secrets Manager")
+    assert result.returncode == 1, result.stderr
+    assert errors_of(result.stderr) == []
+    assert line_of(result.stdout, "key moonshot").startswith(
+        "key moonshot  kimi-infra/staging/moonshot  missing: kimi-infra/staging/moonshot: not found in Secrets Manager")
+    assert "  missing (rendered " in line_of(result.stdout, "target config-bucket")
 
 
 def test_status_is_2_when_aws_cannot_be_reached(aws, project: Path):
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     result = status(project, "staging", env={"AWS_ENDPOINT_URL": closed})
     assert result.returncode == 2
-    assert result.stdout == ""
-    [error] = errors_of(result.stderr)
-    assert error.startswith("error: s3://kimi-infra-staging-config/openclaw/openclaw.json5: cannot read: cannot reach")
+    errors = errors_of(result.stderr)
+    assert len(errors) == 3  # each key and the target, one line each
+    assert any(e.startswith("error: s3://kimi-infra-staging-config/openclaw/openclaw.json5: cannot read: cannot reach")
+               for e in errors)
+    assert "stack staging  out of sync" in result.stdout
 
 
 def test_status_is_2_for_an_unknown_stack(project: Path):

@@ -44,7 +44,7 @@ def test_every_stack_setting_has_a_reader():
 
 
 def test_target_read_reports_live_content_and_a_deleted_target_as_gone(deployed):
-    project, state = deployed
+    _, state = deployed
     target = state["openclaw-config-local"]
     provider = provider_of(target)
     assert provider.read(target.id, target.outputs).outs["contentHash"] == target.outputs["contentHash"]

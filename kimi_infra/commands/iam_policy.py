@@ -1,0 +1,28 @@
+"""`iam-policy`: print the least-privilege IAM policy of a stack's gateway or operator."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from kimi_infra.commands.options import stack_option
+from kimi_infra.ops.iam_policy import Role
+
+
+@click.command("iam-policy")
+@stack_option
+@click.option("--for", "role", required=True, type=click.Choice(["gateway", "operator"]),
+              help="gateway: read the current keys; operator: also rotate them.")
+@click.pass_obj
+def iam_policy(project_dir: Path, stack: str, role: Role) -> None:
+    """Print the IAM policy (JSON) the stack's gateway or operator needs, with ARNs from AWS.
+
+    The stack's secrets must exist (after `pulumi up` or `deploy`); a local-store stack needs none.
+    """
+    from kimi_infra.ops.iam_policy import stack_policy
+    from kimi_infra.stackfile import load_stack
+
+    loaded = load_stack(project_dir, stack)
+    click.echo(json.dumps(stack_policy(loaded.spec, project_dir, role), indent=2))
