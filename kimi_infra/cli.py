@@ -75,15 +75,19 @@ class _Cli(click.Group):
             ctx.exit(error.exit_code)
 
 
+# Commands whose --json document already carries their errors (status: always one document).
+OWN_JSON_ERRORS = frozenset({"status"})
+
+
 def _report(ctx: click.Context, error: KimiInfraError) -> None:
     """One line on stderr; with --json also one JSON document on stdout (unless the command
-    already printed its own report: an error without a problem text)."""
+    already printed its own report: an error without a problem text, or OWN_JSON_ERRORS)."""
     from kimi_infra.commands.options import JSON_FLAG
 
     if not str(error):
         return
     click.echo(f"error: {error}", err=True)
-    if ctx.meta.get(JSON_FLAG):
+    if ctx.meta.get(JSON_FLAG) and ctx.invoked_subcommand not in OWN_JSON_ERRORS:
         import json
 
         problem = {"where": error.where, "problem": error.problem, "fix": error.fix}

@@ -90,7 +90,7 @@ def test_validate_a_file_that_is_not_utf8(tmp_path):
     project = dev_project(tmp_path)
     bad = project / "bad.json5"
     bad.write_bytes(b"{\xff}")
-    assert "bad.json5: document: is not UTF-8 text" in refused(project, "validate", str(bad))
+    assert "bad.json5: document: is not UTF-8 text" in refused(project, "validate", str(bad), code=1)
 
 
 def test_deploy_a_target_under_an_unknown_home_folder(tmp_path):
