@@ -22,10 +22,10 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from tests.conftest import install_call_counter  # noqa: E402
-from tests.helpers import make_project  # noqa: E402
 from tests.ops.fake_provider import FakeProvider  # noqa: E402
-from tests.support.moto import start_moto, stop_moto  # noqa: E402
+from tests.support.aws_calls import install_call_counter  # noqa: E402
+from tests.support.moto import aws_test_env, create_bucket, start_moto, stop_moto  # noqa: E402
+from tests.support.project import make_project  # noqa: E402
 
 REGION = "us-east-1"
 BUCKET = "kimi-infra-bench-config"
@@ -51,8 +51,6 @@ class Bench:
     """One scratch project with the STACKS, seeded as `pulumi up` leaves them."""
 
     def __init__(self, root: Path, fake: FakeProvider) -> None:
-        import boto3
-
         from kimi_infra.deploy import deploy_all
         from kimi_infra.secret import Secret
         from kimi_infra.stackfile import load_stack
@@ -61,9 +59,7 @@ class Bench:
         self.project = make_project(root, {name: stack_config(*shape) for name, shape in STACKS.items()})
         self.fake = fake
         self.serial = 0
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        create_bucket(BUCKET, REGION)
         self.specs = {name: load_stack(self.project, name).spec for name in STACKS}
         for spec in self.specs.values():
             for provider in spec.providers:
@@ -102,9 +98,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
         server = start_moto(root / "moto_server.log")
-        os.environ.update({"AWS_ENDPOINT_URL": server.endpoint, "AWS_ACCESS_KEY_ID": "bench",
-                           "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": REGION,
-                           "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"})
+        os.environ.update(aws_test_env(server.endpoint))
         os.environ.pop("AWS_PROFILE", None)
         try:
             with FakeProvider() as fake:

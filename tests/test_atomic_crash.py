@@ -11,8 +11,7 @@ from pathlib import Path
 from kimi_infra.atomic import remove_stale_temps, write_atomic
 from kimi_infra.secret import Secret
 from kimi_infra.stores.local_file import LocalFileStore
-from tests.conftest import CANARY_KEY
-from tests.helpers import PROJECT_DIR
+from tests.support.project import CANARY_KEY, PROJECT_DIR
 
 # The child stores a key; its os.replace (the rename) is replaced by a kill -9 of itself.
 CRASH_BEFORE_RENAME = f"""

@@ -11,9 +11,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.conftest import CANARY_KEY
-from tests.helpers import dev_like, make_project, run_cli
 from tests.support.moto import free_port
+from tests.support.project import CANARY_KEY, dev_like, make_project, run_cli
 
 NO_KEYS = {"MOONSHOT_API_KEY": "", "KIMICODE_API_KEY": ""}
 ENV_KEYS = {"MOONSHOT_API_KEY": CANARY_KEY, "KIMICODE_API_KEY": CANARY_KEY + "-KIMI"}

@@ -28,7 +28,7 @@ from kimi_infra.render import render_stack
 from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores.local_file import LocalFileStore
-from tests.conftest import CANARY_KEY
+from tests.support.project import CANARY_KEY
 from tests.test_resolver import answer, assert_clean, aws_env, call_resolver, install_launcher, request
 
 DEV = secret_id("dev", "moonshot")

@@ -9,7 +9,7 @@ import pytest
 from kimi_infra.errors import SpecError
 from kimi_infra.models import JS_MAX_SAFE_INTEGER
 from kimi_infra.validate import validate_text
-from tests.helpers import dev_like, make_project, run_cli
+from tests.support.project import dev_like, make_project, run_cli
 
 pytestmark = pytest.mark.contract
 

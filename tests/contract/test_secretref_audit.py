@@ -12,9 +12,9 @@ from kimi_infra.render import parse
 from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
-from tests.conftest import CANARY_KEY
-from tests.contract.conftest import render_mode
-from tests.test_resolver import answer, aws_env, call_resolver, request
+from tests.support.openclaw import render_mode
+from tests.support.project import CANARY_KEY
+from tests.support.resolver import answer, aws_env, call_resolver, request
 
 pytestmark = pytest.mark.contract
 

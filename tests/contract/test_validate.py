@@ -14,16 +14,15 @@ import sys
 import pytest
 
 from kimi_infra.catalog import PROVIDERS
-from kimi_infra.stackfile import load_stack
-from tests.contract.conftest import CACHE_ENV, SKIP_ENV, STACKS, render_mode
-from tests.helpers import PROJECT_DIR
 from tests.support.moto import free_port
+from tests.support.openclaw import CACHE_ENV, SKIP_ENV, STACKS, render_mode
+from tests.support.project import PROJECT_DIR, known_stack_config
 
 pytestmark = pytest.mark.contract
 
 
 def provider_env_vars(stack: str) -> set[str]:
-    return {PROVIDERS[name].env_var for name in load_stack(PROJECT_DIR, stack).spec.providers}
+    return {PROVIDERS[name].env_var for name in known_stack_config(stack)["kimi-infra:providers"]}
 
 
 @pytest.mark.parametrize("mode", ["reference", "inline", "secretref"])

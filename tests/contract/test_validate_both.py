@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.contract.conftest import OpenClaw, render_mode
-from tests.helpers import run_cli
+from tests.support.project import run_cli
 
 pytestmark = pytest.mark.contract
 

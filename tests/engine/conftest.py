@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import point_boto3_at
-from tests.support.moto import MotoServer, create_bucket, start_moto, stop_moto
+from tests.support.moto import MotoServer, create_bucket, point_boto3_at, start_moto, stop_moto
 from tests.support.pulumi_engine import EngineUnavailable, PulumiCli, build_engine, copy_project
 
 SKIP_ENV = "KIMI_INFRA_SKIP_ENGINE"

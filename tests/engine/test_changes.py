@@ -6,8 +6,8 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from tests.conftest import CANARY_KEY
 from tests.support.deployed import current_key, deployed_text, rendered_by_cli, stack_spec
+from tests.support.project import CANARY_KEY
 from tests.support.pulumi_engine import KIMICODE_CANARY, PulumiCli
 
 pytestmark = pytest.mark.engine

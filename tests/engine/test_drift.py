@@ -10,9 +10,8 @@ import boto3
 import pytest
 import yaml
 
-from tests.conftest import CANARY_KEY
-from tests.helpers import run_cli
 from tests.support.deployed import current_key, deployed_text, rendered_by_cli, stack_spec
+from tests.support.project import CANARY_KEY, run_cli
 from tests.support.pulumi_engine import KIMICODE_CANARY, PulumiCli, copy_project
 
 pytestmark = pytest.mark.engine

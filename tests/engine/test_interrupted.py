@@ -11,9 +11,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.conftest import CANARY_KEY
 from tests.support.deployed import deployed_text, rendered_by_cli, stack_spec
 from tests.support.moto import MotoServer
+from tests.support.project import CANARY_KEY
 from tests.support.pulumi_engine import KIMICODE_CANARY, PulumiCli
 from tests.support.slow_proxy import SlowProxy
 

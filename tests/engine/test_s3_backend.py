@@ -10,9 +10,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.conftest import CANARY_KEY
 from tests.support.deployed import deployed_text, rendered_by_cli, stack_spec
 from tests.support.moto import MotoServer, create_bucket
+from tests.support.project import CANARY_KEY
 from tests.support.pulumi_engine import DOCUMENTED_OUTPUTS, KIMICODE_CANARY, PulumiCli
 from tests.support.slow_proxy import SlowProxy
 

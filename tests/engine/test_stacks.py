@@ -11,8 +11,8 @@ import pytest
 
 from kimi_infra.models import AwsSecretsManagerStoreSpec
 from kimi_infra.stores import partition_for_region
-from tests.conftest import CANARY_KEY
 from tests.support.deployed import current_key, deployed_text, rendered_by_cli, stack_spec, write_fingerprint
+from tests.support.project import CANARY_KEY
 from tests.support.pulumi_engine import DOCUMENTED_OUTPUTS, KIMICODE_CANARY, PulumiCli
 
 pytestmark = pytest.mark.engine

@@ -7,7 +7,7 @@ import json
 from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
-from tests.helpers import dev_like, make_project, run_cli
+from tests.support.project import dev_like, make_project, run_cli
 
 MOONSHOT = "sk-deploy-moonshot-0123456789abcdef"
 KIMICODE = "sk-deploy-kimicode-0123456789abcdef"

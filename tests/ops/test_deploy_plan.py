@@ -12,8 +12,7 @@ import pytest
 import yaml
 
 from kimi_infra.ops.deploy_plan import mask_keys
-from tests.conftest import CANARY_KEY
-from tests.helpers import dev_like, make_project, run_cli
+from tests.support.project import CANARY_KEY, dev_like, make_project, run_cli
 
 MOONSHOT = CANARY_KEY.replace("CANARY", "MOONSHOT")
 KEYS = {"MOONSHOT_API_KEY": MOONSHOT, "KIMICODE_API_KEY": CANARY_KEY.replace("CANARY", "KIMICODE")}

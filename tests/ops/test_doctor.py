@@ -4,15 +4,14 @@ missing resolver -> exit 1 naming it. The real CLI in a subprocess; the real Ope
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import boto3
 import pytest
 
 from tests.contract.conftest import OpenClaw, openclaw  # noqa: F401  (the fixture: the real client)
-from tests.helpers import PROJECT_DIR, run_cli
-from tests.test_resolver import install_launcher
+from tests.support.project import copy_known_project, run_cli
+from tests.support.resolver import install_launcher
 
 BUCKET = "kimi-infra-staging-config"
 
@@ -20,8 +19,7 @@ BUCKET = "kimi-infra-staging-config"
 @pytest.fixture
 def project(tmp_path: Path, aws) -> Path:
     """The real staging stack, its resolver installed here, its bucket versioned in moto."""
-    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    shutil.copytree(PROJECT_DIR / "stacks", tmp_path / "stacks")
+    copy_known_project(tmp_path)
     launcher = install_launcher(tmp_path / "bin" / "kimi-infra-resolve")
     stack_file = tmp_path / "stacks" / "Pulumi.staging.yaml"
     stack_file.write_text(stack_file.read_text().replace("/opt/kimi-infra/bin/kimi-infra-resolve", str(launcher)))

@@ -10,8 +10,8 @@ import pytest
 
 from kimi_infra.deploy import deploy_all, render_for_deploy
 from kimi_infra.stackfile import load_stack
-from tests.helpers import dev_like, make_project, run_cli
-from tests.ops.test_status import make_bucket
+from tests.support.moto import create_bucket
+from tests.support.project import dev_like, make_project, run_cli
 
 TARGETS = [
     {"name": "local", "kind": "file", "path": "out/openclaw.json5"},
@@ -39,7 +39,7 @@ def deploy(project: Path) -> str:
 @pytest.fixture
 def two_deploys(aws, tmp_path: Path) -> tuple[Path, list[str]]:
     """The lab project deployed twice with different overrides; the two hashes, oldest first."""
-    make_bucket("kimi-infra-lab-config")
+    create_bucket("kimi-infra-lab-config")
     project = write_stack(tmp_path, 131_072)
     first = deploy(project)
     second = deploy(write_stack(tmp_path, 200_000))

@@ -10,8 +10,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.helpers import dev_like, make_project, run_cli
 from tests.support.moto import start_moto, stop_moto
+from tests.support.project import dev_like, make_project, run_cli
 
 STACKS = {name: dev_like(secretStore={"kind": "aws-secrets-manager", "region": "us-east-1"})
           for name in ("staging", "prod")}

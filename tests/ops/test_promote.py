@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import shutil
 from pathlib import Path
 
 import json5
@@ -11,7 +10,7 @@ import pytest
 
 from kimi_infra.render import render_stack
 from kimi_infra.stackfile import load_stack
-from tests.helpers import PROJECT_DIR, run_cli
+from tests.support.project import copy_known_project, run_cli
 
 SECURE_LINES = "  kimi-infra:moonshotApiKey:\n    secure: v1:c2VjcmV0LWNpcGhlcnRleHQtZm9yLXRlc3Rz\n"
 
@@ -51,9 +50,8 @@ PROMOTED_INTO_PROD = """+   kimi-infra:modelOverrides:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    """A copy of the real project's stacks, with staging ahead of prod and a secure value in prod."""
-    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    shutil.copytree(PROJECT_DIR / "stacks", tmp_path / "stacks")
+    """The known stacks, with staging ahead of prod and a secure value in prod."""
+    copy_known_project(tmp_path)
     staging = tmp_path / "stacks" / "Pulumi.staging.yaml"
     staging.write_text(staging.read_text() + STAGING_CHANGES)
     for name in ("prod", "prod-cn"):
@@ -71,7 +69,7 @@ def rendered(project: Path, stack: str) -> str:
     return render_stack(loaded.spec).text
 
 
-def test_staging_to_prod_changes_only_promoted_fields(project: Path):
+def test_staging_to_prod_changes_only_promoted_fields(project: Path, known_project: Path):
     prod = project / "stacks" / "Pulumi.prod.yaml"
     before_text, before_render = prod.read_text(), rendered(project, "prod")
     result = promote(project, "--from", "staging", "--to", "prod", "--yes")
@@ -89,7 +87,7 @@ def test_staging_to_prod_changes_only_promoted_fields(project: Path):
     assert result.stdout == expected_diff
     config = json5.loads(rendered(project, "prod"))
     assert config["agents"]["defaults"]["models"]["moonshot/kimi-k2-turbo-preview"] == {"alias": "K2 Fast"}
-    assert load_stack(project, "prod").spec.targets == load_stack(PROJECT_DIR, "prod").spec.targets
+    assert load_stack(project, "prod").spec.targets == load_stack(known_project, "prod").spec.targets
 
 
 def test_promote_is_idempotent(project: Path):
@@ -149,8 +147,8 @@ def test_json_reports_the_plan_and_the_refusal(project: Path):
     assert done["applied"] is True and prod.read_bytes() != before
 
 
-def test_removed_fields_are_removed_in_the_target(project: Path):
+def test_removed_fields_are_removed_in_the_target(project: Path, known_project: Path):
     assert promote(project, "--from", "staging", "--to", "prod", "--yes").returncode == 0
     back = promote(project, "--from", "dev", "--to", "prod", "--yes")
     assert back.returncode == 0, back.stderr
-    assert rendered(project, "prod") == rendered(PROJECT_DIR, "prod")
+    assert rendered(project, "prod") == rendered(known_project, "prod")

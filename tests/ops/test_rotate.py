@@ -15,7 +15,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-import yaml
 
 from kimi_infra.catalog import PROVIDERS
 from kimi_infra.deploy import deploy_all
@@ -27,12 +26,11 @@ from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
 from kimi_infra.targets import open_stack_target
-from tests.conftest import CANARY_KEY
-from tests.helpers import PROJECT_DIR, dev_like, run_cli
-from tests.helpers import make_project as write_project
 from tests.ops.fake_provider import FakeProvider
 from tests.ops.faults import InjectedFault, crashing_after, run_crashing_cli
-from tests.support.moto import free_port
+from tests.support.moto import create_bucket, free_port
+from tests.support.project import CANARY_KEY, KNOWN_STACKS, dev_like, known_stack_config, run_cli
+from tests.support.project import make_project as write_project
 
 OLD = {"moonshot": "sk-moonshot-old-0000000000000000000000", "kimi-code": "sk-kimi-old-11111111111111111111111111"}
 NEW = {"moonshot": "sk-moonshot-new-2222222222222222222222", "kimi-code": "sk-kimi-new-33333333333333333333333333"}
@@ -52,15 +50,15 @@ def fake() -> FakeProvider:
 
 
 def make_project(root: Path, mode: str = "reference") -> Path:
-    """A scratch project with the real stack files, every stack switched to key mode `mode`."""
+    """A scratch project with the known stack files, every stack switched to key mode `mode`."""
     stacks = {}
-    for path in (PROJECT_DIR / "stacks").glob("Pulumi.*.yaml"):
-        config = yaml.safe_load(path.read_text())["config"]
+    for stack in KNOWN_STACKS:
+        config = known_stack_config(stack)
         config["kimi-infra:keyMode"] = mode
         config.pop("kimi-infra:resolver", None)
         if mode == "secretref":
             config["kimi-infra:resolver"] = {"command": "/opt/kimi-infra/bin/kimi-infra-resolve"}
-        stacks[path.name.removeprefix("Pulumi.").removesuffix(".yaml")] = config
+        stacks[stack] = config
     return write_project(root, stacks)
 
 
@@ -69,11 +67,7 @@ def seed(project: Path, stack: str) -> StackSpec:
     spec = load_stack(project, stack).spec
     for target in spec.targets:
         if target.kind == "s3":
-            s3 = boto3.client("s3", region_name=target.region)
-            where = {} if target.region == "us-east-1" else {
-                "CreateBucketConfiguration": {"LocationConstraint": target.region}}
-            s3.create_bucket(Bucket=target.bucket, **where)
-            s3.put_bucket_versioning(Bucket=target.bucket, VersioningConfiguration={"Status": "Enabled"})
+            create_bucket(target.bucket, target.region)
     for name in spec.providers:
         open_store(spec, name, project).ensure(Secret(OLD[name]))
     deploy_all(spec, project)

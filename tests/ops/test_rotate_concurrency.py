@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import PROJECT_DIR
 from tests.ops.test_rotate import OLD, deployed_texts, make_project, seed, stages
+from tests.support.project import PROJECT_DIR
 
 
 def start_rotation(project: Path, stack: str, key: str) -> subprocess.Popen:

@@ -12,9 +12,8 @@ import pytest
 from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
-from tests.conftest import CANARY_KEY
-from tests.helpers import dev_like, make_project, run_cli
 from tests.ops.fake_provider import FakeProvider
+from tests.support.project import CANARY_KEY, dev_like, make_project, run_cli
 
 KEY = CANARY_KEY.replace("CANARY", "FIRST")
 OTHER = CANARY_KEY.replace("CANARY", "SECOND")
@@ -103,7 +102,7 @@ def test_a_wrong_provider_is_refused_before_any_prompt(project, command):
     import subprocess
     import sys
 
-    from tests.helpers import PROJECT_DIR
+    from tests.support.project import PROJECT_DIR
 
     controller, terminal = pty.openpty()
     try:

@@ -9,7 +9,6 @@ import hashlib
 import json
 import os
 import pty
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,30 +21,13 @@ from kimi_infra.deploy import deploy_all, render_for_deploy
 from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
-from tests.conftest import CANARY_KEY
-from tests.helpers import PROJECT_DIR, dev_like, make_project, run_cli
-from tests.support.moto import free_port
+from tests.support.moto import create_bucket, free_port
+from tests.support.project import CANARY_KEY, PROJECT_DIR, dev_like, make_project, run_cli
 
 TOKEN = "0f6c1d5e-8a43-4c1e-9b0e-3c2f7a9d4e11"  # a uuid4: a valid 36-character rotation token
 NEW_KEY = CANARY_KEY.replace("CANARY", "ROTATED")
 PROD_BUCKET = "s3://kimi-infra-prod-config/openclaw/openclaw.json5"
 PROD_PARAMETER = "ssm:us-east-1:/kimi-infra/prod/openclaw-config"
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    """A copy of the real project's Pulumi.yaml and stack files."""
-    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    shutil.copytree(PROJECT_DIR / "stacks", tmp_path / "stacks")
-    return tmp_path
-
-
-def make_bucket(name: str, region: str = "us-east-1") -> None:
-    """A versioned bucket in moto, as an operator creates it before the first deploy."""
-    s3 = boto3.client("s3", region_name=region)
-    where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-    s3.create_bucket(Bucket=name, **where)
-    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
 
 
 def seed_keys(project: Path, stack: str) -> None:
@@ -61,7 +43,7 @@ def deploy(project: Path, stack: str) -> None:
     seed_keys(project, stack)
     for target in spec.targets:
         if target.kind == "s3":
-            make_bucket(target.bucket, target.region)
+            create_bucket(target.bucket, target.region)
     deploy_all(spec, project)
 
 
@@ -172,7 +154,7 @@ def test_status_json_is_one_document_with_every_field(aws, project: Path):
 
 
 def test_a_never_deployed_stack_is_missing_with_exit_1(aws, project: Path):
-    make_bucket("kimi-infra-staging-config")
+    create_bucket("kimi-infra-staging-config")
     result = status(project, "staging")
     assert result.returncode == 1, result.stderr
     assert errors_of(result.stderr) == []

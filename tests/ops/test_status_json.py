@@ -4,26 +4,16 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import boto3
-import pytest
 
 from kimi_infra.deploy import deploy_all
 from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
-from tests.helpers import PROJECT_DIR
-from tests.ops.test_status import NEW_KEY, TOKEN, deploy, make_bucket, status
-from tests.support.moto import free_port
-
-
-@pytest.fixture(name="project")
-def project_fixture(tmp_path: Path) -> Path:
-    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    shutil.copytree(PROJECT_DIR / "stacks", tmp_path / "stacks")
-    return tmp_path
+from tests.ops.test_status import NEW_KEY, TOKEN, deploy, status
+from tests.support.moto import create_bucket, free_port
 
 
 def report(project: Path, stack: str, env: dict[str, str] | None = None) -> tuple[int, dict]:
@@ -39,7 +29,7 @@ def test_deployed_is_0(aws, project):
 
 
 def test_never_deployed_is_missing_with_1(aws, project):
-    make_bucket("kimi-infra-staging-config")
+    create_bucket("kimi-infra-staging-config")
     code, document = report(project, "staging")
     assert code == 1
     assert [t["state"] for t in document["targets"]] == ["missing"]

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import boto3
 import pytest
 
-from tests.conftest import CANARY_KEY
-from tests.helpers import PROJECT_DIR, run_cli
 from tests.program.harness import _is_secret, config_from_stack_file, run_program
+from tests.support.moto import create_bucket
+from tests.support.project import CANARY_KEY, run_cli
 
 KIMICODE_CANARY = CANARY_KEY.replace("CANARY", "KIMICODE")
 BUCKETS = {"staging": ("kimi-infra-staging-config", "us-east-1"), "prod": ("kimi-infra-prod-config", "us-east-1"),
@@ -18,19 +17,9 @@ BUCKETS = {"staging": ("kimi-infra-staging-config", "us-east-1"), "prod": ("kimi
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Path:
-    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    shutil.copytree(PROJECT_DIR / "stacks", tmp_path / "stacks")
-    return tmp_path
-
-
-@pytest.fixture
 def buckets(aws):
     for bucket, region in BUCKETS.values():
-        s3 = boto3.client("s3", region_name=region)
-        options = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-        s3.create_bucket(Bucket=bucket, **options)
-        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        create_bucket(bucket, region)
 
 
 def stack_config(project: Path, stack: str) -> tuple[dict[str, str], list[str]]:

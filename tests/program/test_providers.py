@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import base64
-import shutil
 from pathlib import Path
 
 import dill
@@ -15,9 +14,8 @@ from kimi_infra.models import StackSpec
 from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
-from tests.conftest import CANARY_KEY
-from tests.helpers import PROJECT_DIR
 from tests.program.harness import Recorded, config_from_stack_file, run_program
+from tests.support.project import CANARY_KEY, copy_known_project
 from tests.support.pulumi_engine import KIMICODE_CANARY
 
 ROTATED = "sk-rotated-moonshot-0123456789abcdefghij"
@@ -26,8 +24,7 @@ ROTATED = "sk-rotated-moonshot-0123456789abcdefghij"
 @pytest.fixture
 def deployed(tmp_path: Path) -> tuple[Path, dict[str, Recorded]]:
     """The dev stack after one mocked `up`: the project and the state the engine would keep."""
-    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
-    shutil.copytree(PROJECT_DIR / "stacks", tmp_path / "stacks")
+    copy_known_project(tmp_path)
     config, _ = config_from_stack_file(tmp_path / "stacks" / "Pulumi.dev.yaml")
     config |= {"kimi-infra:moonshotApiKey": CANARY_KEY, "kimi-infra:kimicodeApiKey": KIMICODE_CANARY}
     result = run_program("dev", tmp_path, config, ["kimi-infra:moonshotApiKey", "kimi-infra:kimicodeApiKey"])

@@ -26,50 +26,13 @@ from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import LocalFileStore
 from kimi_infra.stores.aws_secrets_manager import AwsSecretsManagerStore
-from tests.conftest import CANARY_KEY
-from tests.helpers import PROJECT_DIR, run_cli
-from tests.support.moto import free_port, start_moto, stop_moto
+from tests.support.moto import free_port
+from tests.support.project import CANARY_KEY, PROJECT_DIR, run_cli
+from tests.support.resolver import answer, aws_env, call_resolver, install_launcher, request
 
 RESOLVER_COMMAND = "/opt/kimi-infra/bin/kimi-infra-resolve"
 MOONSHOT = secret_id("staging", "moonshot")
 KIMI_CODE = secret_id("staging", "kimi-code")
-
-
-# --- helpers (also used by tests/contract) ---------------------------------------------------
-
-
-def install_launcher(dest: Path) -> Path:
-    """`python -m kimi_infra install-resolver --dest DEST`, as an operator runs it."""
-    result = run_cli("install-resolver", "--dest", str(dest))
-    assert result.returncode == 0, result.stderr
-    return dest
-
-
-def call_resolver(launcher: Path, args: list[str], request: object, env: dict[str, str] | None = None,
-                  ) -> subprocess.CompletedProcess:
-    """Run the resolver as OpenClaw does: only `env` (plus OPENCLAW_CLI), cwd = its folder, request on stdin."""
-    stdin = request if isinstance(request, (str, bytes)) else json.dumps(request)
-    return subprocess.run([str(launcher), *args], input=stdin.encode() if isinstance(stdin, str) else stdin,
-                          env={"OPENCLAW_CLI": "1", **(env or {})}, cwd=launcher.parent, capture_output=True,
-                          timeout=60)
-
-
-def request(*ids: str) -> dict:
-    return {"protocolVersion": 1, "provider": "kimi-infra", "ids": list(ids)}
-
-
-def answer(result: subprocess.CompletedProcess) -> dict:
-    """The one JSON document on stdout (exit 0), checked to be exactly one line of JSON."""
-    assert result.returncode == 0, result.stderr.decode()
-    text = result.stdout.decode()
-    assert text.endswith("\n") and text.count("\n") == 1, text
-    return json.loads(text)
-
-
-def aws_env(endpoint: str) -> dict[str, str]:
-    """What the gateway's passEnv would carry to reach moto_server."""
-    return {"AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
 
 
 def assert_clean(result: subprocess.CompletedProcess) -> str:
@@ -108,16 +71,16 @@ def rendered(spec: StackSpec) -> dict:
     return json5.loads(render_stack(spec).text)
 
 
-def test_shipped_stacks_use_secretref_except_dev():
-    modes = {stack: load_stack(PROJECT_DIR, stack).spec for stack in ("dev", "staging", "prod", "prod-cn")}
+def test_shipped_stacks_use_secretref_except_dev(known_project: Path):
+    modes = {stack: load_stack(known_project, stack).spec for stack in ("dev", "staging", "prod", "prod-cn")}
     assert modes["dev"].keyMode == "reference"
     for stack in ("staging", "prod", "prod-cn"):
         assert modes[stack].keyMode == "secretref"
         assert modes[stack].resolver.command == RESOLVER_COMMAND
 
 
-def test_secretref_renders_our_exec_provider_and_a_ref_per_provider():
-    loaded = load_stack(PROJECT_DIR, "staging")
+def test_secretref_renders_our_exec_provider_and_a_ref_per_provider(known_project: Path):
+    loaded = load_stack(known_project, "staging")
     result = render_stack(loaded.spec)
     config = json5.loads(result.text)
     provider = config["secrets"]["providers"]["kimi-infra"]
@@ -286,12 +249,9 @@ def test_aws_unreachable_store_is_unavailable(launcher):
     assert "cannot reach Secrets Manager in cn-north-1" in assert_clean(result)
 
 
-def test_aws_denied_access_is_access_denied(launcher, tmp_path):
-    server = start_moto(tmp_path / "moto.log", {"INITIAL_NO_AUTH_ACTION_COUNT": "0"})  # IAM enforced
-    try:
-        result = call_resolver(launcher, ["--aws-region", "us-east-1"], request(MOONSHOT), aws_env(server.endpoint))
-    finally:
-        stop_moto(server)
+def test_aws_denied_access_is_access_denied(launcher, moto_factory):
+    server = moto_factory("moto-iam-strict", {"INITIAL_NO_AUTH_ACTION_COUNT": "0"})  # IAM enforced
+    result = call_resolver(launcher, ["--aws-region", "us-east-1"], request(MOONSHOT), aws_env(server.endpoint))
     assert answer(result) == {"protocolVersion": 1, "values": {}, "errors": {MOONSHOT: {"code": "ACCESS_DENIED"}}}
     assert "access denied" in assert_clean(result)
 

@@ -14,7 +14,6 @@ import stat
 import subprocess
 import sys
 import traceback
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -37,8 +36,8 @@ from kimi_infra.stores import (
     store_tags,
 )
 from kimi_infra.stores.aws_secrets_manager import AwsSecretsManagerStore
-from tests.conftest import CANARY_KEY, PROJECT_DIR, point_boto3_at
-from tests.support.moto import free_port, start_moto, stop_moto
+from tests.support.moto import free_port, point_boto3_at
+from tests.support.project import CANARY_KEY, PROJECT_DIR
 
 NAME = "kimi-infra/staging/moonshot"
 OLD = Secret("sk-old-0000000000000000000000000000")
@@ -547,20 +546,16 @@ class IamMoto:
 
 
 @pytest.fixture(scope="module")
-def iam_moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IamMoto]:
+def iam_moto(moto_factory) -> IamMoto:
     """A second moto_server that enforces IAM after its first IAM_SETUP_CALLS calls."""
-    server = start_moto(tmp_path_factory.mktemp("moto-iam") / "moto_server.log",
-                         {"INITIAL_NO_AUTH_ACTION_COUNT": str(IAM_SETUP_CALLS)})
-    try:
-        setup = IamMoto(server.endpoint, ("setup", "setup"), ("setup", "setup"))
-        iam = setup.client(setup.admin, "iam")
-        admin = _user_with_policy(iam, "admin", "*")  # 3 calls
-        staging_only = _user_with_policy(iam, "staging-only", "arn:aws:secretsmanager:*:*:secret:kimi-infra/staging/*")
-        world = IamMoto(server.endpoint, admin, staging_only)
-        world.client(admin).create_secret(Name="kimi-infra/prod/moonshot", SecretString=OLD.reveal())  # call 7
-        yield world
-    finally:
-        stop_moto(server)
+    server = moto_factory("moto-iam", {"INITIAL_NO_AUTH_ACTION_COUNT": str(IAM_SETUP_CALLS)})
+    setup = IamMoto(server.endpoint, ("setup", "setup"), ("setup", "setup"))
+    iam = setup.client(setup.admin, "iam")
+    admin = _user_with_policy(iam, "admin", "*")  # 3 calls
+    staging_only = _user_with_policy(iam, "staging-only", "arn:aws:secretsmanager:*:*:secret:kimi-infra/staging/*")
+    world = IamMoto(server.endpoint, admin, staging_only)
+    world.client(admin).create_secret(Name="kimi-infra/prod/moonshot", SecretString=OLD.reveal())  # call 7
+    return world
 
 
 def _user_with_policy(iam, user: str, resource: str) -> tuple[str, str]:

@@ -39,7 +39,7 @@ def deployed_text(project: Path, spec: StackSpec, target: TargetSpec) -> str | N
 
 def rendered_by_cli(project: Path, stack: str, env: dict[str, str] | None = None) -> str:
     """`kimi-infra render --stack <stack> --out -` in a subprocess, as a user runs it."""
-    from tests.helpers import run_cli
+    from tests.support.project import run_cli
 
     result = run_cli("--project-dir", str(project), "render", "--stack", stack, "--out", "-", env=env)
     assert result.returncode == 0, result.stderr

@@ -1,4 +1,4 @@
-"""A real `moto_server` process on loopback: start it, point boto3 at it, reset it, stop it."""
+"""A real `moto_server` process on loopback: start it, point boto3 at it, reset it, stop it; buckets in it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pytest
 
 
 def free_port() -> int:
@@ -73,12 +77,22 @@ def aws_test_env(endpoint: str) -> dict[str, str]:
     }
 
 
-def create_bucket(bucket: str, region: str, versioned: bool = True) -> None:
-    """A bucket in `region` (boto3 already pointed at moto), versioned as the README asks of targets."""
+def point_boto3_at(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
+    """Point boto3 in this process at `endpoint` (dummy credentials, no profile or session token)."""
+    for name, value in aws_test_env(endpoint).items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def create_bucket(bucket: str, region: str = "us-east-1", versioned: bool = True, s3: Any = None) -> str:
+    """A bucket in `region` (boto3 already pointed at moto), versioned as the README asks of targets
+    unless told; `s3` is a client to use instead of a new one. Returns the bucket's name."""
     import boto3
 
-    s3 = boto3.client("s3", region_name=region)
+    s3 = s3 or boto3.client("s3", region_name=region)
     options = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
     s3.create_bucket(Bucket=bucket, **options)
     if versioned:
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    return bucket

@@ -16,18 +16,18 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.moto import aws_test_env
+from tests.support.project import CANARY_KEY, PROJECT_DIR, copy_known_project
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = PROJECT_DIR / "engine" / "build.sh"
 BUILD_TIMEOUT_S = 1800  # a cold build downloads ~1.6 GB of Go modules and compiles for ~5-8 min
 PASSPHRASE = "engine-tests-passphrase"
 DOCUMENTED_OUTPUTS = frozenset({"secretNames", "secretArns", "secretVersionIds", "modelRefs", "renderHash", "targets",
                                 "contentHashes"})
 """The stack outputs the README promises."""
-KIMICODE_CANARY = "sk-canary-0123456789abcdefghijklmnopqrstuvwxyzKIMICODE"
-"""The Kimi Code twin of tests.conftest.CANARY_KEY: a fake key searched for wherever no key may be."""
-# What a copy of the project needs to run: the program, the tool it imports, the stack files.
-PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "kimi_infra", "stacks", "requirements.txt")
+KIMICODE_CANARY = CANARY_KEY.replace("CANARY", "KIMICODE")
+"""The Kimi Code twin of CANARY_KEY: a fake key searched for wherever no key may be."""
+# What a copy of the project needs to run: the program, the tool it imports (the stack files are the known ones).
+PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "kimi_infra", "requirements.txt")
 
 
 class EngineUnavailable(RuntimeError):
@@ -45,8 +45,8 @@ def build_engine() -> Path:
 
 
 def copy_project(destination: Path) -> Path:
-    """A copy of the project that `pulumi up` can run: its files, plus the checkout's virtualenv
-    under the name Pulumi.yaml gives it (`.venv`)."""
+    """A copy of the project that `pulumi up` can run: its files, the known stacks (never the user's),
+    plus the checkout's virtualenv under the name Pulumi.yaml gives it (`.venv`)."""
     destination.mkdir(parents=True)
     for name in PROJECT_FILES:
         source = PROJECT_DIR / name
@@ -54,6 +54,7 @@ def copy_project(destination: Path) -> Path:
             shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(source, destination / name)
+    copy_known_project(destination)
     (destination / ".venv").symlink_to(PROJECT_DIR / ".venv")
     return destination
 

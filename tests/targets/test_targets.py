@@ -30,7 +30,8 @@ from kimi_infra.targets import local_file as local_file_module
 from kimi_infra.targets.base import aws_errors
 from kimi_infra.targets.s3 import HASH_METADATA, S3Target
 from kimi_infra.targets.ssm import ADVANCED_LIMIT, STANDARD_LIMIT, SsmParameterTarget, tier_for
-from tests.conftest import CANARY_KEY, PROJECT_DIR
+from tests.support.moto import create_bucket
+from tests.support.project import CANARY_KEY, PROJECT_DIR
 
 REGION = "us-east-1"
 CN_REGION = "cn-north-1"
@@ -65,11 +66,7 @@ class Admin:
         return self._clients["ssm", region]
 
     def make_bucket(self, name: str, region: str = REGION, versioned: bool = True) -> str:
-        where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
-        self.s3(region).create_bucket(Bucket=name, **where)
-        if versioned:
-            self.s3(region).put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
-        return name
+        return create_bucket(name, region, versioned, s3=self.s3(region))
 
     def parameter(self, name: str = PARAMETER, region: str = REGION) -> dict:
         found = self.ssm(region).describe_parameters(

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from kimi_infra.cli import cli
-from tests.helpers import dev_like, make_project, run_cli
+from tests.support.project import dev_like, make_project, run_cli
 
 BAD_INPUTS = sorted((Path(__file__).resolve().parent.parent / "bad_inputs").glob("*.yaml"))
 
@@ -58,8 +58,8 @@ def test_plain_text_key_is_never_echoed(tmp_path):
     assert "sk-plaintext-key-in-a-stack-file" not in result.output + result.stderr
 
 
-def test_unknown_stack_lists_the_known_ones():
-    result = run_cli("render", "--stack", "qa", "--out", "-")
+def test_unknown_stack_lists_the_known_ones(known_project):
+    result = run_cli("render", "--stack", "qa", "--out", "-", cwd=known_project)
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "error: stacks/Pulumi.qa.yaml: stack: no stack named 'qa'; "

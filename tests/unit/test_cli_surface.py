@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from kimi_infra.cli import COMMANDS, SECTIONS
-from tests.helpers import PROJECT_DIR, dev_like, make_project, run_cli
+from tests.support.project import PROJECT_DIR, dev_like, make_project, run_cli
 
 
 def test_help_lists_every_command_once_in_its_section():

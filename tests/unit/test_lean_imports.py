@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.helpers import PROJECT_DIR
+from tests.support.project import PROJECT_DIR
 
 PROBE = """
 import atexit, sys
@@ -24,8 +24,8 @@ def loaded_heavy_modules(*args: str) -> list[str]:
     return [m for m in marker.removeprefix("LOADED:").split(",") if m]
 
 
-def test_render_imports_neither_pulumi_nor_boto3():
-    assert loaded_heavy_modules("render", "--stack", "prod", "--out", "-") == []
+def test_render_imports_neither_pulumi_nor_boto3(known_project):
+    assert loaded_heavy_modules("--project-dir", str(known_project), "render", "--stack", "prod", "--out", "-") == []
 
 
 def test_pure_core_imports_neither():

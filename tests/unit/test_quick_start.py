@@ -12,7 +12,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.helpers import PROJECT_DIR
+from tests.support.project import PROJECT_DIR, copy_known_project
 
 
 def quick_start_commands() -> list[str]:
@@ -29,10 +29,10 @@ def fresh_copy(dest: Path) -> Path:
                            cwd=PROJECT_DIR, capture_output=True, check=True).stdout.split(b"\0")
     for name in filter(None, (f.decode() for f in files)):
         source = PROJECT_DIR / name
-        if source.is_file():
+        if source.is_file() and not name.startswith("stacks/"):  # the user's stacks: the known ones instead
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / name)
-    return dest
+    return copy_known_project(dest)
 
 
 def test_the_readme_quick_start_works_from_a_fresh_copy(tmp_path: Path):

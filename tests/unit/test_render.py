@@ -12,8 +12,8 @@ from kimi_infra.models import StackSpec
 from kimi_infra.render import parse, render, render_stack
 from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
-from tests.helpers import PROJECT_DIR, dev_like, make_project, run_cli
-from tests.seed_expected import ALIASES, KIMI_CODE_BLOCK, MOONSHOT_BLOCK
+from tests.support.project import dev_like, make_project, run_cli
+from tests.unit.seed_expected import ALIASES, KIMI_CODE_BLOCK, MOONSHOT_BLOCK
 
 CANARY_MOONSHOT = Secret("sk-moonshot-canary-000111222333444555666777")
 CANARY_KIMICODE = Secret("sk-kimicode-canary-888999aaabbbcccdddeeefff")
@@ -30,8 +30,8 @@ def rendered_dict(stack_spec: StackSpec, keys=None) -> dict:
     return json5.loads(render_stack(stack_spec, keys).text)
 
 
-def test_dev_stack_on_stdout_matches_the_seed():
-    result = run_cli("render", "--stack", "dev", "--out", "-")
+def test_dev_stack_on_stdout_matches_the_seed(known_project):
+    result = run_cli("render", "--stack", "dev", "--out", "-", cwd=known_project)
     assert result.returncode == 0, result.stderr
     config = json5.loads(result.stdout)
     providers = config["models"]["providers"]
@@ -73,8 +73,8 @@ def test_legacy_env_block_is_the_flat_clawdbot_form():
                              "KIMICODE_API_KEY": CANARY_KIMICODE.reveal()}
 
 
-def test_prod_cn_uses_the_china_endpoint_and_no_kimi_code():
-    loaded = load_stack(PROJECT_DIR, "prod-cn")
+def test_prod_cn_uses_the_china_endpoint_and_no_kimi_code(known_project):
+    loaded = load_stack(known_project, "prod-cn")
     config = json5.loads(render_stack(loaded.spec).text)
     assert set(config["models"]["providers"]) == {"moonshot"}
     assert config["models"]["providers"]["moonshot"]["baseUrl"] == "https://api.moonshot.cn/v1"
@@ -121,8 +121,8 @@ def test_same_input_same_bytes_and_hash():
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod", "prod-cn"])
-def test_every_shipped_stack_renders_and_round_trips(stack):
-    loaded = load_stack(PROJECT_DIR, stack)
+def test_every_shipped_stack_renders_and_round_trips(known_project, stack):
+    loaded = load_stack(known_project, stack)
     rendered = render_stack(loaded.spec)
     assert parse(rendered.text) == assemble(loaded.spec)
 
@@ -198,7 +198,7 @@ def test_render_parse_validate_round_trip(stack_spec, key):
     assert render(parse(rendered.text)).text == rendered.text
 
 
-def test_out_to_a_fifo_writes_into_it_and_never_replaces_it(tmp_path):
+def test_out_to_a_fifo_writes_into_it_and_never_replaces_it(tmp_path, known_project):
     import os
     import stat
     import threading
@@ -208,14 +208,14 @@ def test_out_to_a_fifo_writes_into_it_and_never_replaces_it(tmp_path):
     received = []
     reader = threading.Thread(target=lambda: received.append(fifo.read_text()))
     reader.start()
-    result = run_cli("render", "--stack", "dev", "--out", str(fifo))
+    result = run_cli("render", "--stack", "dev", "--out", str(fifo), cwd=known_project)
     reader.join(timeout=30)
     assert result.returncode == 0, result.stderr
     assert stat.S_ISFIFO(fifo.stat().st_mode)
-    assert received == [run_cli("render", "--stack", "dev", "--out", "-").stdout]
+    assert received == [run_cli("render", "--stack", "dev", "--out", "-", cwd=known_project).stdout]
 
 
-def test_atomic_write_refuses_to_rename_over_a_special_file(tmp_path):
+def test_atomic_write_refuses_to_rename_over_a_special_file(tmp_path, known_project):
     import os
 
     from kimi_infra.atomic import write_atomic
@@ -224,7 +224,7 @@ def test_atomic_write_refuses_to_rename_over_a_special_file(tmp_path):
     os.mkfifo(fifo)
     with pytest.raises(IsADirectoryError):
         write_atomic(fifo, b"x", 0o644)
-    folder = run_cli("render", "--stack", "dev", "--out", str(tmp_path))
+    folder = run_cli("render", "--stack", "dev", "--out", str(tmp_path), cwd=known_project)
     assert folder.returncode == 2 and "is a folder" in folder.stderr
 
 

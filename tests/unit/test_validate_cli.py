@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CANARY_KEY
-from tests.helpers import dev_like, make_project, run_cli
+from tests.support.project import CANARY_KEY, dev_like, make_project, run_cli
 
 SECRETREF = {"keyMode": "secretref", "resolver": {"command": "/nonexistent/kimi-infra-resolve"},
              "secretStore": {"kind": "local", "path": "/var/lib/kimi-infra/secrets.json"}}
