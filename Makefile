@@ -1,7 +1,7 @@
 # The two commands of the README:
 #   make dev    creates/refreshes .venv, renders and validates the dev stack, deploys it to the
 #               dev stack's local target, and says where the files went
-#   make test   creates/refreshes .venv with the test tools and runs every test
+#   make test   creates/refreshes .venv with the test tools, runs `make lint` (ruff, mypy), then every test
 # The venv is rebuilt only when a requirements file changes (the stamp files below).
 
 PYTHON ?= python3
@@ -26,9 +26,9 @@ dev: $(VENV)/.runtime
 	$(PY) -m kimi_infra validate build/dev/openclaw.json5
 	$(PY) -m kimi_infra deploy --stack dev
 
-# The engine is built before the tests (first time ~5-8 min, then reused from its cache); with
-# KIMI_INFRA_SKIP_ENGINE=1 a failed build does not stop the run, and the engine tests skip with its reason.
-test: $(VENV)/.dev
+# Lint first, so CI checks it. The engine is built before the tests (first time ~5-8 min, then reused from
+# its cache); with KIMI_INFRA_SKIP_ENGINE=1 a failed build does not stop the run, and the engine tests skip.
+test: lint
 	@$(MAKE) --no-print-directory engine >/dev/null || [ "$$KIMI_INFRA_SKIP_ENGINE" = 1 ]
 	$(PY) -m pytest
 
@@ -44,8 +44,9 @@ engine-test: $(VENV)/.dev engine
 contract: $(VENV)/.dev
 	$(PY) -m pytest -m contract
 
-lint: $(VENV)/.dev
+lint: $(VENV)/.dev  # ruff everywhere; mypy on kimi_infra and components, strict for the pure core (pyproject.toml)
 	$(PY) -m ruff check kimi_infra components tests bench
+	$(PY) -m mypy
 
 bench: $(VENV)/.dev
 	$(PY) bench/render_scale.py

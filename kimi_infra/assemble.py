@@ -6,7 +6,7 @@ provider serves) and names the exact field to fix; `assemble` then cannot fail o
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from kimi_infra.catalog import PROVIDERS, ProviderInfo, secret_id
@@ -19,6 +19,7 @@ from kimi_infra.models import (
     AwsSecretsManagerStoreSpec,
     EnvBlock,
     ExecSecretProvider,
+    LegacyEnvBlock,
     LocalStoreSpec,
     ModelDefinition,
     ModelOverride,
@@ -33,6 +34,9 @@ from kimi_infra.models import (
 from kimi_infra.secret import Secret
 
 NS = "kimi-infra:"
+
+Fail = Callable[[str, str, str], SpecError]
+"""(field, problem, fix) -> the error to raise for that field of the stack."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +82,7 @@ def check_stack(spec: StackSpec) -> list[RenderedModel]:
     return models
 
 
-def _check_providers(spec: StackSpec, fail) -> None:
+def _check_providers(spec: StackSpec, fail: Fail) -> None:
     seen: set[str] = set()
     for name in spec.providers:
         if name in seen:
@@ -93,7 +97,7 @@ def _check_providers(spec: StackSpec, fail) -> None:
                        f"add {name!r} to kimi-infra:providers or remove these extra models")
 
 
-def _check_modes(spec: StackSpec, fail) -> None:
+def _check_modes(spec: StackSpec, fail: Fail) -> None:
     if spec.gateway_fetches_keys and spec.resolver is None:
         raise fail("resolver", "keyMode secretref needs the resolver the gateway runs",
                    "add `kimi-infra:resolver: {command: /abs/path/to/bin/kimi-infra-resolve}`")
@@ -106,7 +110,7 @@ def _check_modes(spec: StackSpec, fail) -> None:
         raise fail("legacyEnvBlock", "only applies to keyMode inline", "remove it or set kimi-infra:keyMode: inline")
 
 
-def _check_target_names(spec: StackSpec, fail) -> None:
+def _check_target_names(spec: StackSpec, fail: Fail) -> None:
     seen: set[str] = set()
     for index, target in enumerate(spec.targets):
         if target.name in seen:
@@ -115,7 +119,7 @@ def _check_target_names(spec: StackSpec, fail) -> None:
         seen.add(target.name)
 
 
-def _rendered_models(spec: StackSpec, fail) -> list[RenderedModel]:
+def _rendered_models(spec: StackSpec, fail: Fail) -> list[RenderedModel]:
     models: list[RenderedModel] = []
     for info in enabled_providers(spec):
         for entry in info.models:
@@ -146,7 +150,7 @@ def _apply_override(definition: ModelDefinition, override: ModelOverride | None)
     return definition.model_copy(update=changes)
 
 
-def _check_alias_collisions(models: list[RenderedModel], fail) -> None:
+def _check_alias_collisions(models: list[RenderedModel], fail: Fail) -> None:
     owner: dict[str, str] = {}
     for model in models:
         other = owner.setdefault(model.alias, model.ref)
@@ -155,7 +159,7 @@ def _check_alias_collisions(models: list[RenderedModel], fail) -> None:
                        f"give {model.ref!r} a different alias under kimi-infra:aliases")
 
 
-def _listing(refs) -> str:
+def _listing(refs: Iterable[str]) -> str:
     return ", ".join(refs)
 
 
@@ -195,13 +199,15 @@ def _api_key(spec: StackSpec, info: ProviderInfo) -> str | SecretRef:
     return "${" + info.env_var + "}"
 
 
-def _env_block(spec: StackSpec, providers: list[ProviderInfo], keys: Mapping[str, Secret] | None):
+def _env_block(spec: StackSpec, providers: list[ProviderInfo],
+               keys: Mapping[str, Secret] | None) -> EnvBlock | LegacyEnvBlock | None:
     if not spec.files_hold_keys:
         return None
-    missing = [info.name for info in providers if keys is None or info.name not in keys]
+    keys = keys or {}
+    missing = [info.name for info in providers if info.name not in keys]
     if missing:
         raise ValueError(f"inline key mode needs keys for {', '.join(missing)}")
-    values = {info.env_var: keys[info.name].reveal() for info in providers}  # type: ignore[index]
+    values = {info.env_var: keys[info.name].reveal() for info in providers}
     return values if spec.legacyEnvBlock else EnvBlock(vars=values)
 
 

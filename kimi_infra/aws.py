@@ -10,7 +10,7 @@ at most about ATTEMPTS x (CONNECT + READ) seconds, not botocore's default minute
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
@@ -111,7 +111,7 @@ def classify(error: BaseException) -> FailureKind:
     return "other"
 
 
-def _classify_answer(response: dict[str, Any]) -> FailureKind:
+def _classify_answer(response: Mapping[str, Any]) -> FailureKind:
     code = str(response.get("Error", {}).get("Code", ""))
     status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
     if code in _NOT_FOUND:

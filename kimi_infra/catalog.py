@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kimi_infra.models import ModelCompat, ModelCost, ModelDefinition, ProviderName, Region
+from kimi_infra.models import ModelCompat, ModelCost, ModelDefinition, ProviderApi, ProviderName, Region
 from kimi_infra.secret_ids import secret_id as secret_id  # re-exported: stores and ops import it here
 
-API = "openai-completions"
+API: ProviderApi = "openai-completions"
 FREE = ModelCost(input=0, output=0, cacheRead=0, cacheWrite=0)
 
 
@@ -32,7 +32,7 @@ class ProviderInfo:
     config_key: str
     base_urls: dict[Region, str]
     models: tuple[CatalogModel, ...]
-    api: str = API
+    api: ProviderApi = API
 
     def ref(self, model_id: str) -> str:
         """The model ref OpenClaw uses: `<provider>/<model id>`."""

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kimi_infra.aws import reusing_clients
 from kimi_infra.errors import KimiInfraError, in_file
-from kimi_infra.models import FileTargetSpec, S3TargetSpec, StackSpec, TargetSpec
+from kimi_infra.models import FileTargetSpec, S3TargetSpec, SsmTargetSpec, StackSpec, TargetSpec
 from kimi_infra.paths import check_distinct_paths, project_path, stack_file
 from kimi_infra.render import Rendered, render_masked, render_stack
 from kimi_infra.secret import Secret
@@ -58,7 +58,7 @@ def deploy_all(spec: StackSpec, project_dir: Path, progress: Callable[[str, str]
 
     check_distinct_paths(project_dir, spec, stack_file(spec.stack))
     rendered = render_for_deploy(spec, project_dir, known_keys=known_keys)
-    outcomes = {}
+    outcomes: dict[str, str] = {}
     for target_spec in spec.targets:
         target = open_stack_target(spec, target_spec, project_dir)
         outcomes[target_spec.name] = target.write(rendered)
@@ -109,7 +109,7 @@ def _needed_keys(spec: StackSpec, project_dir: Path, env_keys: Mapping[str, Secr
 
     if spec.keyMode == "reference":
         return {}
-    keys = {}
+    keys: dict[str, Secret] = {}
     for name in spec.providers:
         store = open_store(spec, name, project_dir)
         stored = store.get("current") if store.exists() else None
@@ -156,7 +156,7 @@ def _check_bucket(target_spec: S3TargetSpec) -> None:
         client("s3", target_spec.region).head_bucket(Bucket=target_spec.bucket)
 
 
-def _check_parameter_size(target_spec: TargetSpec, rendered: Rendered) -> None:
+def _check_parameter_size(target_spec: SsmTargetSpec, rendered: Rendered) -> None:
     from kimi_infra.targets.ssm import ADVANCED_LIMIT
 
     size = len(rendered.text.encode("utf-8"))

@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:  # pydantic is imported by whoever validates, not by this module
+    from pydantic import ValidationError
+    from pydantic_core import ErrorDetails
 
 T = TypeVar("T")
 
@@ -90,7 +94,7 @@ def parse_file(path: Path, where: str, parse: Callable[[str], T]) -> T:
 _UNION_TAGS = frozenset({"local", "aws-secrets-manager", "file", "s3", "ssm", "int", "float", "str"})
 
 
-def validation_to_spec_error(error: Any, prefix: str = "") -> SpecError:
+def validation_to_spec_error(error: ValidationError, prefix: str = "") -> SpecError:
     """The first pydantic error as a SpecError; input values are never copied (they may be keys)."""
     first = error.errors(include_url=False, include_input=False)[0]
     field = prefix + _field_path(first["loc"]) if first["loc"] else prefix.rstrip(":.") or "document"
@@ -100,7 +104,7 @@ def validation_to_spec_error(error: Any, prefix: str = "") -> SpecError:
     return SpecError(field, problem, _fix_for(first))
 
 
-def _field_path(loc: tuple) -> str:
+def _field_path(loc: tuple[int | str, ...]) -> str:
     parts: list[str] = []
     for index, item in enumerate(loc):
         if isinstance(item, int):
@@ -148,7 +152,7 @@ _FORMATS = {
 }
 
 
-def _fix_for(detail: dict) -> str:
+def _fix_for(detail: ErrorDetails) -> str:
     kind = detail["type"]
     context = detail.get("ctx") or {}
     if kind == "greater_than":

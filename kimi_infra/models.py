@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from kimi_infra.paths import STATE_DIR
 
 ProviderName = Literal["moonshot", "kimi-code"]
+ProviderApi = Literal["openai-completions"]
+"""The wire protocols OpenClaw speaks to a provider that we use."""
 Region = Literal["global", "cn"]
 KeyMode = Literal["reference", "inline", "secretref"]
 
@@ -95,7 +97,7 @@ class ProviderConfig(Strict):
 
     baseUrl: HttpsUrl
     apiKey: SecretText | SecretRef
-    api: Literal["openai-completions"]
+    api: ProviderApi
     models: Annotated[list[ModelDefinition], Field(min_length=1)]
 
     @model_validator(mode="after")

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from json.encoder import encode_basestring  # C-accelerated: quotes and escapes, keeps non-ASCII
+from typing import Any
 
 from kimi_infra.assemble import assemble
 from kimi_infra.models import OpenClawConfig, StackSpec
@@ -88,7 +89,7 @@ def _value(value: object, depth: int) -> str:
     return _scalar(value)
 
 
-def _object(obj: dict, depth: int) -> str:
+def _object(obj: dict[str, Any], depth: int) -> str:
     if not obj:
         return "{}"
     items = [_key(k) + ": " + _value(v, depth + 1) for k, v in obj.items()]
@@ -97,7 +98,7 @@ def _object(obj: dict, depth: int) -> str:
     return _block("{", items, "}", depth)
 
 
-def _array(items: list, depth: int) -> str:
+def _array(items: list[Any], depth: int) -> str:
     if not items:
         return "[]"
     rendered = [_value(v, depth + 1) for v in items]
@@ -111,7 +112,7 @@ def _block(open_: str, items: list[str], close: str, depth: int) -> str:
     return open_ + inner[1:] + inner.join(items) + "\n" + _INDENT * depth + close
 
 
-def _is_flat(values) -> bool:
+def _is_flat(values: Iterable[Any]) -> bool:
     return all(not isinstance(value, (dict, list)) for value in values)
 
 
@@ -151,5 +152,5 @@ def render_stack(spec: StackSpec, keys: Mapping[str, Secret] | None = None) -> R
 
 def render_masked(spec: StackSpec) -> Rendered:
     """The stack's config with every inline key replaced by a mask: safe to hash, diff and show."""
-    keys = {name: MASKED_KEY for name in spec.providers} if spec.files_hold_keys else None
+    keys: dict[str, Secret] | None = {name: MASKED_KEY for name in spec.providers} if spec.files_hold_keys else None
     return render_stack(spec, keys)

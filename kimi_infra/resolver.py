@@ -138,8 +138,9 @@ def read_request(stream: BinaryIO) -> list[str]:
 def is_known_id(ref_id: str) -> bool:
     """Whether `ref_id` is `kimi-infra/<stack>/<provider>` for a provider of the catalog."""
     match = _ID.fullmatch(ref_id)
-    return bool(match) and match["provider"] in PROVIDER_NAMES \
-        and secret_id(match["stack"], match["provider"]) == ref_id
+    if match is None:
+        return False
+    return match["provider"] in PROVIDER_NAMES and secret_id(match["stack"], match["provider"]) == ref_id
 
 
 def invalid_reason(ref_id: str, stack: str | None) -> str | None:

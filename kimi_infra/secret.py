@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import NoReturn
 
 
 class Secret:
@@ -41,5 +42,5 @@ class Secret:
     def __format__(self, spec: str) -> str:
         return "***"
 
-    def __reduce__(self):  # pickle, dill and copy all go through here
+    def __reduce__(self) -> NoReturn:  # pickle, dill and copy all go through here
         raise TypeError("a Secret is never pickled; keep secret values out of serialized state")

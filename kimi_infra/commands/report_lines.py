@@ -27,13 +27,13 @@ def _target_state(target: TargetStatus) -> str:
     if target.state in ("error", "unknown"):
         return click.style(f"{target.state}: {target.error}", fg="red")
     rendered = (target.rendered_sha256 or "")[:SHORT_HASH]
-    if target.state == "missing":
+    deployed = target.deployed_sha256
+    if target.state == "missing" or deployed is None:  # nothing deployed is what "missing" means
         return click.style(f"missing (rendered {rendered}...)", fg="red")
-    if target.state == "drifted" and target.deployed_sha256 == target.rendered_sha256:
+    if target.state == "drifted" and deployed == target.rendered_sha256:
         return click.style("drifted (same content, but it holds a key and is not protected)", fg="yellow")
     if target.state == "drifted":
-        return click.style(f"drifted (deployed {target.deployed_sha256[:SHORT_HASH]}..., rendered {rendered}...)",
-                           fg="yellow")
+        return click.style(f"drifted (deployed {deployed[:SHORT_HASH]}..., rendered {rendered}...)", fg="yellow")
     revision = f"  revision {target.revision}" if target.revision else ""
     return click.style("in sync", fg="green") + f"  sha256 {rendered}{revision}"
 

@@ -72,8 +72,11 @@ def _secret_arn(spec: Any, provider: str, project_dir: Path) -> str:
 def _salt_arn(spec: Any, project_dir: Path) -> list[str]:
     """The stack's token-salt secret (the operator reads it to name rotation versions), if made yet."""
     from kimi_infra.stores import open_store
+    from kimi_infra.stores.aws_secrets_manager import AwsSecretsManagerStore
 
     store = open_store(spec, spec.providers[0], project_dir)
+    if not isinstance(store, AwsSecretsManagerStore):  # only Secrets Manager stores keep a salt secret
+        return []
     arn = store.salt_arn()
     if arn is None:
         say(f"note: {store.salt_name} does not exist yet; the first rotation creates it (that needs "

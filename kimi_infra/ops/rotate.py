@@ -275,7 +275,7 @@ def _refuse_other_providers_key(spec: StackSpec, project_dir: Path, provider: st
                                 key: Secret) -> dict[str, Secret]:
     """Moonshot and Kimi Code keys are not interchangeable: refuse the other provider's key.
     Returns the other providers' current keys (those that exist)."""
-    others = {}
+    others: dict[str, Secret] = {}
     for other in spec.providers:
         if other == provider:
             continue

@@ -89,7 +89,8 @@ class StackStatus:
     @property
     def errors(self) -> list[str]:
         """The one-line message of every item whose check failed."""
-        return [item.error for item in (*self.targets, *self.keys) if item.state == "error" and item.error]
+        items: list[TargetStatus | KeyStatus] = [*self.targets, *self.keys]
+        return [item.error for item in items if item.state == "error" and item.error]
 
     @property
     def exit_code(self) -> int:

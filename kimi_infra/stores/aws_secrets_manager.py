@@ -30,7 +30,7 @@ from kimi_infra.stores.base import (
     StoreError,
     moved_meanwhile,
     new_salt,
-    rollback_needed,
+    rollback_step,
     validate_token,
     validate_value,
 )
@@ -196,10 +196,10 @@ class AwsSecretsManagerStore:
         with self._aws() as client:
             labels = self._labels(client)
             current, previous = _holder(labels, "AWSCURRENT"), _holder(labels, "AWSPREVIOUS")
-            if not rollback_needed(self.name, current, previous, expected_current):
-                return current
-            self._move_label(client, labels, "AWSCURRENT", previous)
-            return previous
+            version, move = rollback_step(self.name, current, previous, expected_current)
+            if move:
+                self._move_label(client, labels, "AWSCURRENT", version)
+            return version
 
     def describe(self) -> SecretDescription:
         """The ARN and labelled versions with dates; never a value."""

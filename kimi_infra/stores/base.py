@@ -151,14 +151,16 @@ def moved_meanwhile(name: str, expected: str | None, current: str | None) -> Con
         "made current and nothing was lost", where=name, fix="check `status`, then rotate again if still wanted")
 
 
-def rollback_needed(name: str, current: str | None, previous: str | None, expected_current: str | None) -> bool:
-    """Whether a rollback still has to move current to previous; False for a retry that already
-    did (`expected_current` is previous now). StoreError when there is nothing to roll back to."""
+def rollback_step(name: str, current: str | None, previous: str | None,
+                  expected_current: str | None) -> tuple[str, bool]:
+    """(the version that is current after the rollback, whether current still has to move there);
+    no move for a retry that already did it (`expected_current` is previous now). StoreError when
+    there is nothing to roll back to."""
     if expected_current is not None and current != expected_current:
         if current is not None and previous == expected_current:
-            return False
+            return current, False
         raise StoreError(f"current version changed to {current} meanwhile", where=name,
                          fix="check `status` and roll back again if still wanted")
     if current is None or previous is None:
         raise StoreError("no previous version to roll back to", where=name, fix="nothing to undo")
-    return True
+    return previous, True

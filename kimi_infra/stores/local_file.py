@@ -37,7 +37,7 @@ from kimi_infra.stores.base import (
     StoreError,
     moved_meanwhile,
     new_salt,
-    rollback_needed,
+    rollback_step,
     validate_token,
     validate_value,
 )
@@ -157,10 +157,10 @@ class LocalFileStore:
         with self._update() as secrets:
             versions = self._versions(secrets)
             current, previous = _holder(versions, "current"), _holder(versions, "previous")
-            if not rollback_needed(self.name, current, previous, expected_current):
-                return current
-            _make_current(versions, previous)
-            return previous
+            version, move = rollback_step(self.name, current, previous, expected_current)
+            if move:
+                _make_current(versions, version)
+            return version
 
     def token_salt(self) -> bytes:
         """The file's salt (one for every secret in it), added on first use."""
