@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
+from kimi_infra import aws
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.render import Rendered
 
@@ -84,6 +85,21 @@ class Target(Protocol):
     def revision_text(self, revision: str) -> str | None:
         """The text of an earlier revision (for `history --redeploy`), or None when the target does
         not have it (file targets record hashes only)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class AwsTarget:
+    """What the AWS targets share: their name, region (the partition follows from it) and KMS key
+    for secret content (None: the account's AWS-managed key). Plain data only, so a target pickles
+    into a Pulumi dynamic provider; a client is made per call."""
+
+    service: ClassVar[str]
+    name: str
+    region: str
+    kms_key_id: str | None = None
+
+    def _client(self) -> Any:
+        return aws.client(self.service, self.region)
 
 
 def is_current(deployed: Deployed | None, rendered: Rendered) -> bool:

@@ -9,13 +9,13 @@ instead of silently overwriting (a lost update). `write` reads and writes in one
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from kimi_infra import aws
 from kimi_infra.render import Rendered, sha256_hex
 from kimi_infra.targets.base import (
+    AwsTarget,
     Deployed,
     Revision,
     WriteOutcome,
@@ -39,16 +39,14 @@ class S3Snapshot:
     etag: str | None
 
 
-@dataclass(frozen=True)
-class S3Target:
+@dataclass(frozen=True, kw_only=True)
+class S3Target(AwsTarget):
     """s3://bucket/key in `region` (aws or aws-cn partition); `kms_key_id` for secret content
-    (None: the account's aws/s3 key). Holds plain data only: a client is made per call."""
+    (None: the account's aws/s3 key)."""
 
-    name: str
+    service: ClassVar[str] = "s3"
     bucket: str
     key: str
-    region: str
-    kms_key_id: str | None = None
 
     @property
     def location(self) -> str:
@@ -115,9 +113,6 @@ class S3Target:
                     return None
                 raise
             return answer["Body"].read().decode("utf-8", errors="replace")
-
-    def _client(self) -> Any:
-        return aws.client("s3", self.region)
 
     def _snapshot(self, client: Any) -> S3Snapshot:
         try:

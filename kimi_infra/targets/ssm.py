@@ -12,11 +12,11 @@ Two AWS rules that moto 5.2 does not enforce, so we do:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from kimi_infra import aws
 from kimi_infra.render import Rendered, sha256_hex
 from kimi_infra.targets.base import (
+    AwsTarget,
     Deployed,
     Revision,
     WriteOutcome,
@@ -31,15 +31,13 @@ STANDARD_LIMIT = 4096  # bytes, Standard tier
 ADVANCED_LIMIT = 8192  # bytes, Advanced tier; nothing larger fits in SSM
 
 
-@dataclass(frozen=True)
-class SsmParameterTarget:
+@dataclass(frozen=True, kw_only=True)
+class SsmParameterTarget(AwsTarget):
     """The parameter `parameter` in `region`; `kms_key_id` for SecureString (None: the
-    account's aws/ssm key). Holds plain data only: a client is made per call."""
+    account's aws/ssm key)."""
 
-    name: str
+    service: ClassVar[str] = "ssm"
     parameter: str
-    region: str
-    kms_key_id: str | None = None
 
     @property
     def location(self) -> str:
@@ -108,9 +106,6 @@ class SsmParameterTarget:
             except (client.exceptions.ParameterNotFound, client.exceptions.ParameterVersionNotFound):
                 return None
             return answer["Parameter"]["Value"]
-
-    def _client(self) -> Any:
-        return aws.client("ssm", self.region)
 
     def _read(self, client: Any) -> Deployed | None:
         try:
