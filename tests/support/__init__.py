@@ -1,0 +1,1 @@
+"""Shared test support: fixtures, moto_server, scratch projects on the known stacks, the resolver and OpenClaw."""
