@@ -16,7 +16,7 @@ from kimi_infra.paths import STATE_DIR
 
 ProviderName = Literal["moonshot", "kimi-code"]
 ProviderApi = Literal["openai-completions"]
-"""The wire protocols OpenClaw speaks to a provider that we use."""
+"""The wire protocol OpenClaw uses to talk to our providers."""
 Region = Literal["global", "cn"]
 KeyMode = Literal["reference", "inline", "secretref"]
 
