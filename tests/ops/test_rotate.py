@@ -13,27 +13,24 @@ import re
 import traceback
 from pathlib import Path
 
-import boto3
 import pytest
 
 from kimi_infra.catalog import PROVIDERS
-from kimi_infra.deploy import deploy_all
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.models import StackSpec
 from kimi_infra.ops import rotate as rot
 from kimi_infra.ops.verify import VerifyError, compare_ids, get_models
 from kimi_infra.secret import Secret
-from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
 from kimi_infra.targets import open_stack_target
 from tests.ops.fake_provider import FakeProvider
 from tests.ops.faults import InjectedFault, crashing_after, run_crashing_cli
-from tests.support.moto import create_bucket, free_port
-from tests.support.project import CANARY_KEY, KNOWN_STACKS, dev_like, known_stack_config, run_cli
+from tests.support.moto import free_port
+from tests.support.project import CANARY_KEY, dev_like, run_cli
 from tests.support.project import make_project as write_project
+from tests.support.rotation import NEW, OLD, deployed_texts, seed, stages
+from tests.support.rotation import rotation_project as make_project
 
-OLD = {"moonshot": "sk-moonshot-old-0000000000000000000000", "kimi-code": "sk-kimi-old-11111111111111111111111111"}
-NEW = {"moonshot": "sk-moonshot-new-2222222222222222222222", "kimi-code": "sk-kimi-new-33333333333333333333333333"}
 BAD = "sk-revoked-4444444444444444444444444444"
 
 
@@ -49,56 +46,9 @@ def fake() -> FakeProvider:
         yield server
 
 
-def make_project(root: Path, mode: str = "reference") -> Path:
-    """A scratch project with the known stack files, every stack switched to key mode `mode`."""
-    stacks = {}
-    for stack in KNOWN_STACKS:
-        config = known_stack_config(stack)
-        config["kimi-infra:keyMode"] = mode
-        config.pop("kimi-infra:resolver", None)
-        if mode == "secretref":
-            config["kimi-infra:resolver"] = {"command": "/opt/kimi-infra/bin/kimi-infra-resolve"}
-        stacks[stack] = config
-    return write_project(root, stacks)
-
-
-def seed(project: Path, stack: str) -> StackSpec:
-    """What `pulumi up` leaves: buckets (versioned), the old keys current, every target deployed."""
-    spec = load_stack(project, stack).spec
-    for target in spec.targets:
-        if target.kind == "s3":
-            create_bucket(target.bucket, target.region)
-    for name in spec.providers:
-        open_store(spec, name, project).ensure(Secret(OLD[name]))
-    deploy_all(spec, project)
-    return spec
-
-
-def stages(spec: StackSpec, project: Path, provider: str = "moonshot") -> dict[str, str | None]:
-    store = open_store(spec, provider, project)
-    return {stage: (value.reveal() if (value := store.get(stage)) else None)
-            for stage in ("current", "pending", "previous")}
-
-
 def labels(spec: StackSpec, project: Path, provider: str = "moonshot") -> list[tuple]:
     """Version ids and their stages (moto rewrites creation dates on relabelling, so not those)."""
     return [(v.version_id, v.stages) for v in open_store(spec, provider, project).describe().versions]
-
-
-def deployed_texts(spec: StackSpec, project: Path) -> list[str]:
-    """The bytes at every target, read with the test's own clients."""
-    texts = []
-    for target in spec.targets:
-        if target.kind == "file":
-            texts.append((project / target.path).read_text())
-        elif target.kind == "s3":
-            answer = boto3.client("s3", region_name=target.region).get_object(Bucket=target.bucket, Key=target.key)
-            texts.append(answer["Body"].read().decode())
-        else:
-            answer = boto3.client("ssm", region_name=target.region).get_parameter(
-                Name=target.parameter, WithDecryption=True)
-            texts.append(answer["Parameter"]["Value"])
-    return texts
 
 
 def revisions(spec: StackSpec, project: Path) -> list:

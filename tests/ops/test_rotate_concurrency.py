@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.ops.test_rotate import OLD, deployed_texts, make_project, seed, stages
 from tests.support.project import PROJECT_DIR
+from tests.support.rotation import OLD, deployed_texts, seed, stages
+from tests.support.rotation import rotation_project as make_project
 
 
 def start_rotation(project: Path, stack: str, key: str) -> subprocess.Popen:

@@ -22,36 +22,11 @@ from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
 from tests.support.moto import create_bucket, free_port
-from tests.support.project import CANARY_KEY, PROJECT_DIR, dev_like, make_project, run_cli
+from tests.support.project import PROJECT_DIR, dev_like, make_project
+from tests.support.status import NEW_KEY, TOKEN, deploy, status
 
-TOKEN = "0f6c1d5e-8a43-4c1e-9b0e-3c2f7a9d4e11"  # a uuid4: a valid 36-character rotation token
-NEW_KEY = CANARY_KEY.replace("CANARY", "ROTATED")
 PROD_BUCKET = "s3://kimi-infra-prod-config/openclaw/openclaw.json5"
 PROD_PARAMETER = "ssm:us-east-1:/kimi-infra/prod/openclaw-config"
-
-
-def seed_keys(project: Path, stack: str) -> None:
-    """Each enabled provider's key in the stack's store, as `pulumi up` leaves it."""
-    spec = load_stack(project, stack).spec
-    for provider in spec.providers:
-        open_store(spec, provider, project).ensure(Secret(CANARY_KEY.replace("CANARY", provider.upper())))
-
-
-def deploy(project: Path, stack: str) -> None:
-    """Seed the keys, create the stack's buckets, write every target."""
-    spec = load_stack(project, stack).spec
-    seed_keys(project, stack)
-    for target in spec.targets:
-        if target.kind == "s3":
-            create_bucket(target.bucket, target.region)
-    deploy_all(spec, project)
-
-
-def status(project: Path, stack: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    result = run_cli("--project-dir", str(project), "status", "--stack", stack, *args, env=env)
-    assert CANARY_KEY not in result.stdout + result.stderr
-    assert NEW_KEY not in result.stdout + result.stderr
-    return result
 
 
 def line_of(output: str, prefix: str) -> str:

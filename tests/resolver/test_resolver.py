@@ -28,18 +28,11 @@ from kimi_infra.stores import LocalFileStore
 from kimi_infra.stores.aws_secrets_manager import AwsSecretsManagerStore
 from tests.support.moto import free_port
 from tests.support.project import CANARY_KEY, PROJECT_DIR, run_cli
-from tests.support.resolver import answer, aws_env, call_resolver, install_launcher, request
+from tests.support.resolver import answer, assert_clean, aws_env, call_resolver, install_launcher, request
 
 RESOLVER_COMMAND = "/opt/kimi-infra/bin/kimi-infra-resolve"
 MOONSHOT = secret_id("staging", "moonshot")
 KIMI_CODE = secret_id("staging", "kimi-code")
-
-
-def assert_clean(result: subprocess.CompletedProcess) -> str:
-    """stderr holds no key and no traceback; returns it."""
-    stderr = result.stderr.decode()
-    assert CANARY_KEY not in stderr and "Traceback" not in stderr, stderr
-    return stderr
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.moto import aws_test_env
-from tests.support.project import run_cli
+from tests.support.project import CANARY_KEY, run_cli
 
 
 def install_launcher(dest: Path) -> Path:
@@ -44,3 +44,10 @@ def aws_env(endpoint: str) -> dict[str, str]:
     """What the gateway's passEnv would carry to reach moto_server (no default region: the resolver
     is told its region in its arguments)."""
     return {name: value for name, value in aws_test_env(endpoint).items() if name != "AWS_DEFAULT_REGION"}
+
+
+def assert_clean(result: subprocess.CompletedProcess) -> str:
+    """stderr holds no key and no traceback; returns it."""
+    stderr = result.stderr.decode()
+    assert CANARY_KEY not in stderr and "Traceback" not in stderr, stderr
+    return stderr

@@ -29,7 +29,7 @@ from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores.local_file import LocalFileStore
 from tests.support.project import CANARY_KEY
-from tests.test_resolver import answer, assert_clean, aws_env, call_resolver, install_launcher, request
+from tests.support.resolver import answer, assert_clean, aws_env, call_resolver, install_launcher, request
 
 DEV = secret_id("dev", "moonshot")
 PROD = secret_id("prod", "moonshot")
@@ -66,8 +66,8 @@ def test_a_staging_resolver_refuses_prod_ids(launcher, two_stack_store):
                       "'staging' only; fix: point the ref at this stack's id, or give that stack its own resolver\n")
 
 
-def test_the_rendered_args_bind_the_resolver_to_its_stack(launcher, two_stack_store):
-    spec = load_stack(Path(__file__).resolve().parent.parent, "staging").spec
+def test_the_rendered_args_bind_the_resolver_to_its_stack(launcher, two_stack_store, known_project):
+    spec = load_stack(known_project, "staging").spec
     args = _rendered_args(spec)
     assert args[-4:] == ["--stack", "staging", "--deadline-ms", "10000"]
 
