@@ -8,7 +8,7 @@ import json
 import boto3
 import pytest
 
-from tests.ops.test_history import history, two_deploys  # noqa: F401  (the fixture)
+from tests.support.history import history
 
 OLD_WINDOW, NEW_WINDOW = "contextWindow: 131072", "contextWindow: 200000"
 
@@ -28,7 +28,7 @@ def current_text(name):
 
 
 @pytest.mark.parametrize("name", ["bucket", "parameter"])
-def test_an_earlier_revision_is_put_back_with_yes(two_deploys, name):  # noqa: F811
+def test_an_earlier_revision_is_put_back_with_yes(two_deploys, name):
     project, _ = two_deploys
     oldest = revisions(project, name)[-1]
     assert NEW_WINDOW in current_text(name)
@@ -44,7 +44,7 @@ def test_an_earlier_revision_is_put_back_with_yes(two_deploys, name):  # noqa: F
     assert OLD_WINDOW in current_text(name)
 
 
-def test_an_unknown_revision_and_a_file_target_are_refused(two_deploys):  # noqa: F811
+def test_an_unknown_revision_and_a_file_target_are_refused(two_deploys):
     project, _ = two_deploys
     unknown = history(project, "--target", "parameter", "--redeploy", "99", "--yes")
     assert unknown.returncode == 2 and "has no revision '99'" in unknown.stderr
