@@ -1,26 +1,8 @@
-"""Contract-test fixtures: the real OpenClaw CLI (tests/support/openclaw.py) and a resolver launcher,
-once per run, and the timings of the OpenClaw calls after it."""
+"""Contract tests: the timings of the OpenClaw calls after the run (the fixtures are in tests/support/fixtures.py)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from tests.support.openclaw import TIMINGS, OpenClaw, install_openclaw
-from tests.support.resolver import install_launcher
-
-
-@pytest.fixture(scope="session")
-def openclaw(tmp_path_factory: pytest.TempPathFactory) -> OpenClaw:
-    """The pinned OpenClaw CLI; fails (or skips with KIMI_INFRA_SKIP_CONTRACT=1) if it cannot be installed."""
-    return install_openclaw(tmp_path_factory.mktemp("openclaw-homes"))
-
-
-@pytest.fixture(scope="session")
-def resolver_launcher(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A launcher made by `install-resolver`, so OpenClaw's command checks (owner, mode, no symlink) pass."""
-    return install_launcher(tmp_path_factory.mktemp("resolver") / "bin" / "kimi-infra-resolve")
+from tests.support.openclaw import TIMINGS
 
 
 def pytest_terminal_summary(terminalreporter) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.conftest import OpenClaw, render_mode
+from tests.support.openclaw import OpenClaw, render_mode
 from tests.support.project import run_cli
 
 pytestmark = pytest.mark.contract

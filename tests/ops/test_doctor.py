@@ -9,7 +9,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.contract.conftest import OpenClaw, openclaw  # noqa: F401  (the fixture: the real client)
+from tests.support.openclaw import OpenClaw
 from tests.support.project import copy_known_project, run_cli
 from tests.support.resolver import install_launcher
 
@@ -34,7 +34,7 @@ def doctor(project: Path, client: OpenClaw, *extra: str):
                    str(client.launcher), *extra)
 
 
-def test_a_healthy_stack_passes_every_check(project, openclaw):  # noqa: F811
+def test_a_healthy_stack_passes_every_check(project, openclaw):
     result = doctor(project, openclaw)
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
@@ -46,7 +46,7 @@ def test_a_healthy_stack_passes_every_check(project, openclaw):  # noqa: F811
     assert document["ok"] is True and len(document["checks"]) == 6
 
 
-def test_an_unversioned_bucket_fails_naming_it(project, openclaw):  # noqa: F811
+def test_an_unversioned_bucket_fails_naming_it(project, openclaw):
     boto3.client("s3", region_name="us-east-1").put_bucket_versioning(
         Bucket=BUCKET, VersioningConfiguration={"Status": "Suspended"})
     result = doctor(project, openclaw)
@@ -58,7 +58,7 @@ def test_an_unversioned_bucket_fails_naming_it(project, openclaw):  # noqa: F811
         f"bucket versioned ({BUCKET})"]
 
 
-def test_a_missing_resolver_fails_naming_it(project, openclaw):  # noqa: F811
+def test_a_missing_resolver_fails_naming_it(project, openclaw):
     launcher = project / "bin" / "kimi-infra-resolve"
     launcher.unlink()
     result = doctor(project, openclaw)

@@ -1,4 +1,4 @@
-"""The shared fixtures (registered for every test by tests/conftest.py): moto_server processes,
+"""The shared fixtures (registered for every test by tests/conftest.py): moto_server processes, the real OpenClaw CLI,
 AWS pointed at them, an API-call counter, and scratch projects holding the known stacks.
 
 AWS is never patched: boto3 talks HTTP to moto_server through the standard `AWS_ENDPOINT_URL`
@@ -14,7 +14,9 @@ import pytest
 
 from tests.support.aws_calls import CallCounter, install_call_counter
 from tests.support.moto import MotoServer, point_boto3_at, start_moto, stop_moto
+from tests.support.openclaw import OpenClaw, install_openclaw
 from tests.support.project import copy_known_project
+from tests.support.resolver import install_launcher
 
 MotoFactory = Callable[..., MotoServer]
 """`moto_factory(name, extra_env=None)`: a fresh moto_server, stopped when the test run ends."""
@@ -68,3 +70,15 @@ def project(tmp_path: Path) -> Path:
 def known_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One scratch project with the known stacks for the whole run: for tests that only read it."""
     return copy_known_project(tmp_path_factory.mktemp("known-project"))
+
+
+@pytest.fixture(scope="session")
+def openclaw(tmp_path_factory: pytest.TempPathFactory) -> OpenClaw:
+    """The pinned OpenClaw CLI; fails (or skips with KIMI_INFRA_SKIP_CONTRACT=1) if it cannot be installed."""
+    return install_openclaw(tmp_path_factory.mktemp("openclaw-homes"))
+
+
+@pytest.fixture(scope="session")
+def resolver_launcher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A launcher made by `install-resolver`, so OpenClaw's command checks (owner, mode, no symlink) pass."""
+    return install_launcher(tmp_path_factory.mktemp("resolver") / "bin" / "kimi-infra-resolve")
