@@ -24,7 +24,7 @@ sys.path.insert(0, str(PROJECT_DIR))
 
 from tests.conftest import install_call_counter  # noqa: E402
 from tests.helpers import make_project  # noqa: E402
-from tests.ops.fake_provider import FakeProvider  # noqa: E402
+from tests.support.fake_provider import FakeProvider  # noqa: E402
 from tests.support.moto import start_moto, stop_moto  # noqa: E402
 
 REGION = "us-east-1"

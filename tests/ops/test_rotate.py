@@ -30,8 +30,8 @@ from kimi_infra.targets import open_stack_target
 from tests.conftest import CANARY_KEY
 from tests.helpers import PROJECT_DIR, dev_like, run_cli
 from tests.helpers import make_project as write_project
-from tests.ops.fake_provider import FakeProvider
 from tests.ops.faults import InjectedFault, crashing_after, run_crashing_cli
+from tests.support.fake_provider import FakeProvider
 from tests.support.moto import free_port
 
 OLD = {"moonshot": "sk-moonshot-old-0000000000000000000000", "kimi-code": "sk-kimi-old-11111111111111111111111111"}
@@ -538,7 +538,7 @@ def test_a_redirect_is_not_followed(fake):
     with pytest.raises(VerifyError, match=r"redirects elsewhere \(not followed.*\(HTTP 302\)"):
         get_models("moonshot", fake.base_url("moonshot"), Secret("sk-ok"))
 
-    assert [path for path, _ in fake.requests] == ["/moonshot/v1/models"]
+    assert [r.path for r in fake.requests] == ["/moonshot/v1/models"]
 
 
 @pytest.mark.parametrize(("status", "says"), [(404, "has no such endpoint"), (429, "is rate limiting"),
