@@ -14,7 +14,6 @@ OpenClaw keeps it under TMPDIR, so a fresh TMPDIR alone would make every call ~4
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import tempfile
@@ -29,12 +28,9 @@ import yaml
 
 from tests.conftest import CANARY_KEY
 from tests.helpers import PROJECT_DIR, make_project, run_cli
-from tests.test_resolver import install_launcher
+from tests.support.openclaw import install_openclaw
+from tests.support.openclaw import install_resolver as install_launcher
 
-INSTALL_SCRIPT = Path(__file__).with_name("install_openclaw.sh")
-SKIP_ENV = "KIMI_INFRA_SKIP_CONTRACT"
-CACHE_ENV = "KIMI_INFRA_OPENCLAW_CACHE"
-INSTALL_TIMEOUT_S = 900
 STACKS = ("dev", "staging", "prod", "prod-cn")
 INLINE_KEYS = {"MOONSHOT_API_KEY": CANARY_KEY, "KIMICODE_API_KEY": CANARY_KEY.replace("CANARY", "KIMICODE")}
 _MISSING_ENV = re.compile(r'Missing env var "([A-Z0-9_]+)"')
@@ -98,22 +94,9 @@ def _json_or_none(text: str) -> Any:
 @pytest.fixture(scope="session")
 def openclaw(tmp_path_factory: pytest.TempPathFactory) -> OpenClaw:
     """The pinned OpenClaw CLI; fails (or skips with KIMI_INFRA_SKIP_CONTRACT=1) if it cannot be installed."""
-    cache = os.environ.get(CACHE_ENV)
-    start = time.monotonic()
-    try:
-        result = subprocess.run(["bash", str(INSTALL_SCRIPT), *([cache] if cache else [])], capture_output=True,
-                                text=True, timeout=INSTALL_TIMEOUT_S)
-        problem = None if result.returncode == 0 else (result.stderr.strip().splitlines() or ["no output"])[-1]
-    except subprocess.TimeoutExpired:
-        result, problem = None, f"the install took over {INSTALL_TIMEOUT_S} s"
-    if problem is not None:
-        if os.environ.get(SKIP_ENV) == "1":
-            pytest.skip(f"{SKIP_ENV}=1 and the OpenClaw CLI cannot be installed: {problem}")
-        pytest.fail(f"cannot install the OpenClaw CLI ({problem}); fix: give npm access to its registry, "
-                    f"or set {SKIP_ENV}=1 to skip the contract tests", pytrace=False)
-    fresh = "installed into" in result.stderr
-    TIMINGS["install (fresh)" if fresh else "install (reused)"].append(time.monotonic() - start)
-    return OpenClaw(Path(result.stdout.strip().splitlines()[-1]), tmp_path_factory.mktemp("openclaw-homes"))
+    installed = install_openclaw()
+    TIMINGS["install (fresh)" if installed.fresh else "install (reused)"].append(installed.seconds)
+    return OpenClaw(installed.launcher, tmp_path_factory.mktemp("openclaw-homes"))
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,10 @@ import pytest
 
 from kimi_infra.catalog import PROVIDERS
 from kimi_infra.stackfile import load_stack
-from tests.contract.conftest import CACHE_ENV, SKIP_ENV, STACKS, render_mode
+from tests.contract.conftest import STACKS, render_mode
 from tests.helpers import PROJECT_DIR
 from tests.support.moto import free_port
+from tests.support.openclaw import CACHE_ENV, SKIP_ENV
 
 pytestmark = pytest.mark.contract
 

@@ -54,6 +54,7 @@ class Request:
     user_agent: str | None
     stream: bool
     status: int
+    prompt: str  # the start of the first user message (200 characters): tests put a marker there
 
 
 @dataclass(frozen=True)
@@ -162,6 +163,17 @@ def _chat_answer(call: _Call) -> tuple[int, dict[str, str], bytes | list[bytes]]
     return 200, {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}, sse
 
 
+def _first_user_text(body: dict) -> str:
+    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+    if not users:
+        return ""
+    content = users[0].get("content")
+    if isinstance(content, list):  # content parts: [{"type": "text", "text": ...}, ...]
+        content = " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return str(content)[:200]
+
+
 def _route(path: str) -> tuple[str | None, str | None]:
     """`/moonshot/v1/chat/completions` -> (moonshot, chat/completions); each provider has its prefix."""
     parts = path.split("?", 1)[0].strip("/").split("/")
@@ -193,7 +205,7 @@ def _handler_for(fake: FakeProvider) -> type[BaseHTTPRequestHandler]:
             call = self._parse(self.rfile.read(length) if length else b"")
             status, headers, body = fake.answer(call)
             fake.record(Request(call.method, call.path, call.provider, call.key, self.headers.get("User-Agent"),
-                                bool(call.body.get("stream")), status))
+                                bool(call.body.get("stream")), status, _first_user_text(call.body)))
             self._send(status, headers, body)
 
         def _parse(self, raw: bytes) -> _Call:
