@@ -5,6 +5,8 @@ shares its gateway with the rotation tests)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import pytest
 
@@ -16,20 +18,34 @@ from tests.support.gateway import Gateway
 pytestmark = pytest.mark.gateway
 
 
-@pytest.fixture(scope="module", params=["reference", "inline"])
-def mode_gateway(request, tmp_path_factory, openclaw_launcher, resolver, moto, fake,
-                 ) -> Iterator[tuple[DeployedStack, Gateway]]:
-    mode = request.param
-    root = tmp_path_factory.mktemp(f"gw-{mode}")
-    stack = deploy_stack(root, mode, moto, fake, resolver)
-    with start_gateway(openclaw_launcher, stack, root / "home") as gateway:
-        yield stack, gateway
+MODES = ("reference", "inline")
 
 
-def test_each_provider_gets_the_stores_key(mode_gateway: tuple[DeployedStack, Gateway], fake: FakeProvider):
-    stack, gateway = mode_gateway
-    for chat in warm_up(gateway):
-        assert chat.ok, (chat, gateway.log_text()[-3000:])
+@pytest.fixture(scope="module")
+def gateways(tmp_path_factory, openclaw_launcher, resolver, moto, fake,
+             ) -> Iterator[dict[str, tuple[DeployedStack, Gateway]]]:
+    """One gateway per mode, started side by side (a start is mostly waiting)."""
+    stacks = {mode: deploy_stack(tmp_path_factory.mktemp(f"gw-{mode}"), mode, moto, fake, resolver) for mode in MODES}
+    with ThreadPoolExecutor(len(MODES)) as pool:
+        starts = {mode: pool.submit(start_gateway, openclaw_launcher, stack, stack.project.parent / "home")
+                  for mode, stack in stacks.items()}
+    with ExitStack() as running:
+        for future in starts.values():  # stop every gateway that started, even if another failed
+            if future.exception() is None:
+                running.callback(future.result().stop)
+        started = {mode: (stacks[mode], future.result()) for mode, future in starts.items()}
+        with ThreadPoolExecutor(len(MODES)) as pool:
+            warm = {mode: pool.submit(warm_up, gateway) for mode, (_, gateway) in started.items()}
+        for mode, future in warm.items():
+            for chat in future.result():
+                assert chat.ok, (chat, started[mode][1].log_text()[-3000:])
+        yield started
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_each_provider_gets_the_stores_key(gateways: dict[str, tuple[DeployedStack, Gateway]], fake: FakeProvider,
+                                           mode: str):
+    stack, gateway = gateways[mode]
     for provider in PROVIDERS:
         marker = f"{stack.mode}-{provider}"
         chat = gateway.chat(provider, marker, stream=provider == "kimi-code")

@@ -8,10 +8,12 @@ Kimi Code endpoint and the other way round, as at the real providers; `revoke` t
 Answers look like the real ones (401 with an error object). The fake records every request:
 method, path, the bearer key and the User-Agent it carried (the keys are test keys), and status.
 
-Bounded: it binds 127.0.0.1 only, reads at most MAX_BODY bytes of a request, and keeps the last
-MAX_RECORDS records. A chat request holds its answer for `Behaviour.chat_delay` seconds and checks
-the key when it answers, as a provider that authenticates each token batch would: a key revoked
-while a request is in flight fails that request.
+Bounded: it binds 127.0.0.1 only, reads at most MAX_BODY bytes of a request, keeps the last
+MAX_RECORDS records, and holds a request at most HOLD_LIMIT_S seconds.
+
+`hold()` keeps chat requests in flight until `release()`; the key is checked when a chat request
+is answered, as a provider that checks it per token batch would: a key revoked while a request
+is in flight fails that request. Tests use this to put requests in flight with a given key.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from kimi_infra.catalog import PROVIDERS
 
 MAX_BODY = 1 << 20
 MAX_RECORDS = 100_000
+HOLD_LIMIT_S = 60.0
 _ROUTES = {("GET", "models"), ("POST", "chat/completions")}
 
 
@@ -39,7 +42,6 @@ class Behaviour:
     status: int | None = None  # answer every request with this status instead
     redirect_to: str | None = None  # answer 302 with this Location
     delay: float = 0.0  # seconds before answering any request
-    chat_delay: float = 0.0  # seconds a chat request stays in flight before its key is checked
     body: bytes | None = None  # a 200 answer to GET models with this body instead of the model list
 
 
@@ -76,6 +78,9 @@ class FakeProvider:
         self.behaviour = Behaviour()
         self.requests: list[Request] = []  # the last MAX_RECORDS, oldest first
         self._lock = threading.Lock()
+        self._open = threading.Event()  # cleared while chat requests are held
+        self._open.set()
+        self._in_flight: dict[str | None, int] = {}  # key -> chat requests being answered
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -106,6 +111,18 @@ class FakeProvider:
         with self._lock:
             self.behaviour.keys[provider].difference_update(keys)
 
+    def hold(self) -> None:
+        """From now on chat requests wait (at most HOLD_LIMIT_S) until `release()`."""
+        self._open.clear()
+
+    def release(self) -> None:
+        self._open.set()
+
+    def in_flight(self, key: str) -> int:
+        """How many chat requests carrying `key` are being answered now."""
+        with self._lock:
+            return self._in_flight.get(key, 0)
+
     def is_valid(self, provider: str, key: str | None) -> bool:
         with self._lock:
             return key in self.behaviour.keys[provider]
@@ -130,12 +147,21 @@ class FakeProvider:
         if call.provider is None or call.route is None:
             return 404, {}, _error("not_found", "no such endpoint")
         if call.route == "chat/completions":
-            time.sleep(behaviour.chat_delay)
+            self._wait_while_held(call.key)
         if not self.is_valid(call.provider, call.key):
             return 401, {}, _error("invalid_authentication_error", "Invalid Authentication")
         if call.route == "models":
             return 200, {}, self._models_body(call.provider)
         return _chat_answer(call)
+
+    def _wait_while_held(self, key: str | None) -> None:
+        with self._lock:
+            self._in_flight[key] = self._in_flight.get(key, 0) + 1
+        try:
+            self._open.wait(HOLD_LIMIT_S)
+        finally:
+            with self._lock:
+                self._in_flight[key] -= 1
 
     def _models_body(self, provider: str) -> bytes:
         if self.behaviour.body is not None:
