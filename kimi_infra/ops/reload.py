@@ -42,7 +42,8 @@ def check_reload_mode(key_mode: KeyMode, provider: str) -> None:
 
 def reload_gateway(openclaw: str, label: str, say: Callable[[str], None]) -> float:
     """Run `<openclaw> secrets reload --json` (with our environment: OPENCLAW_CONFIG_PATH names the
-    gateway) and require `"ok": true`; returns the seconds it took. Its output is never copied
+    gateway) and require `"ok": true` with no warning (a gateway whose resolver fails answers ok,
+    warns, and keeps the last good key); returns the seconds it took. Its output is never copied
     into our messages: only its exit code and error code."""
     started = time.monotonic()
     command = [openclaw, *RELOAD_COMMAND]
@@ -57,6 +58,12 @@ def reload_gateway(openclaw: str, label: str, say: Callable[[str], None]) -> flo
         code = _error_code(answer)
         why = f"exit {result.returncode}" + (f", {code}" if code else "")
         raise _failed(label, why, "check the gateway is running and its log, then run `openclaw secrets reload`")
+    warnings = answer.get("warningCount")
+    if isinstance(warnings, int) and warnings > 0:  # e.g. the resolver could not reach the store
+        raise _failed(label, f"it answered ok with {warnings} warning(s): a secret could not be resolved and the "
+                      "gateway keeps serving its previous key",
+                      "check the gateway log (SECRETS_DEGRADED) and `openclaw secrets audit --allow-exec`, "
+                      "then run `openclaw secrets reload` again")
     seconds = time.monotonic() - started
     say(f"{label}: the gateway reloaded its secrets (`openclaw secrets reload`, {seconds:.1f} s); {GRACE_ADVICE}")
     return seconds

@@ -13,6 +13,7 @@ the `x-openclaw-model` header picks the provider and model.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -104,8 +105,7 @@ class Gateway:
         started = time.monotonic()
         with self.log.open("wb") as log:  # a file, not a PIPE: a full pipe would hang the gateway
             self.process = subprocess.Popen([str(self.launcher), "gateway", "run", "--port", str(self.port)],
-                                            env=self.env, cwd=self.home, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
+                                            env=self.env, cwd=self.home, stdout=log, stderr=subprocess.STDOUT)
         while time.monotonic() - started < READY_TIMEOUT_S:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the gateway exited ({self.process.returncode}); see {self.log}")
@@ -117,15 +117,31 @@ class Gateway:
         raise RuntimeError(f"the gateway was not ready within {READY_TIMEOUT_S} s; see {self.log}")
 
     def stop(self) -> None:
-        """SIGTERM (it shuts down cleanly in a few seconds), SIGKILL if it does not."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+        """SIGTERM to the gateway process only (it shuts down cleanly in a few seconds; signalling its
+        whole process group made it respawn itself outside the group), then SIGKILL whatever of it is
+        left: every process whose environment names this gateway's config file."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        for pid in self._leftovers():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _leftovers(self) -> list[int]:
+        """Processes (other than us) started for this gateway, found by the config path in their environment."""
+        marker = f"OPENCLAW_CONFIG_PATH={self.config}".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            with contextlib.suppress(OSError):
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+        return found
 
     def _models_answer(self) -> int | None:
         request = urllib.request.Request(f"http://127.0.0.1:{self.port}/v1/models",
