@@ -35,9 +35,9 @@ def check_reload_mode(key_mode: KeyMode, provider: str) -> None:
     """Refuse --reload-gateway where a reload cannot pick up the new key (reference mode)."""
     if key_mode == "reference":
         variable = provider_info(provider).env_var
-        raise KimiInfraError(f"--reload-gateway: in keyMode reference the gateway reads {variable} from its "
-                             "environment at start, and a reload cannot change it; fix: drop --reload-gateway, "
-                             f"give the gateways the new key in {variable} and restart them")
+        raise KimiInfraError(f"in keyMode reference the gateway reads {variable} from its environment at start, "
+                             "and a reload cannot change it", where="--reload-gateway",
+                             fix=f"drop --reload-gateway, give the gateways the new key in {variable} and restart them")
 
 
 def reload_gateway(openclaw: str, label: str, say: Callable[[str], None]) -> float:
@@ -97,5 +97,5 @@ def _error_code(answer: dict) -> str | None:
 
 
 def _failed(label: str, why: str, fix: str) -> ReloadError:
-    return ReloadError(f"{label}: the new key is current in the store, but `openclaw secrets reload` failed "
-                       f"({why}), so the gateway may still use the old key: do not revoke it yet; fix: {fix}")
+    return ReloadError(f"the new key is current in the store, but `openclaw secrets reload` failed ({why}), so the "
+                       "gateway may still use the old key: do not revoke it yet", where=label, fix=fix)

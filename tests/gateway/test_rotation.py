@@ -20,10 +20,10 @@ import pytest
 
 from kimi_infra.catalog import PROVIDERS, secret_id
 from kimi_infra.ops.reload import ReloadError, reload_gateway
-from tests.conftest import _stop
 from tests.gateway.conftest import FIGURES, DeployedStack, aws_env, deploy_stack, latency_line, start_gateway, warm_up
 from tests.support.fake_provider import FakeProvider
 from tests.support.gateway import Chat, Gateway, Load
+from tests.support.moto import stop_moto
 
 pytestmark = pytest.mark.gateway
 
@@ -205,7 +205,7 @@ def test_store_unreachable_during_a_reload_keeps_the_last_good_key(stack: Deploy
     with Load(gateway, "moonshot", CLIENTS) as load:
         while load.sent() < CLIENTS:
             time.sleep(0.1)
-        _stop(moto)  # the store is gone
+        stop_moto(moto)  # the store is gone
         reload = gateway.reload()
         time.sleep(2.0)
     FIGURES["store outage"].append(f"reload with the store down: exit {reload.returncode} in {reload.seconds:.1f} s; "

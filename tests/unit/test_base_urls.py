@@ -23,8 +23,8 @@ PROXY = "https://llm-proxy.example.com/moonshot/v1"
 
 
 def rendered_base_urls(values: dict) -> dict[str, str]:
-    spec = spec_from_config({k.removeprefix("kimi-infra:"): v for k, v in values.items()}, "lab", "lab.yaml")
-    config = json5.loads(render_stack(spec, "lab.yaml").text)
+    spec = spec_from_config({k.removeprefix("kimi-infra:"): v for k, v in values.items()}, "lab")
+    config = json5.loads(render_stack(spec).text)
     return {name: provider["baseUrl"] for name, provider in config["models"]["providers"].items()}
 
 
