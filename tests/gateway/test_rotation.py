@@ -98,6 +98,7 @@ def test_twenty_rotations_under_load_fail_no_request(stack: DeployedStack, gatew
     keys = [stack.store_key(provider)] + [new_key(provider, i) for i in range(1, ROTATIONS + 1)]
     reloaded_at: list[float] = []  # when rotation i's reload had finished (client clock)
     rotate_seconds: list[float] = []
+    reload_seconds: list[float] = []  # `openclaw secrets reload` as rotate --reload-gateway ran it
     revocations: list[threading.Timer] = []
     with Load(gateway, provider, CLIENTS) as load:
         while load.sent() < 12:  # "before": the steady state
@@ -109,7 +110,10 @@ def test_twenty_rotations_under_load_fail_no_request(stack: DeployedStack, gatew
             result = rotate(stack, gateway, provider, keys[index])
             rotate_seconds.append(time.monotonic() - started)
             assert result.returncode == 0, result.stderr
-            assert "the gateway reloaded its secrets" in result.stderr
+            reloaded = re.search(r"the gateway reloaded its secrets \(`openclaw secrets reload`, ([0-9.]+) s\)",
+                                 result.stderr)
+            assert reloaded, result.stderr
+            reload_seconds.append(float(reloaded.group(1)))
             reloaded_at.append(time.monotonic())
             # Revoke the old key only after the grace period; the next rotation need not wait.
             timer = threading.Timer(GRACE_S, fake.revoke, (provider, keys[index - 1]))
@@ -128,7 +132,9 @@ def test_twenty_rotations_under_load_fail_no_request(stack: DeployedStack, gatew
              if chat.sent > moment and index_of.get(seen[chat.marker], -1) < i]
 
     FIGURES["rotation"].append(f"{ROTATIONS} rotations (rotate + verify + reload), "
-                               f"{_median(rotate_seconds):.1f} s median, {max(rotate_seconds):.1f} s max each")
+                               f"{_median(rotate_seconds):.1f} s median, {max(rotate_seconds):.1f} s max each; "
+                               f"of which the reload (CLI) {_median(reload_seconds):.1f} s median, "
+                               f"{max(reload_seconds):.1f} s max")
     FIGURES["rotation"].append(f"requests sent {len(chats)}, failed {len(failures(chats))}, clients {CLIENTS}, "
                                f"longest {max(chat.seconds for chat in chats):.1f} s (grace period {GRACE_S:.0f} s)")
     for label, part in (("before", chats[:before]), ("during", chats[before:during]), ("after", chats[during:])):
