@@ -85,7 +85,7 @@ def test_a_key_the_provider_rejects_is_refused_and_serving_goes_on(stack: Deploy
     with Load(gateway, "moonshot", CLIENTS) as load:
         result = rotate(stack, gateway, "moonshot", "sk-moonshot-never-accepted-0000000000")
         time.sleep(1.0)  # requests after the refused rotation too
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "moonshot rejected the key" in result.stderr and "current key unchanged" in result.stderr
     assert "secrets reload" not in result.stderr.split("rejected the key")[1]  # refused before any reload
     assert stack.store_key("moonshot") == current
@@ -195,7 +195,7 @@ def test_rotate_says_when_the_gateway_reload_fails(stack: DeployedStack, gateway
     key = new_key("moonshot", 99)
     fake.accept("moonshot", key)
     result = rotate(stack, gateway, "moonshot", key, "--openclaw", "/bin/false")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "the new key is current in the store, but `openclaw secrets reload` failed (exit 1)" in result.stderr
     assert "do not revoke it yet" in result.stderr and key not in result.stderr
     assert stack.store_key("moonshot") == key

@@ -15,7 +15,7 @@ from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
 from tests.conftest import CANARY_KEY
 from tests.helpers import dev_like, make_project, run_cli
-from tests.ops.fake_provider import FakeProvider
+from tests.support.fake_provider import FakeProvider
 
 OLD = CANARY_KEY.replace("CANARY", "OLD")
 NEW = CANARY_KEY.replace("CANARY", "NEW")

@@ -31,7 +31,7 @@ def test_reload_gateway_is_refused_in_reference_mode_before_anything_changes(tmp
     project, store = project_in(tmp_path, "reference")
     before = store.read_bytes()
     result = rotate(project, "--reload-gateway")
-    assert result.returncode == 1
+    assert result.returncode == 2
     [line] = result.stderr.strip().splitlines()
     assert "--reload-gateway: in keyMode reference the gateway reads MOONSHOT_API_KEY from its environment" in line
     assert "fix: " in line and NEW not in result.stderr
@@ -51,12 +51,12 @@ def test_without_reload_gateway_rotate_says_what_to_run_and_when_to_revoke(tmp_p
 def test_a_failed_reload_fails_rotate_and_says_the_key_is_already_current(tmp_path):
     project, store = project_in(tmp_path, "secretref")
     result = rotate(project, "--reload-gateway", "--openclaw", "/bin/false")
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert ("lab/moonshot: the new key is current in the store, but `openclaw secrets reload` failed (exit 1), "
             "so the gateway may still use the old key: do not revoke it yet") in result.stderr
     assert NEW in store.read_text() and NEW not in result.stderr
     missing = rotate(project, "--reload-gateway", "--openclaw", str(tmp_path / "no-such-openclaw"))
     # Running rotate again with the same key retries only the reload: the key is already current.
     assert "the key is already current" in missing.stderr
-    assert missing.returncode == 1 and "no-such-openclaw not found), so the gateway" in missing.stderr
+    assert missing.returncode == 2 and "no-such-openclaw not found), so the gateway" in missing.stderr
     assert "fix: give --openclaw /path/to/openclaw" in missing.stderr

@@ -78,5 +78,5 @@ def test_status_and_rotate_use_the_stacks_base_url(tmp_path: Path):
     # rotate verifies at the stack's base URL (nothing listens on port 9): the error names it.
     rotate = run_cli("--project-dir", str(project), "rotate", "-s", "lab", "-p", "moonshot", "--key-stdin",
                      stdin="sk-new-0123456789")
-    assert rotate.returncode == 1
+    assert rotate.returncode == 2  # an error (1 is for findings)
     assert "cannot reach moonshot at http://127.0.0.1:9/v1/models" in rotate.stderr
