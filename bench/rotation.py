@@ -22,8 +22,8 @@ from pathlib import Path
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 
-from tests.ops.fake_provider import FakeProvider  # noqa: E402
 from tests.support.aws_calls import install_call_counter  # noqa: E402
+from tests.support.fake_provider import FakeProvider  # noqa: E402
 from tests.support.moto import aws_test_env, create_bucket, start_moto, stop_moto  # noqa: E402
 from tests.support.project import make_project  # noqa: E402
 

@@ -29,8 +29,9 @@ from kimi_infra.stackfile import (
 # How each `kimi-infra:` setting arrives from the engine: structured values as JSON text, the
 # boolean as "true"/"false", the rest as plain strings. Every StackSpec field but `stack` is listed
 # (a unit test checks), so no value is guessed at from its text.
-STRUCTURED_SETTINGS = ("providers", "modelOverrides", "extraModels", "aliases", "secretStore", "targets", "resolver")
-BOOLEAN_SETTINGS = ("legacyEnvBlock",)
+STRUCTURED_SETTINGS = ("providers", "modelOverrides", "extraModels", "aliases", "baseUrls", "secretStore", "targets",
+                       "resolver")
+BOOLEAN_SETTINGS = ("legacyEnvBlock", "allowCrossRegionBaseUrl")
 TEXT_SETTINGS = ("region", "keyMode", "primaryModel")
 
 

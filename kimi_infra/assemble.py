@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
+from kimi_infra.base_urls import base_url, check_base_urls
 from kimi_infra.catalog import PROVIDERS, ProviderInfo, secret_id
 from kimi_infra.errors import SpecError
 from kimi_infra.models import (
@@ -65,6 +66,7 @@ def check_stack(spec: StackSpec) -> list[RenderedModel]:
 
     _check_providers(spec, fail)
     _check_modes(spec, fail)
+    check_base_urls(spec, fail)
     _check_target_names(spec, fail)
     models = _rendered_models(spec, fail)
     refs = {m.ref: m for m in models}
@@ -175,7 +177,7 @@ def assemble(spec: StackSpec, keys: Mapping[str, Secret] | None = None) -> OpenC
         mode="merge",
         providers={
             info.name: ProviderConfig(
-                baseUrl=info.base_urls[spec.region],
+                baseUrl=base_url(spec, info),
                 apiKey=_api_key(spec, info),
                 api=info.api,
                 models=[m.definition for m in models if m.provider == info.name],

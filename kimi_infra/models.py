@@ -321,6 +321,9 @@ class StackSpec(Strict):
     secretStore: SecretStoreSpec = LocalStoreSpec(kind="local")
     targets: Annotated[list[TargetSpec], Field(min_length=1)]
     resolver: ResolverSpec | None = None
+    # Provider name -> API base URL (a proxy in front of the provider); rules in kimi_infra.base_urls.
+    baseUrls: dict[Text, Annotated[str, StringConstraints(min_length=1, max_length=2048)]] = {}
+    allowCrossRegionBaseUrl: bool = False
     # Cross-field rules (known models, unique names, cn support) live in `assemble.check_stack`,
     # which can name the exact field and fix in its error.
 

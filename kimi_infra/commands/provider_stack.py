@@ -15,8 +15,10 @@ if TYPE_CHECKING:
 
 
 def stack_provider(project_dir: Path, stack: str, provider: str) -> tuple[StackSpec, str]:
-    """The stack's spec and the provider's catalog base URL for its region; the provider must be enabled."""
+    """The stack's spec and the provider's base URL (kimi-infra:baseUrls, else the catalog's for the
+    stack's region); the provider must be enabled."""
     from kimi_infra.assemble import check_stack
+    from kimi_infra.base_urls import base_url
     from kimi_infra.catalog import PROVIDERS
     from kimi_infra.errors import SpecError, in_file
     from kimi_infra.stackfile import load_stack
@@ -31,7 +33,7 @@ def stack_provider(project_dir: Path, stack: str, provider: str) -> tuple[StackS
     if provider not in loaded.spec.providers:
         raise SpecError("kimi-infra:providers", f"{provider} is not enabled in stack {stack}",
                         f"use one of {', '.join(loaded.spec.providers)}", file=loaded.source)
-    return loaded.spec, info.base_urls[loaded.spec.region]
+    return loaded.spec, base_url(loaded.spec, info)
 
 
 def verify_url_for(provider: str, catalog_url: str, given: str | None, skip: bool) -> str | None:

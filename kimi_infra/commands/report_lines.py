@@ -19,6 +19,8 @@ def status_lines(report: StackStatus) -> list[str]:
     """One line per target, one per key, then the verdict."""
     lines = [f"target {t.name}  {shown(t.location)}  {_target_state(t)}" for t in report.targets]
     lines += [_key_line(k) for k in report.keys]
+    lines += [f"endpoint {k.provider}  {k.base_url}  ({'kimi-infra:baseUrls' if k.custom_base_url else 'catalog'})"
+              for k in report.keys]
     lines.append(f"stack {report.stack}  {_verdict(report)}")
     return lines
 

@@ -18,19 +18,27 @@ from kimi_infra.commands.options import json_option, profile_option, provider_op
 @key_options
 @click.option("--resume", is_flag=True,
               help="Finish an interrupted rotation: the pending key in the store (no key needed).")
+@click.option("--reload-gateway", is_flag=True,
+              help="Then run `openclaw secrets reload` (the gateway named by OPENCLAW_CONFIG_PATH) and check it.")
+@click.option("--openclaw", "openclaw", default="openclaw", show_default=True, metavar="PATH",
+              help="The openclaw command --reload-gateway runs.")
 @json_option
 @profile_option
 @click.pass_obj
 def rotate(project_dir: Path, stack: str, provider: str, key_file: Path | None, key_stdin: bool,
-           skip_verify: bool, verify_base_url: str | None, resume: bool, as_json: bool) -> None:
+           skip_verify: bool, verify_base_url: str | None, resume: bool, reload_gateway: bool, openclaw: str,
+           as_json: bool) -> None:
     """Rotate a provider's API key: stage, verify, promote, re-write the targets that hold it.
 
     The new key is checked with GET <baseUrl>/models before it becomes current; the old key
     stays as previous (see `rollback`). Running it again with the same key, or with --resume,
-    finishes a rotation that stopped half way.
+    finishes a rotation that stopped half way. With --reload-gateway it then makes the gateway on
+    this host pick up the new key; either way it says when the old key may be revoked.
     """
     from kimi_infra.commands.provider_stack import key_report, missing_key_hint, stack_provider, verify_url_for
     from kimi_infra.ops import rotate as steps
+    from kimi_infra.ops.reload import check_reload_mode, next_step
+    from kimi_infra.ops.reload import reload_gateway as reload
 
     # Every flag is checked before a key is read (or prompted for) and before anything is staged.
     check_key_source(key_file, key_stdin)
@@ -38,6 +46,8 @@ def rotate(project_dir: Path, stack: str, provider: str, key_file: Path | None, 
         raise click.UsageError("give the new key with --key-file PATH or --key-stdin (keys are never taken as "
                                "arguments), or --resume to finish an interrupted rotation")
     spec, base_url = stack_provider(project_dir, stack, provider)
+    if reload_gateway:
+        check_reload_mode(spec.keyMode, provider)
     verify_url = verify_url_for(provider, base_url, verify_base_url, skip_verify)
     key = read_key(key_file, key_stdin, provider, new=True)
     with missing_key_hint(stack, provider):
@@ -45,6 +55,10 @@ def rotate(project_dir: Path, stack: str, provider: str, key_file: Path | None, 
             steps.resume(spec, project_dir, provider, verify_url=verify_url, say=say)
         else:
             steps.rotate(spec, project_dir, provider, key, verify_url=verify_url, say=say)
+    if reload_gateway:
+        reload(openclaw, f"{stack}/{provider}", say)
+    else:
+        say(f"{stack}/{provider}: {next_step(spec.keyMode, provider)}")
     say(f"{stack}/{provider}: done")
     if as_json:
         click.echo(json.dumps(key_report(spec, project_dir, provider), indent=2))

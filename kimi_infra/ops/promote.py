@@ -1,7 +1,8 @@
 """Promote the environment-independent config of one stack into another stack's file.
 
 Promoted: providers, primary model, model overrides, extra models, aliases. Kept: the target's
-region, secret store, targets, key mode, resolver and every `secure:` value.
+region, base URLs (`baseUrls`, `allowCrossRegionBaseUrl`: a proxy belongs to one environment), secret
+store, targets, key mode, resolver and every `secure:` value.
 
 The target file is edited as text: only the lines of a promoted key that changes are replaced
 (ruamel.yaml dumps the new value in the file's block style), so comments, key order and

@@ -52,7 +52,8 @@ class TargetStatus:
 
 @dataclass(frozen=True)
 class KeyStatus:
-    """One provider's secret: its current version, that version's age, and a pending version."""
+    """One provider's secret: its current version, that version's age, and a pending version;
+    and the base URL the stack's gateways use for the provider (`custom`: from kimi-infra:baseUrls)."""
 
     provider: str
     secret: str
@@ -61,6 +62,8 @@ class KeyStatus:
     pending: str | None
     state: KeyState = "ok"
     error: str | None = None
+    base_url: str = ""  # where the stack's gateways reach the provider
+    custom_base_url: bool = False  # from kimi-infra:baseUrls (else the catalog's)
 
     @property
     def settled(self) -> bool:
@@ -70,7 +73,8 @@ class KeyStatus:
     def to_json(self) -> dict[str, Any]:
         return {"provider": self.provider, "secret": self.secret, "state": self.state,
                 "currentVersion": self.current_version, "ageSeconds": self.age_seconds, "pending": self.pending,
-                "error": self.error}
+                "error": self.error, "baseUrl": self.base_url,
+                "customBaseUrl": self.custom_base_url}
 
 
 @dataclass(frozen=True)
@@ -145,17 +149,22 @@ def target_status(spec: StackSpec, target_spec: TargetSpec, project_dir: Path, r
 
 def key_status(spec: StackSpec, provider: str, project_dir: Path, now: datetime, progress: Progress) -> KeyStatus:
     """The provider's secret as the store describes it (versions and dates, never values)."""
+    from kimi_infra.base_urls import base_url
+    from kimi_infra.catalog import provider as provider_info
     from kimi_infra.stores import SecretNotFoundError, open_store
 
     store = open_store(spec, provider, project_dir)
+    url, custom = base_url(spec, provider_info(provider)), provider in spec.baseUrls
     progress(f"checking key {provider} ({store.name})")
     try:
         description = store.describe()
     except SecretNotFoundError as error:
         state: KeyState = "not-stored" if spec.keyMode == "reference" else "missing"
-        return KeyStatus(provider, store.name, None, None, None, state, str(error))
+        return KeyStatus(provider, store.name, None, None, None, state, str(error), base_url=url,
+                         custom_base_url=custom)
     except KimiInfraError as error:
-        return KeyStatus(provider, store.name, None, None, None, "error", str(error))
+        return KeyStatus(provider, store.name, None, None, None, "error", str(error), base_url=url,
+                         custom_base_url=custom)
     current, pending = description.version_in("current"), description.version_in("pending")
     state = "pending" if pending else "ok" if current else "missing"
     return KeyStatus(
@@ -165,6 +174,8 @@ def key_status(spec: StackSpec, provider: str, project_dir: Path, now: datetime,
         age_seconds=_age_seconds(current.created, now) if current and current.created else None,
         pending=pending.version_id if pending else None,
         state=state,
+        base_url=url,
+        custom_base_url=custom,
     )
 
 

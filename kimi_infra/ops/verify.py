@@ -11,7 +11,6 @@ or over plain http to anything but this machine.
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import re
 import urllib.error
@@ -19,6 +18,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 
+from kimi_infra.base_urls import is_loopback_host
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.secret import Secret
 
@@ -128,19 +128,10 @@ def _check_url(provider: str, url: str) -> None:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme == "https" and parts.hostname:
         return
-    if parts.scheme == "http" and _is_loopback(parts.hostname):
+    if parts.scheme == "http" and is_loopback_host(parts.hostname):
         return
     raise VerifyError(f"will not send the key to {url}: only https (or http to this machine) is allowed",
                       where=provider, fix="give an https:// base URL")
-
-
-def _is_loopback(host: str | None) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return False
 
 
 def _http_failure(provider: str, url: str, code: int) -> VerifyError:

@@ -13,7 +13,7 @@ import pytest
 from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
-from tests.ops.fake_provider import FakeProvider
+from tests.support.fake_provider import FakeProvider
 from tests.support.project import CANARY_KEY, dev_like, make_project, run_cli
 
 OLD = CANARY_KEY.replace("CANARY", "OLD")

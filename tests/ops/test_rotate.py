@@ -23,8 +23,8 @@ from kimi_infra.ops.verify import VerifyError, compare_ids, get_models
 from kimi_infra.secret import Secret
 from kimi_infra.stores import open_store
 from kimi_infra.targets import open_stack_target
-from tests.ops.fake_provider import FakeProvider
 from tests.ops.faults import InjectedFault, crashing_after, run_crashing_cli
+from tests.support.fake_provider import FakeProvider
 from tests.support.moto import free_port
 from tests.support.project import CANARY_KEY, dev_like, run_cli
 from tests.support.project import make_project as write_project
@@ -482,7 +482,7 @@ def test_a_redirect_is_not_followed(fake):
     with pytest.raises(VerifyError, match=r"redirects elsewhere \(not followed.*\(HTTP 302\)"):
         get_models("moonshot", fake.base_url("moonshot"), Secret("sk-ok"))
 
-    assert [path for path, _ in fake.requests] == ["/moonshot/v1/models"]
+    assert [r.path for r in fake.requests] == ["/moonshot/v1/models"]
 
 
 @pytest.mark.parametrize(("status", "says"), [(404, "has no such endpoint"), (429, "is rate limiting"),

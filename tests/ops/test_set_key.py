@@ -12,7 +12,7 @@ import pytest
 from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
-from tests.ops.fake_provider import FakeProvider
+from tests.support.fake_provider import FakeProvider
 from tests.support.project import CANARY_KEY, dev_like, make_project, run_cli
 
 KEY = CANARY_KEY.replace("CANARY", "FIRST")
@@ -49,7 +49,7 @@ def test_stores_the_first_key_from_stdin_verified(project, fake):
     assert document["secret"] == "kimi-infra/t/moonshot" and document["versionId"]
     assert document["verifiedAt"] == fake.base_url("moonshot")
     assert stored(project) == Secret(KEY)
-    assert fake.requests == [("/moonshot/v1/models", 200)]
+    assert [(r.path, r.status) for r in fake.requests] == [("/moonshot/v1/models", 200)]
     assert KEY not in result.stdout + result.stderr
     assert (project / ".kimi-infra" / "t" / "secrets.json").stat().st_mode & 0o777 == 0o600
 

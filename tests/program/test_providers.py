@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import shutil
 from pathlib import Path
 
 import dill
@@ -15,7 +16,8 @@ from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
 from tests.program.harness import Recorded, config_from_stack_file, run_program
-from tests.support.project import CANARY_KEY, copy_known_project
+from tests.support.deployed import rendered_by_cli
+from tests.support.project import CANARY_KEY, PROJECT_DIR, copy_known_project
 from tests.support.pulumi_engine import KIMICODE_CANARY
 
 ROTATED = "sk-rotated-moonshot-0123456789abcdefghij"
@@ -90,3 +92,23 @@ def test_a_key_missing_from_the_store_reads_as_gone_and_is_recreated_from_the_co
     assert provider.diff(key.id, key.outputs, key.inputs).changes
     provider.update(key.id, key.outputs, key.inputs)
     assert store.get("current").reveal() == CANARY_KEY
+
+
+def test_the_program_renders_every_setting_as_the_cli_does(tmp_path: Path):
+    """Settings read through pulumi.Config (here baseUrls and its opt-in) reach the render: `up` and
+    `render` give the same bytes."""
+    shutil.copy(PROJECT_DIR / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    (tmp_path / "stacks").mkdir()
+    stack_file = tmp_path / "stacks" / "Pulumi.proxied.yaml"
+    stack_file.write_text(
+        "config:\n"
+        "  kimi-infra:region: cn\n"
+        "  kimi-infra:providers: [moonshot]\n"
+        "  kimi-infra:baseUrls: {moonshot: 'https://llm-proxy.example.com/moonshot/v1'}\n"
+        "  kimi-infra:targets: [{name: local, kind: file, path: out/openclaw.json5}]\n")
+    config, _ = config_from_stack_file(stack_file)
+    config["kimi-infra:moonshotApiKey"] = CANARY_KEY
+    run_program("proxied", tmp_path, config, ["kimi-infra:moonshotApiKey"])
+    deployed = (tmp_path / "out" / "openclaw.json5").read_text()
+    assert "https://llm-proxy.example.com/moonshot/v1" in deployed
+    assert deployed == rendered_by_cli(tmp_path, "proxied")

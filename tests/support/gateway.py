@@ -1,0 +1,225 @@
+"""A real OpenClaw gateway for tests: `openclaw gateway run` on loopback, driven over HTTP.
+
+The gateway's config is the file kimi-infra deployed, included whole (`$include`), plus the
+gateway's own section, as an operator would keep it: our file stays byte-identical, and a
+rotation that re-writes it is seen by the gateway. Each gateway gets its own HOME, state and
+temp folders and PATH=/usr/bin:/bin, so nothing of the developer's setup leaks in; npm is
+offline, because at start OpenClaw tries to install the `moonshot` hub plugin and a registry
+that does not answer delays readiness by a minute (it warns and carries on without it).
+
+OpenClaw answers `POST /v1/chat/completions` with model `openclaw/default` through an agent run;
+the `x-openclaw-model` header picks the provider and model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from kimi_infra.catalog import PROVIDERS
+from tests.support.moto import free_port
+
+TOKEN = "gw-test-token-7f3a9c1e5b"
+READY_TIMEOUT_S = 180
+REQUEST_TIMEOUT_S = 120
+
+
+def model_ref(provider: str) -> str:
+    """The provider's first catalog model, as `x-openclaw-model` takes it."""
+    return PROVIDERS[provider].ref(PROVIDERS[provider].models[0].definition.id)
+
+
+@dataclass(frozen=True)
+class Chat:
+    """One chat request through the gateway: did the provider's answer come back, and how fast."""
+
+    provider: str
+    marker: str
+    status: int | None
+    text: str
+    seconds: float
+    sent: float  # time.monotonic() when it was sent
+    done: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200 and f"pong from {self.provider}" in self.text
+
+
+@dataclass(frozen=True)
+class Reload:
+    """One `openclaw secrets reload --json`."""
+
+    returncode: int
+    data: dict | None
+    output: str
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0 and bool(self.data) and self.data.get("ok") is True
+
+
+class Gateway:
+    """`with Gateway(launcher, home, deployed_file, env) as gateway:` runs one gateway."""
+
+    def __init__(self, launcher: Path, home: Path, deployed: Path, env: dict[str, str] | None = None) -> None:
+        self.launcher = launcher
+        self.home = home
+        self.port = free_port()
+        self.config = home / "openclaw.json5"
+        self.log = home / "gateway.log"
+        self.env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
+                    "OPENCLAW_STATE_DIR": str(home / "state"), "OPENCLAW_CONFIG_PATH": str(self.config),
+                    "OPENCLAW_INCLUDE_ROOTS": str(deployed.parent),
+                    "npm_config_offline": "true", "npm_config_fetch_retries": "0", **(env or {})}
+        self.process: subprocess.Popen | None = None
+        self.start_seconds = 0.0
+        home.mkdir(parents=True, exist_ok=True)
+        self.config.write_text(json.dumps({
+            "$include": str(deployed),
+            "gateway": {"mode": "local", "port": self.port, "bind": "loopback",
+                        "auth": {"mode": "token", "token": TOKEN},
+                        "http": {"endpoints": {"chatCompletions": {"enabled": True}}}},
+            "logging": {"file": str(home / "openclaw.log")},
+        }, indent=2))
+
+    def __enter__(self) -> Gateway:
+        self.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self.stop()
+
+    def start(self) -> float:
+        """Start it and wait until `GET /v1/models` answers 200; returns the seconds that took."""
+        started = time.monotonic()
+        with self.log.open("wb") as log:  # a file, not a PIPE: a full pipe would hang the gateway
+            self.process = subprocess.Popen([str(self.launcher), "gateway", "run", "--port", str(self.port)],
+                                            env=self.env, cwd=self.home, stdout=log, stderr=subprocess.STDOUT)
+        while time.monotonic() - started < READY_TIMEOUT_S:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the gateway exited ({self.process.returncode}); see {self.log}")
+            if self._models_answer() == 200:
+                self.start_seconds = time.monotonic() - started
+                return self.start_seconds
+            time.sleep(0.25)
+        self.stop()
+        raise RuntimeError(f"the gateway was not ready within {READY_TIMEOUT_S} s; see {self.log}")
+
+    def stop(self) -> None:
+        """SIGTERM to the gateway process only (it shuts down cleanly in a few seconds; signalling its
+        whole process group made it respawn itself outside the group), then SIGKILL whatever of it is
+        left: every process whose environment names this gateway's config file."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+        for pid in self._leftovers():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def _leftovers(self) -> list[int]:
+        """Processes (other than us) started for this gateway, found by the config path in their environment."""
+        marker = f"OPENCLAW_CONFIG_PATH={self.config}".encode()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            with contextlib.suppress(OSError):
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+        return found
+
+    def _models_answer(self) -> int | None:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/v1/models",
+                                         headers={"Authorization": f"Bearer {TOKEN}"})
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+        except OSError:
+            return None
+
+    def chat(self, provider: str, marker: str, *, stream: bool = False) -> Chat:
+        """One chat turn answered by `provider`'s first model; never raises for a failed request."""
+        body = json.dumps({"model": "openclaw/default", "stream": stream,
+                           "messages": [{"role": "user", "content": f"ping {marker}"}]}).encode()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/v1/chat/completions", data=body,
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json",
+                     "x-openclaw-model": model_ref(provider)})
+        sent = time.monotonic()
+        try:
+            with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as response:
+                status, text = response.status, response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as error:
+            status, text = error.code, error.read().decode("utf-8", "replace")
+        except OSError as error:
+            status, text = None, f"{type(error).__name__}: {error}"
+        done = time.monotonic()
+        return Chat(provider, marker, status, text, done - sent, sent, done)
+
+    def reload(self) -> Reload:
+        """`openclaw secrets reload --json` against this gateway (it reads port and token from the config)."""
+        started = time.monotonic()
+        result = subprocess.run([str(self.launcher), "secrets", "reload", "--json"], env=self.env, cwd=self.home,
+                                capture_output=True, text=True, timeout=120)
+        try:
+            data = json.loads(result.stdout)
+        except ValueError:
+            data = None
+        return Reload(result.returncode, data if isinstance(data, dict) else None,
+                      (result.stdout + result.stderr)[-2000:], time.monotonic() - started)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+class Load:
+    """Clients that send chat requests without pause until stopped; every result is kept."""
+
+    def __init__(self, gateway: Gateway, provider: str, clients: int = 3) -> None:
+        self.gateway = gateway
+        self.provider = provider
+        self.results: list[Chat] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._count = 0
+        self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
+
+    def __enter__(self) -> Load:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=REQUEST_TIMEOUT_S + 10)
+
+    def _client(self) -> None:
+        while not self._stop.is_set():
+            with self._lock:
+                self._count += 1
+                marker = f"load-{self._count:05d}"
+            result = self.gateway.chat(self.provider, marker)
+            with self._lock:
+                self.results.append(result)
+
+    def sent(self) -> int:
+        with self._lock:
+            return len(self.results)
