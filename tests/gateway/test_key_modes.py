@@ -11,9 +11,9 @@ from contextlib import ExitStack
 import pytest
 
 from kimi_infra.catalog import PROVIDERS
-from tests.gateway.conftest import DeployedStack, deploy_stack, start_gateway, warm_up
 from tests.support.fake_provider import FakeProvider
 from tests.support.gateway import Gateway
+from tests.support.gateway_stack import DeployedStack, deploy_stack, start_gateway, warm_up
 
 pytestmark = pytest.mark.gateway
 

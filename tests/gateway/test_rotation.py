@@ -20,9 +20,17 @@ import pytest
 
 from kimi_infra.catalog import PROVIDERS, secret_id
 from kimi_infra.ops.reload import ReloadError, reload_gateway
-from tests.gateway.conftest import FIGURES, DeployedStack, aws_env, deploy_stack, latency_line, start_gateway, warm_up
 from tests.support.fake_provider import FakeProvider
 from tests.support.gateway import Chat, Gateway, Load
+from tests.support.gateway_stack import (
+    FIGURES,
+    DeployedStack,
+    aws_env,
+    deploy_stack,
+    latency_line,
+    start_gateway,
+    warm_up,
+)
 from tests.support.moto import stop_moto
 
 pytestmark = pytest.mark.gateway
