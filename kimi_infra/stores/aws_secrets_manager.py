@@ -31,6 +31,7 @@ from kimi_infra.stores.base import (
     moved_meanwhile,
     new_salt,
     rollback_step,
+    validate_pending,
     validate_token,
     validate_value,
 )
@@ -108,8 +109,7 @@ class AwsSecretsManagerStore:
 
     def stage_pending(self, value: Secret, token: str) -> str:
         """Put `value` as version `token` labelled AWSPENDING; a retry is a no-op."""
-        validate_token(self.name, token)
-        validate_value(self.name, value)
+        validate_pending(self.name, value, token)
         with self._aws() as client:
             labels = self._labels(client)
             if token not in labels:

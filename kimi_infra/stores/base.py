@@ -144,6 +144,12 @@ def validate_token(name: str, token: str) -> None:
                          fix="pass e.g. str(uuid.uuid4())")
 
 
+def validate_pending(name: str, value: Secret, token: str) -> None:
+    """What every store checks before staging `value` as version `token`: both must be usable."""
+    validate_token(name, token)
+    validate_value(name, value)
+
+
 def moved_meanwhile(name: str, expected: str | None, current: str | None) -> ConcurrentRotationError:
     """The one line for a lost compare-and-set on the current stage."""
     return ConcurrentRotationError(

@@ -38,6 +38,7 @@ from kimi_infra.stores.base import (
     moved_meanwhile,
     new_salt,
     rollback_step,
+    validate_pending,
     validate_token,
     validate_value,
 )
@@ -109,8 +110,7 @@ class LocalFileStore:
 
     def stage_pending(self, value: Secret, token: str) -> str:
         """Store `value` as pending version `token`; a retry is a no-op."""
-        validate_token(self.name, token)
-        validate_value(self.name, value)
+        validate_pending(self.name, value, token)
         with self._update() as secrets:
             versions = self._versions(secrets)
             if token not in versions:
