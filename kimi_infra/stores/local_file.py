@@ -27,6 +27,7 @@ from typing import Any
 
 from kimi_infra.atomic import write_atomic
 from kimi_infra.secret import Secret
+from kimi_infra.stores import base
 from kimi_infra.stores.base import (
     ConcurrentRotationError,
     EnsureResult,
@@ -35,12 +36,6 @@ from kimi_infra.stores.base import (
     SecretVersion,
     Stage,
     StoreError,
-    moved_meanwhile,
-    new_salt,
-    rollback_step,
-    validate_pending,
-    validate_token,
-    validate_value,
 )
 
 FORMAT = 1
@@ -86,7 +81,7 @@ class LocalFileStore:
 
     def ensure(self, value: Secret) -> EnsureResult:
         """Create the secret, or add `value` as the new current version if it differs."""
-        validate_value(self.name, value)
+        base.validate_value(self.name, value)
         with self._update() as secrets:
             entry = secrets.get(self.name)
             if entry is None:
@@ -110,7 +105,7 @@ class LocalFileStore:
 
     def stage_pending(self, value: Secret, token: str) -> str:
         """Store `value` as pending version `token`; a retry is a no-op."""
-        validate_pending(self.name, value, token)
+        base.validate_pending(self.name, value, token)
         with self._update() as secrets:
             versions = self._versions(secrets)
             if token not in versions:
@@ -126,7 +121,7 @@ class LocalFileStore:
     def promote(self, token: str, expected_current: str | None = None) -> None:
         """Make pending version `token` current (old current becomes previous); no-op if done.
         With `expected_current`: refused if another version became current meanwhile."""
-        validate_token(self.name, token)
+        base.validate_token(self.name, token)
         with self._update() as secrets:
             versions = self._versions(secrets)
             stages = versions.get(token, {}).get("stages")
@@ -137,7 +132,7 @@ class LocalFileStore:
                     raise StoreError(f"version {token} is not pending", where=self.name, fix="stage it again")
                 current = _holder(versions, "current")
                 if expected_current is not None and current != expected_current:
-                    raise moved_meanwhile(self.name, expected_current, current)
+                    raise base.moved_meanwhile(self.name, expected_current, current)
                 _make_current(versions, token)
             if "pending" in stages:
                 stages.remove("pending")
@@ -157,7 +152,7 @@ class LocalFileStore:
         with self._update() as secrets:
             versions = self._versions(secrets)
             current, previous = _holder(versions, "current"), _holder(versions, "previous")
-            version, move = rollback_step(self.name, current, previous, expected_current)
+            version, move = base.rollback_step(self.name, current, previous, expected_current)
             if move:
                 _make_current(versions, version)
             return version
@@ -167,7 +162,7 @@ class LocalFileStore:
         salt = self._load().get("salt")
         if not isinstance(salt, str):
             with self._update_document() as document:
-                salt = document.setdefault("salt", new_salt())
+                salt = document.setdefault("salt", base.new_salt())
         return bytes.fromhex(salt)
 
     def describe(self) -> SecretDescription:
