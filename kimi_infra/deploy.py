@@ -107,7 +107,7 @@ def _needed_keys(spec: StackSpec, project_dir: Path, env_keys: Mapping[str, Secr
     from kimi_infra.ops.set_key import set_key_hint
     from kimi_infra.stores import open_store
 
-    if spec.keyMode == "reference":
+    if spec.files_reference_env:
         return {}
     keys: dict[str, Secret] = {}
     for name in spec.providers:
@@ -136,15 +136,15 @@ def _check_target(target_spec: TargetSpec, project_dir: Path, rendered: Rendered
 def _check_file_target(target_spec: FileTargetSpec, path: Path) -> None:
     where = f"target {target_spec.name} ({path})"
     if path.is_dir():
-        raise KimiInfraError(f"{where}: is a folder; fix: point `path` in the stack file at a file")
+        raise KimiInfraError("is a folder", where=where, fix="point `path` in the stack file at a file")
     if path.exists():
         if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
-            raise KimiInfraError(f"{where}: not writable by this user; fix: fix its permissions or change `path`")
+            raise KimiInfraError("not writable by this user", where=where, fix="fix its permissions or change `path`")
         return
     folder = next((p for p in path.parents if p.exists()), None)
     if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
-        raise KimiInfraError(f"{where}: its folder cannot be created by this user ({folder}); "
-                             "fix: create the folder or change `path` in the stack file")
+        raise KimiInfraError(f"its folder cannot be created by this user ({folder})", where=where,
+                             fix="create the folder or change `path` in the stack file")
 
 
 def _check_bucket(target_spec: S3TargetSpec) -> None:
@@ -161,6 +161,6 @@ def _check_parameter_size(target_spec: SsmTargetSpec, rendered: Rendered) -> Non
 
     size = len(rendered.text.encode("utf-8"))
     if size > ADVANCED_LIMIT:
-        raise KimiInfraError(f"target {target_spec.name} (ssm:{target_spec.region}:{target_spec.parameter}): the "
-                             f"config is {size} bytes, over SSM's {ADVANCED_LIMIT}-byte Advanced tier; fix: use an "
-                             "S3 or file target for this stack, or trim models/overrides")
+        raise KimiInfraError(f"the config is {size} bytes, over SSM's {ADVANCED_LIMIT}-byte Advanced tier",
+                             where=f"target {target_spec.name} (ssm:{target_spec.region}:{target_spec.parameter})",
+                             fix="use an S3 or file target for this stack, or trim models/overrides")

@@ -149,7 +149,10 @@ def apply_plan(plan: DeployPlan, spec: StackSpec, project_dir: Path, *, prune: b
     from kimi_infra.deploy import deploy_all
 
     plan.outcomes.update(deploy_all(spec, project_dir, progress=progress, known_keys=known_keys))
-    pruned = [orphan.name for orphan in plan.orphans if prune and _remove(orphan, spec, project_dir, progress)]
+    pruned: list[str] = []
+    for orphan in (plan.orphans if prune else ()):
+        _remove(orphan, spec, project_dir, progress)
+        pruned.append(orphan.name)
     kept = {o.location: _entry(o.name, o.spec, o.holds_keys) for o in plan.orphans if o.name not in pruned}
     for target_spec, target_plan in zip(spec.targets, plan.targets, strict=True):
         kept[target_plan.location] = _entry(target_spec.name, target_spec.model_dump(exclude_none=True),
@@ -166,7 +169,7 @@ def record_deployed(project_dir: Path, stack: str, location: str, sha256: str) -
         write_record(project_dir, stack, record)
 
 
-def _remove(orphan: Orphan, spec: StackSpec, project_dir: Path, progress: Callable[[str, str], None] | None) -> bool:
+def _remove(orphan: Orphan, spec: StackSpec, project_dir: Path, progress: Callable[[str, str], None] | None) -> None:
     from pydantic import TypeAdapter
 
     from kimi_infra.targets import open_stack_target
@@ -175,7 +178,6 @@ def _remove(orphan: Orphan, spec: StackSpec, project_dir: Path, progress: Callab
     removed = target.delete()
     if progress:
         progress(orphan.location, "removed" if removed else "already gone")
-    return True
 
 
 def _entry(name: str, spec: dict, holds_keys: bool, sha256: str | None = None) -> dict[str, Any]:

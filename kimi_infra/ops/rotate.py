@@ -183,7 +183,7 @@ def promote(rotation: Rotation, state: SecretDescription) -> None:
 def write(rotation: Rotation, state: SecretDescription) -> None:
     """Re-write the targets that hold the key (inline mode); writing unchanged content is a no-op.
     Skipped when a later rotation already made another key current: that one writes them."""
-    if rotation.spec.keyMode == "inline" and _current_id(rotation.store.describe()) != rotation.token \
+    if rotation.spec.files_hold_keys and _current_id(rotation.store.describe()) != rotation.token \
             and rotation.store.get("current") != rotation.key:
         rotation.say(f"{rotation.label}: another rotation made a newer key current meanwhile; it re-writes "
                      "the targets, so this run leaves them alone")

@@ -159,7 +159,7 @@ def key_status(spec: StackSpec, provider: str, project_dir: Path, now: datetime,
     try:
         description = store.describe()
     except SecretNotFoundError as error:
-        state: KeyState = "not-stored" if spec.keyMode == "reference" else "missing"
+        state: KeyState = "not-stored" if spec.files_reference_env else "missing"
         return KeyStatus(provider, store.name, None, None, None, state, str(error), base_url=url,
                          custom_base_url=custom)
     except KimiInfraError as error:
