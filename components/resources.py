@@ -92,9 +92,10 @@ class OpenClawConfigDeployment(pulumi.ComponentResource):
         super().__init__("kimi-infra:index:OpenClawConfigDeployment", name, None, opts)
         spec = args.spec
         # Rendered once, keys masked: the hash says when the bytes change, without holding a key.
-        self.render_hash = render_for_deploy(spec, args.project_dir, masked=True).sha256
+        self.render_hash = render_for_deploy(spec, args.project_dir, masked=True).content_hash
         key_versions = ({p.env_var: p.key_secret.versionId for p in args.providers}
                         if spec.files_hold_keys else {})
+        from kimi_infra.content_hash import PLAIN
         from kimi_infra.targets import open_stack_target
 
         self.targets = {
@@ -105,7 +106,7 @@ class OpenClawConfigDeployment(pulumi.ComponentResource):
                     "spec": spec.model_dump_json(exclude_none=True),
                     "projectDir": str(args.project_dir),
                     "target": target.model_dump(exclude_none=True),
-                    "location": open_stack_target(spec, target, args.project_dir).location,
+                    "location": open_stack_target(spec, target, args.project_dir, PLAIN).location,
                     "renderHash": self.render_hash,
                     "keyVersions": key_versions,
                 },

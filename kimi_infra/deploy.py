@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from kimi_infra.aws import reusing_clients
+from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.errors import KimiInfraError, in_file
 from kimi_infra.models import FileTargetSpec, S3TargetSpec, SsmTargetSpec, StackSpec, TargetSpec
 from kimi_infra.paths import check_distinct_paths, project_path, stack_file
@@ -18,15 +19,28 @@ from kimi_infra.secret import Secret
 
 
 def render_for_deploy(spec: StackSpec, project_dir: Path, *, masked: bool = False,
-                      known_keys: Mapping[str, Secret] | None = None) -> Rendered:
+                      known_keys: Mapping[str, Secret] | None = None,
+                      hasher: ContentHasher | None = None) -> Rendered:
     """The stack's config as deployed; inline keys come from the store (or are masked).
 
     `known_keys` are current keys the caller already holds (a rotation's new key), not re-read.
+    A config with keys is hashed with `hasher`, else with the stack's (see `content_hasher`).
     """
     with in_file(stack_file(spec.stack)):
         if not spec.files_hold_keys or masked:
             return render_masked(spec)
-        return render_stack(spec, current_keys(spec, project_dir, known_keys))
+        rendered = render_stack(spec, current_keys(spec, project_dir, known_keys))
+    return rendered.hashed_with(hasher or content_hasher(spec, project_dir))
+
+
+def content_hasher(spec: StackSpec, project_dir: Path) -> ContentHasher:
+    """How the stack's deployed configs are hashed: plain sha256 unless they hold keys (inline
+    mode); then HMAC keyed by the salt kept with the stack's store (made on first use)."""
+    from kimi_infra.stores import open_store
+
+    if not spec.files_hold_keys:
+        return PLAIN
+    return ContentHasher(open_store(spec, spec.providers[0], project_dir).token_salt())
 
 
 def current_keys(spec: StackSpec, project_dir: Path,
@@ -49,18 +63,21 @@ def current_keys(spec: StackSpec, project_dir: Path,
 
 @reusing_clients()
 def deploy_all(spec: StackSpec, project_dir: Path, progress: Callable[[str, str], None] | None = None,
-               known_keys: Mapping[str, Secret] | None = None) -> dict[str, str]:
+               known_keys: Mapping[str, Secret] | None = None,
+               hasher: ContentHasher | None = None) -> dict[str, str]:
     """Render once and write every target of the stack; returns target name -> outcome.
 
-    `known_keys`: current keys the caller already holds (see `render_for_deploy`).
+    `known_keys`: current keys the caller already holds (see `render_for_deploy`); `hasher`: the
+    stack's `content_hasher` when the caller already has it.
     """
     from kimi_infra.targets import open_stack_target
 
     check_distinct_paths(project_dir, spec, stack_file(spec.stack))
-    rendered = render_for_deploy(spec, project_dir, known_keys=known_keys)
+    hasher = hasher or content_hasher(spec, project_dir)
+    rendered = render_for_deploy(spec, project_dir, known_keys=known_keys, hasher=hasher)
     outcomes: dict[str, str] = {}
     for target_spec in spec.targets:
-        target = open_stack_target(spec, target_spec, project_dir)
+        target = open_stack_target(spec, target_spec, project_dir, hasher)
         outcomes[target_spec.name] = target.write(rendered)
         if progress:
             progress(target.location, outcomes[target_spec.name])

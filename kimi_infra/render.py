@@ -1,4 +1,4 @@
-"""OpenClaw config -> JSON5 text (byte-stable), its sha256, and parse-back.
+"""OpenClaw config -> JSON5 text (byte-stable), its content hash, and parse-back.
 
 The layout copies the seed: two-space indent, bare keys where JSON5 allows them, objects and
 lists of plain values on one line, everything else one item per line.
@@ -6,15 +6,15 @@ lists of plain values on one line, everything else one item per line.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from json.encoder import encode_basestring  # C-accelerated: quotes and escapes, keeps non-ASCII
 from typing import Any
 
 from kimi_infra.assemble import assemble
+from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.models import OpenClawConfig, StackSpec
 from kimi_infra.paths import stack_file
 from kimi_infra.secret import Secret
@@ -26,31 +26,29 @@ _INDENT = "  "
 
 @dataclass(frozen=True)
 class Rendered:
-    """A rendered config: its text, the sha256 of that text, and whether it holds a key."""
+    """A rendered config: its text, the content hash of that text, and whether it holds a key."""
 
     text: str
-    sha256: str
+    content_hash: str
     holds_secret: bool
 
     def __repr__(self) -> str:  # the text may hold a key: never show it
-        return f"Rendered(sha256={self.sha256[:12]}..., bytes={len(self.text)}, holds_secret={self.holds_secret})"
+        return (f"Rendered(content_hash={self.content_hash[:12]}..., bytes={len(self.text)}, "
+                f"holds_secret={self.holds_secret})")
+
+    def hashed_with(self, hasher: ContentHasher) -> Rendered:
+        """The same config, its hash taken with `hasher` (the stack's keyed one when it holds a key)."""
+        return replace(self, content_hash=hasher.of_text(self.text))
 
 
 def render(config: OpenClawConfig, header: str | None = None) -> Rendered:
-    """Render `config` as JSON5 text, preceded by `header` as a `//` comment line if given."""
+    """Render `config` as JSON5 text, preceded by `header` as a `//` comment line if given.
+
+    The hash is plain sha256; `render_for_deploy` rehashes a key-bearing config with the stack's salt.
+    """
     body = _value(config.model_dump(exclude_none=True), 0)
     text = (f"// {header}\n" if header else "") + body + "\n"
-    return Rendered(text=text, sha256=content_hash(text), holds_secret=config.env is not None)
-
-
-def content_hash(text: str) -> str:
-    """The sha256 hex digest of the UTF-8 text: what targets compare to skip a write."""
-    return sha256_hex(text.encode("utf-8"))
-
-
-def sha256_hex(data: bytes) -> str:
-    """The sha256 hex digest of deployed bytes (equals `content_hash` of their text)."""
-    return hashlib.sha256(data).hexdigest()
+    return Rendered(text=text, content_hash=PLAIN.of_text(text), holds_secret=config.env is not None)
 
 
 def parse(text: str) -> OpenClawConfig:

@@ -2,7 +2,9 @@
 
 Inputs are what decides the bytes: the hash of the config rendered with keys masked, the key
 version ids (inline mode only, since only there do the bytes hold a key), and the target's
-location. Inline keys are read from the store inside each method, so no key is ever an input.
+location. Inline keys are read from the store inside each method, so no key is ever an input,
+and the `contentHash` output of a config with keys is keyed with the store's salt (never a bare
+sha256 of key-bearing bytes in the state).
 
 What is deployed, not the state, is the truth: `read` (`pulumi refresh`) reports the target's
 live content hash, and `diff` (every preview and `up`) compares the target's live bytes with a
@@ -18,7 +20,8 @@ from typing import Any
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
-from kimi_infra.deploy import render_for_deploy
+from kimi_infra.content_hash import PLAIN, ContentHasher
+from kimi_infra.deploy import content_hasher, render_for_deploy
 from kimi_infra.models import StackSpec
 
 # Inputs that decide the deployed bytes; a change updates the target in place.
@@ -27,7 +30,7 @@ CONTENT_INPUTS = ("renderHash", "keyVersions")
 LOCATION_INPUTS = ("target", "location")
 
 
-def open_deploy_target(props: dict[str, Any], spec: StackSpec):
+def open_deploy_target(props: dict[str, Any], spec: StackSpec, hasher: ContentHasher):
     """The target named by the resource's own `target` input (not looked up in the spec, which
     no longer lists a target that is being deleted)."""
     from pydantic import TypeAdapter
@@ -36,7 +39,7 @@ def open_deploy_target(props: dict[str, Any], spec: StackSpec):
     from kimi_infra.targets import open_stack_target
 
     target_spec = TypeAdapter(TargetSpec).validate_python(props["target"])
-    return open_stack_target(spec, target_spec, Path(props["projectDir"]))
+    return open_stack_target(spec, target_spec, Path(props["projectDir"]), hasher)
 
 
 class ConfigTargetProvider(ResourceProvider):
@@ -48,10 +51,11 @@ class ConfigTargetProvider(ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The target's live content hash; a target that is gone is gone (`up` writes it again)."""
-        deployed = open_deploy_target(props, _spec(props)).read()
+        spec = _spec(props)
+        deployed = open_deploy_target(props, spec, content_hasher(spec, Path(props["projectDir"]))).read()
         if deployed is None:
             return ReadResult(id_="", outs={})
-        return ReadResult(id_=id_, outs={**props, "contentHash": deployed.sha256})
+        return ReadResult(id_=id_, outs={**props, "contentHash": deployed.content_hash})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """A changed location replaces; changed content inputs, or live bytes that are not what a
@@ -68,19 +72,24 @@ class ConfigTargetProvider(ResourceProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Remove the deployed file/object/parameter. Already gone is fine."""
-        open_deploy_target(props, _spec(props)).delete()
+        open_deploy_target(props, _spec(props), PLAIN).delete()  # compares nothing: no salt needed
 
     def _deploy(self, props: dict[str, Any]) -> dict[str, Any]:
-        spec = _spec(props)
-        rendered = render_for_deploy(spec, Path(props["projectDir"]))
-        outcome = open_deploy_target(props, spec).write(rendered)
-        return {**props, "contentHash": rendered.sha256, "outcome": outcome}
+        target, rendered = self._target_and_render(props)
+        outcome = target.write(rendered)
+        return {**props, "contentHash": rendered.content_hash, "outcome": outcome}
 
     def _is_deployed(self, props: dict[str, Any]) -> bool:
         from kimi_infra.targets.base import is_current
 
-        spec = _spec(props)
-        return is_current(open_deploy_target(props, spec).read(), render_for_deploy(spec, Path(props["projectDir"])))
+        target, rendered = self._target_and_render(props)
+        return is_current(target.read(), rendered)
+
+    def _target_and_render(self, props: dict[str, Any]) -> tuple[Any, Any]:
+        """The target and a fresh render, hashed alike."""
+        spec, project_dir = _spec(props), Path(props["projectDir"])
+        hasher = content_hasher(spec, project_dir)
+        return open_deploy_target(props, spec, hasher), render_for_deploy(spec, project_dir, hasher=hasher)
 
 
 def _spec(props: dict[str, Any]) -> StackSpec:

@@ -37,7 +37,9 @@ def render(project_dir: Path, stack: str, out: str | None) -> None:
     path = Path(out) if out else project_dir / "build" / stack / "openclaw.json5"
     check_distinct_paths(project_dir, loaded.spec, loaded.source, out=path)  # never over a kept file
     _write(path, rendered.text, 0o600 if rendered.holds_secret else 0o644)
-    click.echo(f"wrote {display_path(path)} ({len(rendered.text)} bytes, sha256 {rendered.sha256[:12]})")
+    # A key-bearing config gets no hash here: a plain sha256 of it could confirm a guessed key.
+    summary = "holds keys, mode 0600" if rendered.holds_secret else f"sha256 {rendered.content_hash[:12]}"
+    click.echo(f"wrote {display_path(path)} ({len(rendered.text)} bytes, {summary})")
 
 
 def _write(path: Path, text: str, mode: int) -> None:

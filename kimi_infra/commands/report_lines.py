@@ -17,7 +17,8 @@ SHORT_HASH = 12
 
 def status_lines(report: StackStatus) -> list[str]:
     """One line per target, one per key, then the verdict."""
-    lines = [f"target {t.name}  {shown(t.location)}  {_target_state(t)}" for t in report.targets]
+    lines = [f"target {t.name}  {shown(t.location)}  {_target_state(t, report.hash_algorithm)}"
+             for t in report.targets]
     lines += [_key_line(k) for k in report.keys]
     lines += [f"endpoint {k.provider}  {k.base_url}  ({'kimi-infra:baseUrls' if k.custom_base_url else 'catalog'})"
               for k in report.keys]
@@ -25,19 +26,19 @@ def status_lines(report: StackStatus) -> list[str]:
     return lines
 
 
-def _target_state(target: TargetStatus) -> str:
+def _target_state(target: TargetStatus, algorithm: str) -> str:
     if target.state in ("error", "unknown"):
         return click.style(f"{target.state}: {target.error}", fg="red")
-    rendered = (target.rendered_sha256 or "")[:SHORT_HASH]
-    deployed = target.deployed_sha256
+    rendered = (target.rendered_hash or "")[:SHORT_HASH]
+    deployed = target.deployed_hash
     if target.state == "missing" or deployed is None:  # nothing deployed is what "missing" means
         return click.style(f"missing (rendered {rendered}...)", fg="red")
-    if target.state == "drifted" and deployed == target.rendered_sha256:
+    if target.state == "drifted" and deployed == target.rendered_hash:
         return click.style("drifted (same content, but it holds a key and is not protected)", fg="yellow")
     if target.state == "drifted":
         return click.style(f"drifted (deployed {deployed[:SHORT_HASH]}..., rendered {rendered}...)", fg="yellow")
     revision = f"  revision {target.revision}" if target.revision else ""
-    return click.style("in sync", fg="green") + f"  sha256 {rendered}{revision}"
+    return click.style("in sync", fg="green") + f"  {algorithm} {rendered}{revision}"
 
 
 def _key_line(key: KeyStatus) -> str:
@@ -71,13 +72,14 @@ def history_lines(target_history: TargetHistory) -> list[str]:
     head = f"target {target_history.name}  {shown(target_history.location)}"
     if not target_history.revisions:
         return [f"{head}  no revisions recorded"]
-    return [f"{head}  revision {r.revision}  {iso_time(r.time) or 'time unknown'}  sha256 {_short(r.sha256)}"
+    algorithm = target_history.hash_algorithm
+    return [f"{head}  revision {r.revision}  {iso_time(r.time) or 'time unknown'}  {algorithm} {_short(r.content_hash)}"
             for r in target_history.revisions]
 
 
-def _short(sha256: str | None) -> str:
+def _short(content_hash: str | None) -> str:
     # S3 knows the hash only from the metadata we write, so a version written by hand has none.
-    return sha256[:SHORT_HASH] if sha256 else "unknown (not written by kimi-infra)"
+    return content_hash[:SHORT_HASH] if content_hash else "unknown (not written by kimi-infra)"
 
 
 def shown(location: str) -> str:

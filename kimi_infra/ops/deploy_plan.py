@@ -23,6 +23,7 @@ from kimi_infra.secret import Secret
 
 Action = Literal["create", "update", "unchanged"]
 RECORD_FILE = "deployed.json"
+_OLD_HASH_FIELD = "sha256"  # the record's name for the content hash in kimi-infra 0.2.0
 
 # A key in the env block (`MOONSHOT_API_KEY: "..."`, quoted or bare name) or a literal apiKey that
 # is not a `${VAR}` reference: the value is replaced before any text is shown.
@@ -49,14 +50,14 @@ class TargetPlan:
     action: Action
     drift: bool
     holds_keys: bool
-    deployed_sha256: str | None
-    rendered_sha256: str
+    deployed_hash: str | None
+    rendered_hash: str
     diff: str
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "location": self.location, "action": self.action, "drift": self.drift,
-                "holdsKeys": self.holds_keys, "deployedSha256": self.deployed_sha256,
-                "renderedSha256": self.rendered_sha256, "diff": self.diff}
+                "holdsKeys": self.holds_keys, "deployedSha256": self.deployed_hash,
+                "renderedSha256": self.rendered_hash, "diff": self.diff}
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class DeployPlan:
 
     stack: str
     rendered: Rendered
+    hash_algorithm: str
     targets: tuple[TargetPlan, ...]
     orphans: tuple[Orphan, ...]
     outcomes: dict[str, str] = field(default_factory=dict)
@@ -94,7 +96,8 @@ class DeployPlan:
 
     def to_json(self, *, applied: bool, pruned: list[str] | None = None) -> dict[str, Any]:
         document: dict[str, Any] = {
-            "stack": self.stack, "applied": applied, "renderedSha256": self.rendered.sha256,
+            "stack": self.stack, "applied": applied, "hashAlgorithm": self.hash_algorithm,
+            "renderedSha256": self.rendered.content_hash,
             "targets": [t.to_json() for t in self.targets],
             "removedFromStack": [dict(o.to_json(), pruned=o.name in (pruned or [])) for o in self.orphans],
         }
@@ -105,19 +108,20 @@ class DeployPlan:
 
 def plan_deploy(spec: StackSpec, project_dir: Path, known_keys: Mapping[str, Secret] | None = None) -> DeployPlan:
     """Read every target (and the record of our last deploy) and compare with the render; writes nothing."""
-    from kimi_infra.deploy import render_for_deploy
+    from kimi_infra.deploy import content_hasher, render_for_deploy
     from kimi_infra.render import render_masked
     from kimi_infra.targets import open_stack_target
 
-    rendered = render_for_deploy(spec, project_dir, known_keys=known_keys)
+    hasher = content_hasher(spec, project_dir)
+    rendered = render_for_deploy(spec, project_dir, known_keys=known_keys, hasher=hasher)
     shown = render_masked(spec).text
     record = read_record(project_dir, spec.stack)
-    targets = [open_stack_target(spec, target_spec, project_dir) for target_spec in spec.targets]
+    targets = [open_stack_target(spec, target_spec, project_dir, hasher) for target_spec in spec.targets]
     plans = tuple(_target_plan(target, rendered, shown, record.get(target.location)) for target in targets)
     locations = {target.location for target in targets}
     orphans = tuple(Orphan(entry["name"], location, bool(entry.get("holdsKeys")), entry["spec"])
                     for location, entry in sorted(record.items()) if location not in locations)
-    return DeployPlan(spec.stack, rendered, plans, orphans)
+    return DeployPlan(spec.stack, rendered, hasher.algorithm, plans, orphans)
 
 
 def _target_plan(target: Any, rendered: Rendered, shown: str, last: dict | None) -> TargetPlan:
@@ -125,13 +129,13 @@ def _target_plan(target: Any, rendered: Rendered, shown: str, last: dict | None)
 
     text = target.read_text()
     deployed = target.read() if text is not None else None
-    deployed_sha = deployed.sha256 if deployed else None
+    deployed_hash = deployed.content_hash if deployed else None
     action: Action = "create" if text is None else "unchanged" if is_current(deployed, rendered) else "update"
-    drift = last is not None and deployed_sha != last.get("sha256")
+    drift = last is not None and deployed_hash != recorded_hash(last)
     before = "" if text is None else mask_keys(text)
     diff = "" if action == "unchanged" else unified_diff(target.name, before, shown)
-    return TargetPlan(target.name, target.location, action, drift, rendered.holds_secret, deployed_sha,
-                      rendered.sha256, diff)
+    return TargetPlan(target.name, target.location, action, drift, rendered.holds_secret, deployed_hash,
+                      rendered.content_hash, diff)
 
 
 def unified_diff(name: str, before: str, after: str, after_label: str = "rendered") -> str:
@@ -156,32 +160,40 @@ def apply_plan(plan: DeployPlan, spec: StackSpec, project_dir: Path, *, prune: b
     kept = {o.location: _entry(o.name, o.spec, o.holds_keys) for o in plan.orphans if o.name not in pruned}
     for target_spec, target_plan in zip(spec.targets, plan.targets, strict=True):
         kept[target_plan.location] = _entry(target_spec.name, target_spec.model_dump(exclude_none=True),
-                                            plan.rendered.holds_secret, plan.rendered.sha256)
+                                            plan.rendered.holds_secret, plan.rendered.content_hash)
     write_record(project_dir, spec.stack, kept)
     return pruned
 
 
-def record_deployed(project_dir: Path, stack: str, location: str, sha256: str) -> None:
-    """Note that `location` now holds `sha256` by our hand (a redeploy), so it is not drift later."""
+def record_deployed(project_dir: Path, stack: str, location: str, content_hash: str) -> None:
+    """Note that `location` now holds `content_hash` by our hand (a redeploy), so it is not drift later."""
     record = read_record(project_dir, stack)
     if location in record:
-        record[location]["sha256"] = sha256
+        record[location].pop(_OLD_HASH_FIELD, None)
+        record[location]["contentHash"] = content_hash
         write_record(project_dir, stack, record)
 
 
 def _remove(orphan: Orphan, spec: StackSpec, project_dir: Path, progress: Callable[[str, str], None] | None) -> None:
     from pydantic import TypeAdapter
 
+    from kimi_infra.content_hash import PLAIN
     from kimi_infra.targets import open_stack_target
 
-    target = open_stack_target(spec, TypeAdapter(TargetSpec).validate_python(orphan.spec), project_dir)
+    # Deleting compares nothing, so no hash (and no salt) is needed.
+    target = open_stack_target(spec, TypeAdapter(TargetSpec).validate_python(orphan.spec), project_dir, PLAIN)
     removed = target.delete()
     if progress:
         progress(orphan.location, "removed" if removed else "already gone")
 
 
-def _entry(name: str, spec: dict, holds_keys: bool, sha256: str | None = None) -> dict[str, Any]:
-    return {"name": name, "spec": spec, "holdsKeys": holds_keys, "sha256": sha256}
+def _entry(name: str, spec: dict, holds_keys: bool, content_hash: str | None = None) -> dict[str, Any]:
+    return {"name": name, "spec": spec, "holdsKeys": holds_keys, "contentHash": content_hash}
+
+
+def recorded_hash(entry: dict) -> str | None:
+    """The content hash a record entry says we deployed."""
+    return entry.get("contentHash", entry.get(_OLD_HASH_FIELD))
 
 
 def record_path(project_dir: Path, stack: str) -> Path:
@@ -190,7 +202,7 @@ def record_path(project_dir: Path, stack: str) -> Path:
 
 
 def read_record(project_dir: Path, stack: str) -> dict[str, dict]:
-    """Target location -> {name, spec, holdsKeys, sha256} of our last deploy; empty before the first."""
+    """Target location -> {name, spec, holdsKeys, contentHash} of our last deploy; empty before the first."""
     from kimi_infra.errors import KimiInfraError
 
     path = record_path(project_dir, stack)

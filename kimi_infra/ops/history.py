@@ -24,24 +24,27 @@ class TargetHistory:
     name: str
     location: str
     revisions: tuple[Revision, ...]
+    hash_algorithm: str  # of the revisions' content hashes
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "location": self.location,
-                "revisions": [{"revision": r.revision, "sha256": r.sha256, "time": iso_time(r.time)}
+        return {"name": self.name, "location": self.location, "hashAlgorithm": self.hash_algorithm,
+                "revisions": [{"revision": r.revision, "sha256": r.content_hash, "time": iso_time(r.time)}
                               for r in self.revisions]}
 
 
 def stack_history(spec: StackSpec, project_dir: Path, target_name: str | None = None,
                   progress: Callable[[str], None] | None = None) -> list[TargetHistory]:
     """The history of every target of the stack, or of the one named `target_name`."""
+    from kimi_infra.deploy import content_hasher
     from kimi_infra.targets import open_stack_target
 
+    hasher = content_hasher(spec, project_dir)
     histories = []
     for target_spec in select_targets(spec, target_name):
-        target = open_stack_target(spec, target_spec, project_dir)
+        target = open_stack_target(spec, target_spec, project_dir, hasher)
         if progress:
             progress(f"reading history of {target.name} ({target.location})")
-        histories.append(TargetHistory(target.name, target.location, tuple(target.history())))
+        histories.append(TargetHistory(target.name, target.location, tuple(target.history()), hasher.algorithm))
     return histories
 
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kimi_infra.content_hash import ContentHasher
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.models import StackSpec
-from kimi_infra.render import Rendered, content_hash
+from kimi_infra.render import Rendered
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Redeploy:
     revision: str
     rendered: Rendered
     diff: str
+    hasher: ContentHasher
 
     @property
     def changes(self) -> bool:
@@ -31,26 +33,35 @@ class Redeploy:
 
     def to_json(self, *, applied: bool, outcome: str | None = None) -> dict[str, Any]:
         return {"stack": self.stack, "target": self.target.name, "location": self.target.location,
-                "revision": self.revision, "sha256": self.rendered.sha256, "diff": self.diff,
+                "revision": self.revision, "hashAlgorithm": self.hasher.algorithm,
+                "sha256": self.rendered.content_hash, "diff": self.diff,
                 "applied": applied, "outcome": outcome}
 
 
 def plan_redeploy(spec: StackSpec, project_dir: Path, target_name: str, revision: str) -> Redeploy:
     """Read the revision and the current content; KimiInfraError (nothing written) if there is no such revision."""
+    from kimi_infra.deploy import content_hasher
     from kimi_infra.ops.deploy_plan import mask_keys, unified_diff
     from kimi_infra.ops.history import select_targets
     from kimi_infra.targets import open_stack_target
 
-    target = open_stack_target(spec, select_targets(spec, target_name)[0], project_dir)
+    hasher = content_hasher(spec, project_dir)
+    target = open_stack_target(spec, select_targets(spec, target_name)[0], project_dir, hasher)
     text = target.revision_text(revision)
     if text is None:
         raise KimiInfraError(f"has no revision {revision!r} to put back", where=f"{target.name} ({target.location})",
                              fix=f"pick one from `kimi-infra history --stack {spec.stack} --target {target.name}` "
                              "(file targets keep hashes only: they cannot go back)")
     holds_keys = mask_keys(text) != text
+    if holds_keys and hasher.salt is None:
+        raise KimiInfraError(f"revision {revision} holds keys, but the stack's keyMode is {spec.keyMode}",
+                             where=f"{target.name} ({target.location})",
+                             fix="set kimi-infra:keyMode: inline in the stack file first, or pick a revision "
+                             "without keys")
     current = target.read_text() or ""
     diff = unified_diff(target.name, mask_keys(current), mask_keys(text), f"revision {revision}")
-    return Redeploy(spec.stack, target, revision, Rendered(text, content_hash(text), holds_keys), diff)
+    rendered = Rendered(text, hasher.of_text(text), holds_keys)
+    return Redeploy(spec.stack, target, revision, rendered, diff, hasher)
 
 
 def apply_redeploy(plan: Redeploy, project_dir: Path) -> str:
@@ -58,5 +69,5 @@ def apply_redeploy(plan: Redeploy, project_dir: Path) -> str:
     from kimi_infra.ops.deploy_plan import record_deployed
 
     outcome = plan.target.write(plan.rendered)
-    record_deployed(project_dir, plan.stack, plan.target.location, plan.rendered.sha256)
+    record_deployed(project_dir, plan.stack, plan.target.location, plan.rendered.content_hash)
     return outcome

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kimi_infra.catalog import provider as provider_info
+from kimi_infra.content_hash import ContentHasher
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.models import StackSpec
 from kimi_infra.ops.verify import VerifyError, get_models
@@ -72,6 +73,8 @@ class Rotation:
     other_keys: dict[str, Secret] = field(default_factory=dict)
     # The current version id read at the start: `promote` is a compare-and-set against it.
     expected_current: str | None = None
+    # The stack's salt when already read (for the token): inline re-writes hash with it, no re-read.
+    salt: bytes | None = field(default=None, repr=False)
 
     @property
     def label(self) -> str:
@@ -86,9 +89,9 @@ def rotate(spec: StackSpec, project_dir: Path, provider: str, key: Secret, *, ve
         state = store.describe()
         # Refused before the salt is made: a refusal writes nothing.
         others = _refuse_other_providers_key(spec, project_dir, provider, key)
-        token = rotation_token(provider, key, store.token_salt())
-        rotation = Rotation(spec, project_dir, provider, store, key, token, verify_url, say, other_keys=others,
-                            expected_current=_current_id(state))
+        salt = store.token_salt()
+        rotation = Rotation(spec, project_dir, provider, store, key, rotation_token(provider, key, salt), verify_url,
+                            say, other_keys=others, expected_current=_current_id(state), salt=salt)
         _require_no_other_rotation(rotation, state)
         if _already_current(rotation, state):
             say(f"{rotation.label}: the key is already current; nothing to rotate")
@@ -190,13 +193,14 @@ def write(rotation: Rotation, state: SecretDescription) -> None:
         return
     # The promoted key is current now: pass it rather than read it back from the store.
     write_targets(rotation.spec, rotation.project_dir, rotation.provider, rotation.say,
-                  known_keys={**rotation.other_keys, rotation.provider: rotation.key})
+                  known_keys={**rotation.other_keys, rotation.provider: rotation.key}, salt=rotation.salt)
 
 
 def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progress,
-                  known_keys: dict[str, Secret] | None = None) -> None:
+                  known_keys: dict[str, Secret] | None = None, salt: bytes | None = None) -> None:
     """Inline: re-render from the current keys and write every target. Reference and
-    secretref: no target holds a key, so nothing is written; say what the gateway needs."""
+    secretref: no target holds a key, so nothing is written; say what the gateway needs.
+    `salt`: the stack's salt when the caller has read it already."""
     from kimi_infra.deploy import deploy_all
 
     label = _label(spec, provider)
@@ -211,7 +215,7 @@ def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progre
         return
     try:
         deploy_all(spec, project_dir, lambda location, outcome: say(f"{label}: {location}: {outcome}"),
-                   known_keys=known_keys)
+                   known_keys=known_keys, hasher=ContentHasher(salt) if salt else None)
     except KimiInfraError as error:
         raise RotationError(f"the key changed but not every target was written: {error} "
                             f"(then run `{_resume_command(spec.stack, provider)}` to finish)", where=label) from None

@@ -2,7 +2,8 @@
 
 Plain Python over targets and stores; it prints nothing (the CLI formats). Rendering in inline
 mode uses the store's current keys, so a rotated key whose targets were not rewritten shows as
-drift. Only hashes, version ids and dates leave this module, never a key.
+drift. Only content hashes (keyed when the config holds a key), version ids and dates leave
+this module, never a key.
 
 A failure to read one target or one key is that item's `error` state with a one-line message,
 never an exception: the report is always whole, so `status --json` always prints a document.
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.models import StackSpec, TargetSpec
 from kimi_infra.render import Rendered
@@ -38,15 +40,15 @@ class TargetStatus:
     name: str
     location: str
     state: TargetState
-    deployed_sha256: str | None
-    rendered_sha256: str | None  # None when the config could not be rendered (state `unknown`)
+    deployed_hash: str | None
+    rendered_hash: str | None  # None when the config could not be rendered (state `unknown`)
     revision: str | None
     protected: bool | None
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "location": self.location, "state": self.state,
-                "deployedSha256": self.deployed_sha256, "renderedSha256": self.rendered_sha256,
+                "deployedSha256": self.deployed_hash, "renderedSha256": self.rendered_hash,
                 "revision": self.revision, "protected": self.protected, "error": self.error}
 
 
@@ -84,6 +86,7 @@ class StackStatus:
     stack: str
     targets: tuple[TargetStatus, ...]
     keys: tuple[KeyStatus, ...]
+    hash_algorithm: str = PLAIN.algorithm  # of every content hash in the report
 
     @property
     def in_sync(self) -> bool:
@@ -105,6 +108,7 @@ class StackStatus:
 
     def to_json(self) -> dict[str, Any]:
         return {"stack": self.stack, "inSync": self.in_sync, "exitCode": self.exit_code,
+                "hashAlgorithm": self.hash_algorithm,
                 "targets": [t.to_json() for t in self.targets], "keys": [k.to_json() for k in self.keys]}
 
 
@@ -112,38 +116,41 @@ def stack_status(spec: StackSpec, project_dir: Path, progress: Progress | None =
                  now: datetime | None = None) -> StackStatus:
     """Read every target and every enabled provider's secret; a failed read is an `error` item."""
     from kimi_infra.assemble import enabled_providers
-    from kimi_infra.deploy import render_for_deploy
+    from kimi_infra.deploy import content_hasher, render_for_deploy
 
     report = progress or (lambda _: None)
     moment = now or datetime.now(UTC)
     keys = tuple(key_status(spec, info.name, project_dir, moment, report) for info in enabled_providers(spec))
+    hasher = PLAIN
     try:
-        rendered: Rendered | str = render_for_deploy(spec, project_dir)
-    except KimiInfraError as error:  # inline mode without a readable current key: nothing to compare with
+        hasher = content_hasher(spec, project_dir)
+        rendered: Rendered | str = render_for_deploy(spec, project_dir, hasher=hasher)
+    except KimiInfraError as error:  # inline mode without a readable store: nothing to compare with
         rendered = f"cannot render the config to compare: {error}"
-    targets = tuple(target_status(spec, target_spec, project_dir, rendered, report) for target_spec in spec.targets)
-    return StackStatus(spec.stack, targets, keys)
+    targets = tuple(target_status(spec, target_spec, project_dir, rendered, hasher, report)
+                    for target_spec in spec.targets)
+    return StackStatus(spec.stack, targets, keys, hasher.algorithm)
 
 
 def target_status(spec: StackSpec, target_spec: TargetSpec, project_dir: Path, rendered: Rendered | str,
-                  progress: Progress) -> TargetStatus:
+                  hasher: ContentHasher, progress: Progress) -> TargetStatus:
     """Compare what the target holds now (the hash of its real bytes) with `rendered` (or, when
     that is a message, say why no comparison was possible)."""
     from kimi_infra.targets import open_stack_target
     from kimi_infra.targets.base import is_current
 
-    target = open_stack_target(spec, target_spec, project_dir)
+    target = open_stack_target(spec, target_spec, project_dir, hasher)
     progress(f"checking {target.name} ({target.location})")
     if isinstance(rendered, str):
         return TargetStatus(target.name, target.location, "unknown", None, None, None, None, rendered)
     try:
         deployed = target.read()
     except KimiInfraError as error:
-        return TargetStatus(target.name, target.location, "error", None, rendered.sha256, None, None, str(error))
+        return TargetStatus(target.name, target.location, "error", None, rendered.content_hash, None, None, str(error))
     if deployed is None:
-        return TargetStatus(target.name, target.location, "missing", None, rendered.sha256, None, None)
+        return TargetStatus(target.name, target.location, "missing", None, rendered.content_hash, None, None)
     state: TargetState = "in-sync" if is_current(deployed, rendered) else "drifted"
-    return TargetStatus(target.name, target.location, state, deployed.sha256, rendered.sha256,
+    return TargetStatus(target.name, target.location, state, deployed.content_hash, rendered.content_hash,
                         deployed.revision, deployed.protected)
 
 

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol
 
 from kimi_infra import aws
+from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.render import Rendered
 
@@ -34,13 +35,13 @@ class ConflictError(TargetError):
 
 @dataclass(frozen=True)
 class Deployed:
-    """What is at the target now: the sha256 of its actual bytes and the store's revision.
+    """What is at the target now: the content hash of its actual bytes and the store's revision.
 
     `protected` says whether the target is fit to hold a key: file mode without group/other
     access, S3 SSE-KMS, SSM SecureString.
     """
 
-    sha256: str
+    content_hash: str
     revision: str | None
     modified: datetime | None
     protected: bool = False
@@ -51,7 +52,7 @@ class Revision:
     """One deployed revision, for `history`."""
 
     revision: str
-    sha256: str | None  # None when the store cannot tell (e.g. an S3 version we did not write)
+    content_hash: str | None  # None when the store cannot tell (e.g. an S3 version we did not write)
     time: datetime | None
 
 
@@ -89,14 +90,15 @@ class Target(Protocol):
 
 @dataclass(frozen=True, kw_only=True)
 class AwsTarget:
-    """What the AWS targets share: their name, region (the partition follows from it) and KMS key
-    for secret content (None: the account's AWS-managed key). Plain data only, so a target pickles
-    into a Pulumi dynamic provider; a client is made per call."""
+    """What the AWS targets share: their name, region (the partition follows from it), KMS key
+    for secret content (None: the account's AWS-managed key) and content hasher. Plain data
+    only; a client is made per call."""
 
     service: ClassVar[str]
     name: str
     region: str
     kms_key_id: str | None = None
+    hasher: ContentHasher = PLAIN
 
     def _client(self) -> Any:
         return aws.client(self.service, self.region)
@@ -108,7 +110,7 @@ def is_current(deployed: Deployed | None, rendered: Rendered) -> bool:
     Protection counts one way only: content without a key may stay in a protected place, so an
     unchanged config never loses protection it has.
     """
-    if deployed is None or deployed.sha256 != rendered.sha256:
+    if deployed is None or deployed.content_hash != rendered.content_hash:
         return False
     return deployed.protected or not rendered.holds_secret
 
@@ -125,9 +127,9 @@ def conflict(location: str) -> ConflictError:
 
 
 def log_outcome(location: str, outcome: WriteOutcome, rendered: Rendered) -> None:
-    """Log a write by hash and size only: the text may hold a key."""
+    """Log a write by content hash and size only: the text may hold a key."""
     level = logging.INFO if outcome == "written" else logging.DEBUG
-    log.log(level, "%s: %s (sha256 %s, %d bytes)", location, outcome, rendered.sha256[:12], len(rendered.text))
+    log.log(level, "%s: %s (hash %s, %d bytes)", location, outcome, rendered.content_hash[:12], len(rendered.text))
 
 
 def log_deleted(location: str) -> None:

@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from kimi_infra.atomic import write_atomic
-from kimi_infra.render import Rendered, sha256_hex
+from kimi_infra.content_hash import PLAIN, ContentHasher
+from kimi_infra.render import Rendered
 from kimi_infra.targets.base import (
     Deployed,
     Revision,
@@ -28,11 +29,12 @@ PUBLIC_MODE = 0o644
 @dataclass(frozen=True)
 class LocalFileTarget:
     """A file at `path`. With `history_path`, each real write appends
-    `{"revision", "sha256", "time"}` there; revisions count 1, 2, 3, ..."""
+    `{"revision", "contentHash", "time"}` there; revisions count 1, 2, 3, ..."""
 
     name: str
     path: Path
     history_path: Path | None = None
+    hasher: ContentHasher = PLAIN
 
     @property
     def location(self) -> str:
@@ -48,11 +50,11 @@ class LocalFileTarget:
             return None
         except OSError as error:
             raise _os_failure(self.location, "read", error) from None
-        sha256 = sha256_hex(data)
+        content_hash = self.hasher.of_bytes(data)
         last = self._last_record()
         return Deployed(
-            sha256=sha256,
-            revision=last.revision if last and last.sha256 == sha256 else None,
+            content_hash=content_hash,
+            revision=last.revision if last and last.content_hash == content_hash else None,
             modified=datetime.fromtimestamp(status.st_mtime, UTC),
             protected=stat.S_IMODE(status.st_mode) & 0o077 == 0,
         )
@@ -74,11 +76,11 @@ class LocalFileTarget:
         if is_current(deployed, rendered):
             log_outcome(self.location, "unchanged", rendered)
             return "unchanged"
-        if deployed is not None and deployed.sha256 == rendered.sha256:
+        if deployed is not None and deployed.content_hash == rendered.content_hash:
             self._protect()
         else:
             self._replace(rendered)
-            self._record(rendered.sha256)
+            self._record(rendered.content_hash)
         log_outcome(self.location, "written", rendered)
         return "written"
 
@@ -115,10 +117,10 @@ class LocalFileTarget:
         except OSError as error:
             raise _os_failure(self.location, "chmod 0600", error) from None
 
-    def _record(self, sha256: str) -> None:
+    def _record(self, content_hash: str) -> None:
         if self.history_path is None:
             return
-        entry = {"revision": str(len(self._records()) + 1), "sha256": sha256,
+        entry = {"revision": str(len(self._records()) + 1), "contentHash": content_hash,
                  "time": datetime.now(UTC).isoformat()}
         try:
             self.history_path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,7 +151,9 @@ class LocalFileTarget:
 def _parse_record(path: Path, number: int, line: str) -> Revision:
     try:
         entry = json.loads(line)
-        return Revision(revision=str(entry["revision"]), sha256=entry["sha256"],
+        # "sha256": the field's name before content hashes could be keyed (kimi-infra 0.2.0).
+        content_hash = entry["contentHash"] if "contentHash" in entry else entry["sha256"]
+        return Revision(revision=str(entry["revision"]), content_hash=content_hash,
                         time=datetime.fromisoformat(entry["time"]))
     except (ValueError, TypeError, KeyError):
         raise failure(str(path), "read", f"line {number} is not a history record",

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
-from kimi_infra.render import Rendered, sha256_hex
+from kimi_infra.render import Rendered
 from kimi_infra.targets.base import (
     AwsTarget,
     Deployed,
@@ -26,7 +26,7 @@ from kimi_infra.targets.base import (
     log_outcome,
 )
 
-HASH_METADATA = "kimi-infra-sha256"  # sent as x-amz-meta-kimi-infra-sha256
+HASH_METADATA = "kimi-infra-content-hash"  # sent as x-amz-meta-kimi-infra-content-hash
 HISTORY_LIMIT = 50  # history() heads each version once; this bounds the calls
 CONTENT_TYPE = "application/json5"
 
@@ -120,7 +120,7 @@ class S3Target(AwsTarget):
         except client.exceptions.NoSuchKey:
             return S3Snapshot(deployed=None, etag=None)
         deployed = Deployed(
-            sha256=sha256_hex(answer["Body"].read()),
+            content_hash=self.hasher.of_bytes(answer["Body"].read()),
             revision=_revision_id(answer.get("VersionId"), answer["ETag"]),
             modified=answer.get("LastModified"),
             protected=answer.get("ServerSideEncryption", "").startswith("aws:kms"),
@@ -143,7 +143,7 @@ class S3Target(AwsTarget):
         condition = {"IfMatch": based_on.etag} if based_on.etag else {"IfNoneMatch": "*"}
         try:
             client.put_object(Bucket=self.bucket, Key=self.key, Body=rendered.text.encode("utf-8"),
-                              ContentType=CONTENT_TYPE, Metadata={HASH_METADATA: rendered.sha256},
+                              ContentType=CONTENT_TYPE, Metadata={HASH_METADATA: rendered.content_hash},
                               **condition, **self._encryption(rendered))
         except client.exceptions.NoSuchKey:
             raise conflict(self.location) from None  # IfMatch on an object deleted since our read
@@ -172,7 +172,7 @@ class S3Target(AwsTarget):
         pinned = {} if version_id == "null" and version["IsLatest"] else {"VersionId": version_id}
         head = client.head_object(Bucket=self.bucket, Key=self.key, **pinned)
         return Revision(revision=_revision_id(version_id, version["ETag"]),
-                        sha256=head.get("Metadata", {}).get(HASH_METADATA),
+                        content_hash=head.get("Metadata", {}).get(HASH_METADATA),
                         time=version.get("LastModified"))
 
 

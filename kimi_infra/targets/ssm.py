@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from kimi_infra.render import Rendered, sha256_hex
+from kimi_infra.render import Rendered
 from kimi_infra.targets.base import (
     AwsTarget,
     Deployed,
@@ -92,7 +92,7 @@ class SsmParameterTarget(AwsTarget):
                 versions = [version for page in pages for version in page["Parameters"]]
             except client.exceptions.ParameterNotFound:
                 return []
-        return [Revision(revision=str(v["Version"]), sha256=sha256_hex(v["Value"].encode("utf-8")),
+        return [Revision(revision=str(v["Version"]), content_hash=self.hasher.of_text(v["Value"]),
                          time=v.get("LastModifiedDate")) for v in reversed(versions)]  # AWS lists oldest first
 
     def revision_text(self, revision: str) -> str | None:
@@ -112,7 +112,7 @@ class SsmParameterTarget(AwsTarget):
             parameter = client.get_parameter(Name=self.parameter, WithDecryption=True)["Parameter"]
         except client.exceptions.ParameterNotFound:
             return None
-        return Deployed(sha256=sha256_hex(parameter["Value"].encode("utf-8")), revision=str(parameter["Version"]),
+        return Deployed(content_hash=self.hasher.of_text(parameter["Value"]), revision=str(parameter["Version"]),
                         modified=parameter.get("LastModifiedDate"), protected=parameter["Type"] == "SecureString")
 
     def _put(self, client: Any, deployed: Deployed | None, rendered: Rendered, tier: str) -> None:

@@ -3,6 +3,7 @@ rotated with `kimi-infra rotate`; the next `pulumi up` repairs every target and 
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from pathlib import Path
 
@@ -52,6 +53,10 @@ def test_refresh_sees_edits_and_deletions_and_up_repairs_them(pulumi: PulumiCli,
     pulumi.up()
     expected = inline_render(pulumi.project, "inline", CANARY_KEY)
     assert_targets_are(pulumi, "inline", expected)
+    # Issue 13: the state's contentHash of key-bearing bytes is keyed, never their bare sha256.
+    bare = hashlib.sha256(expected.encode()).hexdigest()
+    assert bare[:12] not in pulumi.run("stack", "export").stdout
+    assert all(len(h) == 64 and h != bare for h in pulumi.outputs()["contentHashes"].values())
 
     boto3.client("s3").put_object(Bucket="kimi-infra-staging-config", Key="inline/openclaw.json5", Body=b"{}")
     (pulumi.project / "out" / "openclaw.json5").unlink()

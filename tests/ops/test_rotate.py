@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from kimi_infra.catalog import PROVIDERS
+from kimi_infra.content_hash import PLAIN
+from kimi_infra.deploy import content_hasher
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.models import StackSpec
 from kimi_infra.ops import rotate as rot
@@ -52,7 +54,8 @@ def labels(spec: StackSpec, project: Path, provider: str = "moonshot") -> list[t
 
 
 def revisions(spec: StackSpec, project: Path) -> list:
-    return [open_stack_target(spec, target, project).read() for target in spec.targets]
+    hasher = content_hasher(spec, project)
+    return [open_stack_target(spec, target, project, hasher).read() for target in spec.targets]
 
 
 def key_file(folder: Path, key: str, mode: int = 0o600) -> Path:
@@ -106,7 +109,7 @@ def test_rotate_rewrites_every_inline_target(aws, fake, tmp_path, stack):
     assert f"verified against {fake.base_url('moonshot')} (HTTP 200)" in progress
     assert f"{stack}/moonshot: promoted" in progress
     for target in spec.targets:
-        assert f"{open_stack_target(spec, target, project).location}: written" in progress
+        assert f"{open_stack_target(spec, target, project, PLAIN).location}: written" in progress
     assert result.stdout == ""
 
 
@@ -150,7 +153,8 @@ def test_a_rotation_costs_at_most_9_secrets_manager_calls(aws, fake, tmp_path, a
 
     secrets_manager = [op for service, op, _ in aws_calls.calls if service == "secretsmanager"]
     rerendered = len(spec.providers) if mode == "inline" else 0  # deploy_all reads each current key again
-    # 8 for the rotation itself, +1 to read the store's token salt (issue 13: keyed version ids)
+    # 8 for the rotation itself, +1 to read the store's salt (issue 13: keyed version ids and, reused
+    # for the inline re-write, keyed content hashes)
     assert len(secrets_manager) <= 9 + rerendered, secrets_manager
     target_calls = [op for service, op, _ in aws_calls.calls if service != "secretsmanager"]
     assert [op for op in target_calls if op.startswith("Put")] == ["PutObject"] * target_writes

@@ -41,7 +41,7 @@ def test_status_is_0_after_a_deploy(aws, project: Path):
     deploy(project, "prod")
     result = status(project, "prod")
     assert result.returncode == 0, result.stderr
-    sha = render_for_deploy(load_stack(project, "prod").spec, project).sha256[:12]
+    sha = render_for_deploy(load_stack(project, "prod").spec, project).content_hash[:12]
     assert line_of(result.stdout, "target config-bucket").startswith(
         f"target config-bucket  {PROD_BUCKET}  in sync  sha256 {sha}  revision ")
     assert line_of(result.stdout, "target config-parameter") == (

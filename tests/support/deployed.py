@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 
+from kimi_infra.content_hash import PLAIN
 from kimi_infra.models import FileTargetSpec, LocalStoreSpec, S3TargetSpec, StackSpec, TargetSpec
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
@@ -22,7 +23,7 @@ def stack_spec(project: Path, stack: str) -> StackSpec:
 def deployed_text(project: Path, spec: StackSpec, target: TargetSpec) -> str | None:
     """The target's bytes as text, or None when nothing is deployed there."""
     if isinstance(target, FileTargetSpec):
-        path = Path(open_stack_target(spec, target, project).location)
+        path = Path(open_stack_target(spec, target, project, PLAIN).location)
         return path.read_text() if path.exists() else None
     if isinstance(target, S3TargetSpec):
         s3 = boto3.client("s3", region_name=target.region)
@@ -73,7 +74,7 @@ def _secret_fingerprint(project: Path, spec: StackSpec, provider: str) -> Any:
 
 def _target_fingerprint(project: Path, spec: StackSpec, target: TargetSpec) -> Any:
     if isinstance(target, FileTargetSpec):
-        return _file_fingerprint(Path(open_stack_target(spec, target, project).location))
+        return _file_fingerprint(Path(open_stack_target(spec, target, project, PLAIN).location))
     if isinstance(target, S3TargetSpec):
         s3 = boto3.client("s3", region_name=target.region)
         listed = s3.list_object_versions(Bucket=target.bucket, Prefix=target.key)

@@ -30,7 +30,7 @@ def deploy(project: Path) -> str:
     """Write every target; returns the deployed config's sha256."""
     spec = load_stack(project, "lab").spec
     deploy_all(spec, project)
-    return render_for_deploy(spec, project).sha256
+    return render_for_deploy(spec, project).content_hash
 
 
 def history(project: Path, *args: str) -> subprocess.CompletedProcess:

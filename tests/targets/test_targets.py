@@ -23,8 +23,9 @@ import pytest
 from botocore.exceptions import ClientError
 from pydantic import TypeAdapter
 
+from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.models import StackSpec, TargetSpec
-from kimi_infra.render import Rendered, content_hash
+from kimi_infra.render import Rendered
 from kimi_infra.targets import ConflictError, LocalFileTarget, TargetError, open_stack_target, open_target
 from kimi_infra.targets import local_file as local_file_module
 from kimi_infra.targets.base import aws_errors
@@ -42,7 +43,7 @@ SECRET_TEXT = f'{{ env: {{ vars: {{ MOONSHOT_API_KEY: "{CANARY_KEY}" }} }} }}\n'
 
 
 def rendered(text: str, secret: bool = False) -> Rendered:
-    return Rendered(text=text, sha256=content_hash(text), holds_secret=secret)
+    return Rendered(text=text, content_hash=PLAIN.of_text(text), holds_secret=secret)
 
 
 def sized(size: int, tag: str = "config") -> str:
@@ -165,7 +166,7 @@ def test_ssm_write_counts(ssm_target, aws_calls):
     aws_calls.clear()
     assert ssm_target.write(rendered("two\n")) == "written"
     assert aws_calls.writes() == ["PutParameter"]
-    assert ssm_target.read().sha256 == content_hash("two\n")
+    assert ssm_target.read().content_hash == PLAIN.of_text("two\n")
 
 
 # --- acceptance 2: racing S3 writers ----------------------------------------------------------
@@ -183,9 +184,9 @@ def test_s3_racing_writers_one_wins_and_nothing_is_lost(bucket):
         second.conditional_write(theirs, seen_by_second)
 
     assert f"s3://{bucket}/{KEY}" in str(caught.value)
-    assert first.read().sha256 == ours.sha256  # the loser overwrote nothing
+    assert first.read().content_hash == ours.content_hash  # the loser overwrote nothing
     assert second.write(theirs) == "written"  # a fresh read deploys on top
-    assert [r.sha256 for r in first.history()] == [theirs.sha256, ours.sha256, base.sha256]
+    assert [r.content_hash for r in first.history()] == [theirs.content_hash, ours.content_hash, base.content_hash]
 
 
 def test_s3_racing_first_writers_use_if_none_match(bucket):
@@ -196,7 +197,7 @@ def test_s3_racing_first_writers_use_if_none_match(bucket):
     first.conditional_write(rendered("ours\n"), seen_by_first)
     with pytest.raises(ConflictError, match=f"s3://{bucket}/{KEY}"):
         second.conditional_write(rendered("theirs\n"), seen_by_second)
-    assert first.read().sha256 == content_hash("ours\n")
+    assert first.read().content_hash == PLAIN.of_text("ours\n")
 
 
 def test_s3_object_deleted_after_read_is_a_conflict(s3_target, admin):
@@ -227,7 +228,7 @@ def test_failed_local_write_keeps_previous_file(file_target, monkeypatch, failin
     message = str(caught.value)
     assert message.startswith(f"{file_target.path}: cannot write: Input/output error; fix: ")
     assert CANARY_KEY not in message
-    assert [r.sha256 for r in file_target.history()] == [content_hash("old\n")]  # failed write not recorded
+    assert [r.content_hash for r in file_target.history()] == [PLAIN.of_text("old\n")]  # failed write not recorded
 
 
 @pytest.mark.parametrize(("secret", "mode"), [(True, 0o600), (False, 0o644)])
@@ -260,14 +261,14 @@ def test_local_history_and_edits_behind_our_back(file_target):
         file_target.write(each)
 
     history = file_target.history()
-    assert [(r.revision, r.sha256) for r in history] == [("2", two.sha256), ("1", one.sha256)]
+    assert [(r.revision, r.content_hash) for r in history] == [("2", two.content_hash), ("1", one.content_hash)]
     assert history[0].time >= history[1].time
     lines = file_target.history_path.read_text().splitlines()
-    assert [set(json.loads(line)) for line in lines] == [{"revision", "sha256", "time"}] * 2
+    assert [set(json.loads(line)) for line in lines] == [{"revision", "contentHash", "time"}] * 2
     assert file_target.read().revision == "2"
 
     file_target.path.write_text("edited by hand\n")
-    assert file_target.read().sha256 == content_hash("edited by hand\n")
+    assert file_target.read().content_hash == PLAIN.of_text("edited by hand\n")
     assert file_target.read().revision is None
     assert file_target.write(two) == "written"
     assert file_target.read().revision == "3"
@@ -332,7 +333,7 @@ def test_ssm_keeps_advanced_tier_when_content_shrinks(ssm_target, admin):
     ssm_target.write(rendered(sized(6 * 1024)))
     ssm_target.write(rendered(sized(3 * 1024)))
     assert admin.parameter()["Tier"] == "Advanced"
-    assert ssm_target.read().sha256 == content_hash(sized(3 * 1024))
+    assert ssm_target.read().content_hash == PLAIN.of_text(sized(3 * 1024))
 
 
 # --- acceptance 5: secret content is protected ----------------------------------------------
@@ -344,7 +345,7 @@ def test_s3_secret_content_uses_sse_kms(s3_target, admin):
     head = admin.s3().head_object(Bucket=s3_target.bucket, Key=KEY)
     assert head["ServerSideEncryption"] == "aws:kms"
     assert head["SSEKMSKeyId"] == KMS_KEY
-    assert head["Metadata"][HASH_METADATA] == secret.sha256
+    assert head["Metadata"][HASH_METADATA] == secret.content_hash
     assert s3_target.read().protected is True
 
 
@@ -388,7 +389,7 @@ def test_ssm_securestring_stays_securestring(ssm_target, aws_calls, admin):
     assert ssm_target.write(rendered("public now\n")) == "written"
     assert "DeleteParameter" not in operations(aws_calls)
     assert admin.parameter()["Type"] == "SecureString"
-    assert ssm_target.read().sha256 == content_hash("public now\n")
+    assert ssm_target.read().content_hash == PLAIN.of_text("public now\n")
 
 
 def test_secret_never_reaches_logs_or_errors(aws, bucket, file_target, caplog, monkeypatch):
@@ -441,8 +442,9 @@ def test_s3_read_hashes_the_actual_bytes(s3_target, admin):
     ours = rendered("ours\n")
     s3_target.write(ours)
     # An edit behind our back, even one that copies our metadata, shows in read().
-    admin.s3().put_object(Bucket=s3_target.bucket, Key=KEY, Body=b"edited\n", Metadata={HASH_METADATA: ours.sha256})
-    assert s3_target.read().sha256 == hashlib.sha256(b"edited\n").hexdigest()
+    admin.s3().put_object(Bucket=s3_target.bucket, Key=KEY, Body=b"edited\n",
+                          Metadata={HASH_METADATA: ours.content_hash})
+    assert s3_target.read().content_hash == hashlib.sha256(b"edited\n").hexdigest()
     assert s3_target.write(ours) == "written"
 
 
@@ -456,7 +458,7 @@ def test_s3_history_of_a_versioned_bucket(s3_target, aws_calls, admin):
     history = s3_target.history()
 
     assert aws_calls.by_operation() == {"ListObjectVersions": 1, "HeadObject": 3}
-    assert [r.sha256 for r in history] == [c.sha256 for c in reversed(contents)]
+    assert [r.content_hash for r in history] == [c.content_hash for c in reversed(contents)]
     listed = admin.s3().list_object_versions(Bucket=s3_target.bucket, Prefix=KEY)["Versions"]
     assert [r.revision for r in history] == [v["VersionId"] for v in listed if v["Key"] == KEY]
     assert history[0].revision == s3_target.read().revision
@@ -467,7 +469,7 @@ def test_s3_history_of_an_unversioned_bucket_is_the_current_object(aws, admin):
     target.write(rendered("one\n"))
     target.write(rendered("two\n"))
     history = target.history()
-    assert [r.sha256 for r in history] == [content_hash("two\n")]
+    assert [r.content_hash for r in history] == [PLAIN.of_text("two\n")]
     assert history[0].revision == target.read().revision == target.snapshot().etag
 
 
@@ -476,7 +478,7 @@ def test_s3_delete_leaves_a_delete_marker(s3_target, aws_calls):
     s3_target.write(rendered("one\n"))
     assert s3_target.delete() is True
     assert s3_target.read() is None
-    assert [r.sha256 for r in s3_target.history()] == [content_hash("one\n")]  # the version survives
+    assert [r.content_hash for r in s3_target.history()] == [PLAIN.of_text("one\n")]  # the version survives
     aws_calls.clear()
     assert s3_target.delete() is False
     assert aws_calls.writes() == []
@@ -488,7 +490,7 @@ def test_ssm_history_pages_and_newest_first(ssm_target, admin):
         client.put_parameter(Name=PARAMETER, Value=f"v{n}\n", Type="String", Overwrite=True)
     history = ssm_target.history()
     assert [r.revision for r in history[:2]] == ["55", "54"] and len(history) == 55
-    assert history[0].sha256 == content_hash("v55\n") and history[-1].sha256 == content_hash("v1\n")
+    assert history[0].content_hash == PLAIN.of_text("v55\n") and history[-1].content_hash == PLAIN.of_text("v1\n")
     assert ssm_target.read().revision == "55"
 
 
@@ -584,7 +586,7 @@ def test_open_target_builds_each_kind(tmp_path):
 def test_open_stack_target_keeps_file_history_per_stack(tmp_path):
     stack = StackSpec.model_validate({"stack": "prod", "providers": ["moonshot"],
                                       "targets": [{"kind": "file", "path": "out.json5"}]})
-    target = open_stack_target(stack, stack.targets[0], tmp_path)
+    target = open_stack_target(stack, stack.targets[0], tmp_path, PLAIN)
     assert target.history_path == tmp_path / ".kimi-infra" / "prod" / "history" / "file.jsonl"
 
 
@@ -607,6 +609,6 @@ def test_targets_hold_plain_data_and_pickle_with_dill(bucket, file_target):
     for target in (file_target, S3Target(name="s3", bucket=bucket, key=KEY, region=REGION),
                    SsmParameterTarget(name="ssm", parameter=PARAMETER, region=REGION)):
         target.write(content)
-        assert all(isinstance(value, (str, Path, type(None))) for value in vars(target).values())
+        assert all(isinstance(value, (str, Path, ContentHasher, type(None))) for value in vars(target).values())
         clone = dill.loads(dill.dumps(target, recurse=True))
-        assert clone == target and clone.read().sha256 == content.sha256
+        assert clone == target and clone.read().content_hash == content.content_hash

@@ -117,7 +117,7 @@ def test_extra_models_aliases_and_primary():
 def test_same_input_same_bytes_and_hash():
     first = render_stack(spec())
     second = render_stack(spec())
-    assert first.text == second.text and first.sha256 == second.sha256
+    assert first.text == second.text and first.content_hash == second.content_hash
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod", "prod-cn"])

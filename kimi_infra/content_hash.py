@@ -1,0 +1,41 @@
+"""Content hashes: how kimi-infra tells what a target holds without printing or storing its text.
+
+A config without a key is hashed with plain sha256, so anyone can check a file with `sha256sum`.
+A config that holds a key (inline mode) is hashed with HMAC-SHA256 keyed by the stack store's
+random salt: its hash is published (Pulumi state, S3 metadata, history logs, `status --json`),
+and a bare sha256 would let whoever sees it confirm a guessed key offline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+
+_DOMAIN = b"kimi-infra content\0"  # keeps a content hash apart from a rotation token of the same salt
+
+
+@dataclass(frozen=True)
+class ContentHasher:
+    """Hashes deployed bytes: plain sha256 without a salt, HMAC-SHA256 keyed by `salt` with one."""
+
+    salt: bytes | None = field(default=None, repr=False)
+
+    @property
+    def algorithm(self) -> str:
+        """`sha256` or `hmac-sha256`: what `status`, `deploy` and `history` reports say they show."""
+        return "sha256" if self.salt is None else "hmac-sha256"
+
+    def of_bytes(self, data: bytes) -> str:
+        """The hex digest of `data`."""
+        if self.salt is None:
+            return hashlib.sha256(data).hexdigest()
+        return hmac.new(self.salt, _DOMAIN + data, hashlib.sha256).hexdigest()
+
+    def of_text(self, text: str) -> str:
+        """The hex digest of `text` as UTF-8 (what every target stores)."""
+        return self.of_bytes(text.encode("utf-8"))
+
+
+PLAIN = ContentHasher()
+"""The hasher for configs that hold no key."""
