@@ -2,7 +2,9 @@
 
 Also the rule that keeps kimi-infra's own files out of harm's way: a file target or
 `render --out` must never resolve (through symlinks or hard links) to a stack file, a store
-file or its locks, a history log, or another target's file.
+file or its locks, another target's file, or anything kimi-infra keeps in the state folder.
+The one place in the state folder a target may live is its own stack's folder, beside the dev
+store (where the dev stack's file target lives), under a name kimi-infra does not use.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
 STATE_DIR = ".kimi-infra"
 """Per-stack local state (dev secret store, file-target history), relative to the project."""
 STORE_SUFFIXES = ("", ".lock", ".rotation.lock")  # a local store file and the locks beside it
+DEPLOY_RECORD = "deployed.json"
+"""What `deploy` last wrote where, in the stack's state folder."""
 
 
 def stack_file(stack: str) -> str:
@@ -74,14 +78,14 @@ def check_distinct_paths(project_dir: Path, spec: StackSpec, source: str, out: P
             real = real_path(project_path(project_dir, target.path))
         except KimiInfraError as error:
             raise KimiInfraError(f"{source}: {field}: {error}") from None
-        _refuse_clash(source, field, real, kept)
+        _refuse_clash(source, field, real, kept, project_dir, spec.stack)
         if _same_file(real, seen):
             raise KimiInfraError(f"{source}: {field}: target {target.name!r} is the same file as target "
                                  f"{_same_file(real, seen)!r}; fix: give each file target its own path")
         seen[real] = target.name
     if out is not None:
         real = real_path(out)
-        _refuse_clash("--out", str(out), real, kept)
+        _refuse_clash("--out", str(out), real, kept, project_dir, spec.stack)
         if _same_file(real, seen):
             raise KimiInfraError(f"--out {out}: is the file of target {_same_file(real, seen)!r}, which `deploy` "
                                  "writes; fix: render to another path (or - for stdout)")
@@ -95,11 +99,13 @@ def _kept_files(project_dir: Path, spec: StackSpec) -> dict[Path, str]:
     return kept
 
 
-def _refuse_clash(source: str, field: str, real: Path, kept: dict[Path, str]) -> None:
-    what = _same_file(real, kept) or _state_file(real)
+def _refuse_clash(source: str, field: str, real: Path, kept: dict[Path, str], project_dir: Path,
+                  stack: str) -> None:
+    what = _same_file(real, kept) or _state_file(real, real_path(project_dir / STATE_DIR), stack)
     if what:
         raise KimiInfraError(f"{source}: {field}: resolves to {what}, which kimi-infra keeps; "
-                             "fix: point it at a file of its own (never a stack, store or history file)")
+                             "fix: point it at a file of its own (never a stack, store or history file, "
+                             f"nor anywhere in {STATE_DIR}/ but a new file in {STATE_DIR}/{stack}/)")
 
 
 def _same_file(real: Path, known: dict[Path, str]) -> str | None:
@@ -119,14 +125,18 @@ def _same_file(real: Path, known: dict[Path, str]) -> str | None:
     return None
 
 
-def _state_file(real: Path) -> str | None:
-    """A store file (any stack's default name) or anything in a history folder of the state folder."""
-    parts = real.parts
-    if STATE_DIR not in parts:
+def _state_file(real: Path, state_root: Path, stack: str) -> str | None:
+    """What `real` is when it lies in the state folder and is not a new file of `stack`'s own folder."""
+    if not real.is_relative_to(state_root):
         return None
-    below = parts[parts.index(STATE_DIR) + 1:]
-    if "history" in below[:-1]:
-        return "a history log of the state folder"
-    if below and below[-1].startswith("secrets.json"):
+    parts = real.relative_to(state_root).parts
+    name = parts[-1].lstrip(".") if parts else ""  # temp files are `.<name>.<random>.tmp`
+    if name.startswith("secrets.json"):
         return "a secret store file of the state folder"
+    if name.startswith(DEPLOY_RECORD):
+        return "the deploy record of the state folder"
+    if "history" in parts[:-1]:
+        return "a history log of the state folder"
+    if len(parts) != 2 or parts[0] != stack:
+        return f"a path of the state folder other than a file directly in {STATE_DIR}/{stack}/"
     return None

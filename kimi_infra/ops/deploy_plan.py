@@ -17,12 +17,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from kimi_infra.models import StackSpec, TargetSpec
-from kimi_infra.paths import state_dir
+from kimi_infra.paths import DEPLOY_RECORD, state_dir
 from kimi_infra.render import MASKED_KEY, Rendered
 from kimi_infra.secret import Secret
 
 Action = Literal["create", "update", "unchanged"]
-RECORD_FILE = "deployed.json"
 _OLD_HASH_FIELD = "sha256"  # the record's name for the content hash in kimi-infra 0.2.0
 
 # A key in the env block (`MOONSHOT_API_KEY: "..."`, quoted or bare name) or a literal apiKey that
@@ -198,7 +197,7 @@ def recorded_hash(entry: dict) -> str | None:
 
 def record_path(project_dir: Path, stack: str) -> Path:
     """Where `deploy` records what it deployed to which target."""
-    return state_dir(project_dir, stack) / RECORD_FILE
+    return state_dir(project_dir, stack) / DEPLOY_RECORD
 
 
 def read_record(project_dir: Path, stack: str) -> dict[str, dict]:
