@@ -70,7 +70,8 @@ def _secret_arn(spec: Any, provider: str, project_dir: Path) -> str:
 
 
 def _salt_arn(spec: Any, project_dir: Path) -> list[str]:
-    """The stack's token-salt secret (the operator reads it to name rotation versions), if made yet."""
+    """The stack's token-salt secret (the operator reads it to name rotation versions and to hash
+    inline configs), if made yet."""
     from kimi_infra.stores import open_store
     from kimi_infra.stores.aws_secrets_manager import AwsSecretsManagerStore
 
@@ -79,8 +80,8 @@ def _salt_arn(spec: Any, project_dir: Path) -> list[str]:
         return []
     arn = store.salt_arn()
     if arn is None:
-        say(f"note: {store.salt_name} does not exist yet; the first rotation creates it (that needs "
-            "secretsmanager:CreateSecret); run iam-policy again after it")
+        say(f"note: {store.salt_name} does not exist yet; the first rotation or inline deploy creates "
+            "it (that needs secretsmanager:CreateSecret); run iam-policy again after it")
         return []
     return [arn]
 
