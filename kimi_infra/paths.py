@@ -23,6 +23,8 @@ STATE_DIR = ".kimi-infra"
 STORE_SUFFIXES = ("", ".lock", ".rotation.lock")  # a local store file and the locks beside it
 DEPLOY_RECORD = "deployed.json"
 """What `deploy` last wrote where, in the stack's state folder."""
+HISTORY_DIR = "history"
+"""The folder of file-target history logs, in the stack's state folder."""
 
 
 def stack_file(stack: str) -> str:
@@ -135,8 +137,10 @@ def _state_file(real: Path, state_root: Path, stack: str) -> str | None:
         return "a secret store file of the state folder"
     if name.startswith(DEPLOY_RECORD):
         return "the deploy record of the state folder"
-    if "history" in parts[:-1]:
+    if parts[1:-1] and parts[1] == HISTORY_DIR:  # the stack folder is parts[0], whatever its name
         return "a history log of the state folder"
+    if parts[1:] == (HISTORY_DIR,):  # a file there would keep the folder from being made
+        return "the history folder of the state folder"
     if len(parts) != 2 or parts[0] != stack:
         return f"a path of the state folder other than a file directly in {STATE_DIR}/{stack}/"
     return None

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.models import FileTargetSpec, S3TargetSpec, StackSpec, TargetSpec
-from kimi_infra.paths import project_path, state_dir
+from kimi_infra.paths import HISTORY_DIR, project_path, state_dir
 from kimi_infra.targets.base import ConflictError, Deployed, Revision, Target, TargetError, WriteOutcome
 from kimi_infra.targets.local_file import LocalFileTarget
 
@@ -51,5 +51,5 @@ def open_target(spec: TargetSpec, project_dir: Path, history_dir: Path | None = 
 def open_stack_target(stack: StackSpec, spec: TargetSpec, project_dir: Path, hasher: ContentHasher) -> Target:
     """A stack's target, with file-target history kept under `.kimi-infra/<stack>/history/`, hashing
     with the stack's `hasher` (`kimi_infra.deploy.content_hasher`)."""
-    return open_target(spec, project_dir, history_dir=state_dir(project_dir, stack.stack) / "history",
+    return open_target(spec, project_dir, history_dir=state_dir(project_dir, stack.stack) / HISTORY_DIR,
                        hasher=hasher)
