@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kimi_infra.content_hash import WITHHELD
+
 if TYPE_CHECKING:
     from kimi_infra.ops.history import TargetHistory
     from kimi_infra.ops.status import KeyStatus, StackStatus, TargetStatus
@@ -36,7 +38,8 @@ def _target_state(target: TargetStatus, algorithm: str) -> str:
     if target.state == "drifted" and deployed == target.rendered_hash:
         return click.style("drifted (same content, but it holds a key and is not protected)", fg="yellow")
     if target.state == "drifted":
-        return click.style(f"drifted (deployed {deployed[:SHORT_HASH]}..., rendered {rendered}...)", fg="yellow")
+        held = "a config with keys (hash withheld)" if deployed == WITHHELD else f"{deployed[:SHORT_HASH]}..."
+        return click.style(f"drifted (deployed {held}, rendered {rendered}...)", fg="yellow")
     revision = f"  revision {target.revision}" if target.revision else ""
     return click.style("in sync", fg="green") + f"  {algorithm} {rendered}{revision}"
 
