@@ -36,10 +36,13 @@ def render_for_deploy(spec: StackSpec, project_dir: Path, *, masked: bool = Fals
 def content_hasher(spec: StackSpec, project_dir: Path) -> ContentHasher:
     """How the stack's deployed configs are hashed: plain sha256 unless they hold keys (inline
     mode); then HMAC keyed by the salt kept with the stack's store (made on first use)."""
+    return keyed_hasher(spec, project_dir) if spec.files_hold_keys else PLAIN
+
+
+def keyed_hasher(spec: StackSpec, project_dir: Path) -> ContentHasher:
+    """HMAC keyed by the salt kept with the stack's store (made on first use), whatever its keyMode."""
     from kimi_infra.stores import open_store
 
-    if not spec.files_hold_keys:
-        return PLAIN
     return ContentHasher(open_store(spec, spec.providers[0], project_dir).token_salt())
 
 
@@ -64,11 +67,12 @@ def current_keys(spec: StackSpec, project_dir: Path,
 @reusing_clients()
 def deploy_all(spec: StackSpec, project_dir: Path, progress: Callable[[str, str], None] | None = None,
                known_keys: Mapping[str, Secret] | None = None,
-               hasher: ContentHasher | None = None) -> dict[str, str]:
+               hasher: ContentHasher | None = None, record: bool = False) -> dict[str, str]:
     """Render once and write every target of the stack; returns target name -> outcome.
 
     `known_keys`: current keys the caller already holds (see `render_for_deploy`); `hasher`: the
-    stack's `content_hasher` when the caller already has it.
+    stack's `content_hasher` when the caller already has it; `record`: note the new content in the
+    deploy record (a rotation's re-write), so that `deploy` does not take it for drift.
     """
     from kimi_infra.targets import open_stack_target
 
@@ -76,11 +80,17 @@ def deploy_all(spec: StackSpec, project_dir: Path, progress: Callable[[str, str]
     hasher = hasher or content_hasher(spec, project_dir)
     rendered = render_for_deploy(spec, project_dir, known_keys=known_keys, hasher=hasher)
     outcomes: dict[str, str] = {}
+    written: dict[str, str] = {}  # location -> content hash
     for target_spec in spec.targets:
         target = open_stack_target(spec, target_spec, project_dir, hasher)
         outcomes[target_spec.name] = target.write(rendered)
         if progress:
             progress(target.location, outcomes[target_spec.name])
+        written[target.location] = rendered.content_hash
+    if record:
+        from kimi_infra.ops.deploy_plan import record_deployed
+
+        record_deployed(project_dir, spec.stack, written, hasher.algorithm)
     return outcomes
 
 

@@ -9,6 +9,7 @@ stack's state folder) holds target specs and content hashes, never a key.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import re
 from collections.abc import Callable, Mapping
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.models import StackSpec, TargetSpec
 from kimi_infra.paths import DEPLOY_RECORD, state_dir
 from kimi_infra.render import MASKED_KEY, Rendered
@@ -23,6 +25,7 @@ from kimi_infra.secret import Secret
 
 Action = Literal["create", "update", "unchanged"]
 _OLD_HASH_FIELD = "sha256"  # the record's name for the content hash in kimi-infra 0.2.0
+_ALGORITHM_FIELD = "hashAlgorithm"  # absent from 0.2.0 records, whose hashes are plain sha256
 
 # A key in the env block (`MOONSHOT_API_KEY: "..."`, quoted or bare name) or a literal apiKey that
 # is not a `${VAR}` reference: the value is replaced before any text is shown.
@@ -107,7 +110,7 @@ class DeployPlan:
 
 def plan_deploy(spec: StackSpec, project_dir: Path, known_keys: Mapping[str, Secret] | None = None) -> DeployPlan:
     """Read every target (and the record of our last deploy) and compare with the render; writes nothing."""
-    from kimi_infra.deploy import content_hasher, render_for_deploy
+    from kimi_infra.deploy import content_hasher, keyed_hasher, render_for_deploy
     from kimi_infra.render import render_masked
     from kimi_infra.targets import open_stack_target
 
@@ -116,25 +119,50 @@ def plan_deploy(spec: StackSpec, project_dir: Path, known_keys: Mapping[str, Sec
     shown = render_masked(spec).text
     record = read_record(project_dir, spec.stack)
     targets = [open_stack_target(spec, target_spec, project_dir, hasher) for target_spec in spec.targets]
-    plans = tuple(_target_plan(target, rendered, shown, record.get(target.location)) for target in targets)
+    compare = _RecordComparer(hasher, lambda: keyed_hasher(spec, project_dir))
+    plans = tuple(_target_plan(target, rendered, shown, record.get(target.location), compare) for target in targets)
     locations = {target.location for target in targets}
     orphans = tuple(Orphan(entry["name"], location, bool(entry.get("holdsKeys")), entry["spec"])
                     for location, entry in sorted(record.items()) if location not in locations)
     return DeployPlan(spec.stack, rendered, hasher.algorithm, plans, orphans)
 
 
-def _target_plan(target: Any, rendered: Rendered, shown: str, last: dict | None) -> TargetPlan:
+def _target_plan(target: Any, rendered: Rendered, shown: str, last: dict | None,
+                 compare: _RecordComparer) -> TargetPlan:
     from kimi_infra.targets.base import is_current
 
     text = target.read_text()
     deployed = target.read() if text is not None else None
     deployed_hash = deployed.content_hash if deployed else None
     action: Action = "create" if text is None else "unchanged" if is_current(deployed, rendered) else "update"
-    drift = last is not None and deployed_hash != recorded_hash(last)
+    drift = last is not None and compare.drifted(last, text, deployed_hash)
     before = "" if text is None else mask_keys(text)
     diff = "" if action == "unchanged" else unified_diff(target.name, before, shown)
     return TargetPlan(target.name, target.location, action, drift, rendered.holds_secret, deployed_hash,
                       rendered.content_hash, diff)
+
+
+@dataclass(frozen=True)
+class _RecordComparer:
+    """Tells drift by hashing a target's text as its record entry was hashed: keyMode may have
+    changed since (so the stack's hasher is another one), or the record predates keyed hashes.
+    These hashes only compare; none is shown or stored."""
+
+    hasher: ContentHasher
+    keyed: Callable[[], ContentHasher]  # the stack's salted hasher, read only when a record needs it
+
+    def drifted(self, last: dict, text: str | None, deployed_hash: str | None) -> bool:
+        """Whether the target holds other bytes than `last` says we deployed."""
+        algorithm = last.get(_ALGORITHM_FIELD, PLAIN.algorithm)
+        if text is None:
+            now = None
+        elif algorithm == PLAIN.algorithm:  # not PLAIN.of_text, which withholds the hash of a text with keys
+            now = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        elif algorithm == self.hasher.algorithm:
+            now = deployed_hash
+        else:
+            now = self.keyed().of_text(text)
+        return now != recorded_hash(last)
 
 
 def unified_diff(name: str, before: str, after: str, after_label: str = "rendered") -> str:
@@ -159,24 +187,27 @@ def apply_plan(plan: DeployPlan, spec: StackSpec, project_dir: Path, *, prune: b
     kept = {o.location: _entry(o.name, o.spec, o.holds_keys) for o in plan.orphans if o.name not in pruned}
     for target_spec, target_plan in zip(spec.targets, plan.targets, strict=True):
         kept[target_plan.location] = _entry(target_spec.name, target_spec.model_dump(exclude_none=True),
-                                            plan.rendered.holds_secret, plan.rendered.content_hash)
+                                            plan.rendered.holds_secret, plan.rendered.content_hash,
+                                            plan.hash_algorithm)
     write_record(project_dir, spec.stack, kept)
     return pruned
 
 
-def record_deployed(project_dir: Path, stack: str, location: str, content_hash: str) -> None:
-    """Note that `location` now holds `content_hash` by our hand (a redeploy), so it is not drift later."""
+def record_deployed(project_dir: Path, stack: str, hashes: Mapping[str, str], algorithm: str) -> None:
+    """Note that each location of `hashes` now holds that content hash (taken with `algorithm`) by
+    our hand (a redeploy, a rotation), so it is not drift later. Locations not in the record stay out."""
     record = read_record(project_dir, stack)
-    if location in record:
+    mine = [location for location in hashes if location in record]
+    for location in mine:
         record[location].pop(_OLD_HASH_FIELD, None)
-        record[location]["contentHash"] = content_hash
+        record[location].update({"contentHash": hashes[location], _ALGORITHM_FIELD: algorithm})
+    if mine:
         write_record(project_dir, stack, record)
 
 
 def _remove(orphan: Orphan, spec: StackSpec, project_dir: Path, progress: Callable[[str, str], None] | None) -> None:
     from pydantic import TypeAdapter
 
-    from kimi_infra.content_hash import PLAIN
     from kimi_infra.targets import open_stack_target
 
     # Deleting compares nothing, so no hash (and no salt) is needed.
@@ -186,8 +217,10 @@ def _remove(orphan: Orphan, spec: StackSpec, project_dir: Path, progress: Callab
         progress(orphan.location, "removed" if removed else "already gone")
 
 
-def _entry(name: str, spec: dict, holds_keys: bool, content_hash: str | None = None) -> dict[str, Any]:
-    return {"name": name, "spec": spec, "holdsKeys": holds_keys, "contentHash": content_hash}
+def _entry(name: str, spec: dict, holds_keys: bool, content_hash: str | None = None,
+           algorithm: str | None = None) -> dict[str, Any]:
+    entry = {"name": name, "spec": spec, "holdsKeys": holds_keys, "contentHash": content_hash}
+    return {**entry, _ALGORITHM_FIELD: algorithm} if algorithm else entry
 
 
 def recorded_hash(entry: dict) -> str | None:
