@@ -130,16 +130,19 @@ class AwsSecretsManagerStore:
 
     def token_salt(self) -> bytes:
         """The stack's salt from its own secret, created (random, same KMS key) on first use."""
-        with self._aws() as client:
+        with self._salt_secret()._aws() as client:  # a failure names the salt secret, not this key's
             try:
                 answer = client.get_secret_value(SecretId=self.salt_name, VersionStage="AWSCURRENT")
             except client.exceptions.ResourceNotFoundException:
                 answer = self._create_salt(client)
         return bytes.fromhex(answer["SecretString"])
 
+    def _salt_secret(self) -> AwsSecretsManagerStore:
+        return AwsSecretsManagerStore(self.salt_name, self.region, self.kms_key_id, self.profile, self.tags)
+
     def salt_arn(self) -> str | None:
         """The salt secret's ARN as AWS gives it, or None before the first rotation made it."""
-        with self._aws() as client:
+        with self._salt_secret()._aws() as client:
             try:
                 return self._arn(client.describe_secret(SecretId=self.salt_name))
             except client.exceptions.ResourceNotFoundException:

@@ -132,3 +132,17 @@ def test_the_plain_hasher_withholds_the_hash_of_bytes_that_hold_a_key():
     assert PLAIN.of_bytes(with_key) == WITHHELD and ContentHasher(b"s" * 32).of_bytes(with_key) != WITHHELD
     reference = b'{ apiKey: "${MOONSHOT_API_KEY}" }'
     assert PLAIN.of_bytes(reference) == hashlib.sha256(reference).hexdigest()
+
+
+def test_a_salt_scheduled_for_deletion_is_named_with_its_own_fix(aws, tmp_path):
+    project = rotation_project(tmp_path, "inline")
+    seed(project, "prod")
+    boto3.client("secretsmanager", region_name="us-east-1").delete_secret(
+        SecretId="kimi-infra/prod/token-salt", RecoveryWindowInDays=7)
+
+    for command in (("status",), ("deploy",), ("history",)):
+        result = run_cli("--project-dir", str(project), *command, "--stack", "prod")
+        assert result.returncode != 0 and "Traceback" not in result.stderr
+        said = result.stdout + result.stderr
+        assert "restore-secret --secret-id kimi-infra/prod/token-salt" in said, said
+        assert "kimi-infra/prod/moonshot: scheduled" not in said  # the provider's secret is fine
