@@ -146,3 +146,38 @@ def test_a_salt_scheduled_for_deletion_is_named_with_its_own_fix(aws, tmp_path):
         said = result.stdout + result.stderr
         assert "restore-secret --secret-id kimi-infra/prod/token-salt" in said, said
         assert "kimi-infra/prod/moonshot: scheduled" not in said  # the provider's secret is fine
+
+
+def test_without_create_secret_a_read_only_command_names_the_missing_salt_in_one_line(tmp_path):
+    """A stack deployed before salts existed, read with the operator policy `iam-policy` printed
+    then (no CreateSecret): status, history and deploy --preview must make the salt, cannot, and
+    say so in one line naming the salt secret and the permission (design question in the review)."""
+    from kimi_infra.ops.iam_policy import OPERATOR_ACTIONS
+    from tests.ops.test_iam_policy import client, moto_env
+    from tests.support.moto import start_moto, stop_moto
+
+    def user(iam, name: str, actions: list[str]) -> dict:
+        iam.create_user(UserName=name)
+        iam.put_user_policy(UserName=name, PolicyName="kimi-infra", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}))
+        access = iam.create_access_key(UserName=name)["AccessKey"]
+        return moto_env(server.endpoint, access["AccessKeyId"], access["SecretAccessKey"])
+
+    server = start_moto(tmp_path / "moto.log", {"INITIAL_NO_AUTH_ACTION_COUNT": "6"})  # the 6 calls of 2 users
+    try:
+        iam = client("iam", moto_env(server.endpoint))
+        admin, operator = user(iam, "admin", ["*"]), user(iam, "operator", OPERATOR_ACTIONS)
+        store = {"kind": "aws-secrets-manager", "region": "us-east-1"}
+        project = make_project(tmp_path / "p", {"t": dev_like(keyMode="inline", secretStore=store)})
+        assert run_cli("--project-dir", str(project), "deploy", "--stack", "t", env={**admin, **KEYS}).returncode == 0
+        sm = client("secretsmanager", admin)
+        sm.delete_secret(SecretId="kimi-infra/t/token-salt", ForceDeleteWithoutRecovery=True)  # as before salts
+
+        for command in (("status",), ("history",), ("deploy", "--preview")):
+            result = run_cli("--project-dir", str(project), *command, "--stack", "t", env=operator)
+            assert result.returncode != 0 and "Traceback" not in result.stderr
+            said = [line for line in (result.stdout + result.stderr).splitlines() if "token-salt" in line]
+            assert len(said) == 1 and "CreateSecret" in said[0], said
+        assert "kimi-infra/t/token-salt" not in [s["Name"] for s in sm.list_secrets()["SecretList"]]
+    finally:
+        stop_moto(server)
