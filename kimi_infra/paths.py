@@ -97,8 +97,25 @@ def _kept_files(project_dir: Path, spec: StackSpec) -> dict[Path, str]:
     """kimi-infra's own files, by real path: what each is, for the error line."""
     kept = {real_path(path): f"the stack file {path.name}" for path in (project_dir / "stacks").glob("Pulumi.*.yaml")}
     kept[real_path(project_dir / "Pulumi.yaml")] = "the project file Pulumi.yaml"
-    kept.update({real_path(path): f"the secret store file {path.name}" for path in store_files(project_dir, spec)})
+    stores = _every_store_file(project_dir, spec)
+    kept.update({real_path(path): f"the secret store file {path.name}" for path in stores})
     return kept
+
+
+def _every_store_file(project_dir: Path, spec: StackSpec) -> list[Path]:
+    """The local store files of this stack and of every other stack of the project: a store kept
+    outside the state folder (`secretStore.path`) must not be some other stack's file target."""
+    from kimi_infra.stackfile import list_stacks, load_stack
+
+    files = store_files(project_dir, spec)
+    for name in list_stacks(project_dir):
+        if name == spec.stack:
+            continue
+        try:
+            files += store_files(project_dir, load_stack(project_dir, name).spec)
+        except KimiInfraError:
+            continue  # a stack file that does not load names no store we could keep apart
+    return files
 
 
 def _refuse_clash(source: str, field: str, real: Path, kept: dict[Path, str], project_dir: Path,

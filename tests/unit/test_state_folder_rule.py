@@ -3,6 +3,9 @@ in a stack's own folder is allowed whatever the stack is called, the history fol
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from kimi_infra.errors import KimiInfraError
@@ -33,3 +36,22 @@ def test_render_out_may_not_be_the_history_folder(tmp_path):
     project, spec = spec_with_target(tmp_path, "t", "out/openclaw.json5")
     with pytest.raises(KimiInfraError, match="the history folder of the state folder"):
         check_distinct_paths(project, spec, "stacks/x.yaml", out=project / ".kimi-infra" / "t" / "history")
+
+
+@pytest.mark.parametrize("path", ["keys/b-store.json", "keys/b-store.json.rotation.lock"])
+def test_a_target_may_not_be_another_stacks_store_file_kept_outside_the_state_folder(tmp_path, path):
+    target = {"name": "local", "kind": "file", "path": path}
+    project = make_project(tmp_path, {"a": dev_like(targets=[target]),
+                                      "b": dev_like(secretStore={"kind": "local", "path": "keys/b-store.json"})})
+    spec = load_stack(project, "a").spec
+    with pytest.raises(KimiInfraError, match=re.escape(f"the secret store file {Path(path).name}, which")):
+        check_distinct_paths(project, spec, "stacks/Pulumi.a.yaml")
+    with pytest.raises(KimiInfraError, match=re.escape("the secret store file b-store.json, which")):
+        check_distinct_paths(project, load_stack(project, "b").spec, "stacks/Pulumi.b.yaml",
+                             out=project / "keys" / "b-store.json")
+
+
+def test_a_broken_stack_file_beside_does_not_stop_the_check(tmp_path):
+    project, spec = spec_with_target(tmp_path, "t", "out/openclaw.json5")
+    (project / "stacks" / "Pulumi.broken.yaml").write_text("config: [not, a, mapping\n")
+    check_distinct_paths(project, spec, "stacks/Pulumi.t.yaml")  # no error: that stack has no store we can name
