@@ -145,15 +145,18 @@ class LocalFileTarget:
             return []
         except OSError as error:
             raise _os_failure(str(self.history_path), "read", error) from None
-        return [_parse_record(self.history_path, number, line) for number, line in enumerate(lines, 1) if line]
+        keyed = self.hasher.salt is not None
+        return [_parse_record(self.history_path, number, line, keyed) for number, line in enumerate(lines, 1) if line]
 
 
-def _parse_record(path: Path, number: int, line: str) -> Revision:
+def _parse_record(path: Path, number: int, line: str, keyed: bool) -> Revision:
+    """One line of the log. `keyed`: the stack's configs hold keys, so a record kimi-infra 0.2.0
+    wrote (field "sha256", a bare sha256 of what was then deployed) is not shown: None, unknown."""
     try:
         entry = json.loads(line)
-        # "sha256": the field's name before content hashes could be keyed (kimi-infra 0.2.0).
-        content_hash = entry["contentHash"] if "contentHash" in entry else entry["sha256"]
-        return Revision(revision=str(entry["revision"]), content_hash=content_hash,
+        legacy = "contentHash" not in entry
+        content_hash = entry["sha256"] if legacy else entry["contentHash"]
+        return Revision(revision=str(entry["revision"]), content_hash=None if legacy and keyed else content_hash,
                         time=datetime.fromisoformat(entry["time"]))
     except (ValueError, TypeError, KeyError):
         raise failure(str(path), "read", f"line {number} is not a history record",

@@ -181,3 +181,16 @@ def test_without_create_secret_a_read_only_command_names_the_missing_salt_in_one
         assert "kimi-infra/t/token-salt" not in [s["Name"] for s in sm.list_secrets()["SecretList"]]
     finally:
         stop_moto(server)
+
+
+def test_history_hides_the_bare_hashes_a_0_2_0_log_of_an_inline_stack_holds(tmp_path):
+    project = inline_project(tmp_path)
+    log = project / ".kimi-infra" / "t" / "history" / "local.jsonl"
+    deployed = (project / TARGET).read_bytes()
+    entry = json.loads(log.read_text())
+    log.write_text(json.dumps({"revision": entry["revision"], "sha256": hashlib.sha256(deployed).hexdigest(),
+                               "time": entry["time"]}) + "\n")  # as kimi-infra 0.2.0 wrote it
+
+    printed = cli(project, "history", "--stack", "t") + cli(project, "history", "--stack", "t", "--json")
+    assert bare(deployed) not in printed
+    assert "revision 1" in printed  # the revision itself is still listed
