@@ -44,7 +44,8 @@ class Rendered:
 def render(config: OpenClawConfig, header: str | None = None) -> Rendered:
     """Render `config` as JSON5 text, preceded by `header` as a `//` comment line if given.
 
-    The hash is plain sha256; `render_for_deploy` rehashes a key-bearing config with the stack's salt.
+    The hash is plain sha256 (`withheld` for a config with keys); `render_for_deploy` rehashes a
+    key-bearing config with the stack's salt.
     """
     body = _value(config.model_dump(exclude_none=True), 0)
     text = (f"// {header}\n" if header else "") + body + "\n"
