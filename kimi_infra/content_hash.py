@@ -12,6 +12,8 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 
+from kimi_infra.masking import holds_key
+
 _DOMAIN = b"kimi-infra content\0"  # keeps a content hash apart from a rotation token of the same salt
 
 
@@ -30,7 +32,8 @@ class ContentHasher:
         """The hex digest of `data`; WITHHELD for bytes that hold a key when there is no salt."""
         if self.salt is not None:
             return hmac.new(self.salt, _DOMAIN + data, hashlib.sha256).hexdigest()
-        if _holds_key(data):  # e.g. an inline config still deployed after a switch to keyMode reference
+        # e.g. an inline config still deployed after the stack switched to keyMode reference
+        if holds_key(data.decode("utf-8", "replace")):
             return WITHHELD
         return hashlib.sha256(data).hexdigest()
 
@@ -44,10 +47,3 @@ PLAIN = ContentHasher()
 
 WITHHELD = "withheld"
 """What the plain hasher gives for bytes that hold a key: not hex, so it equals no content hash."""
-
-
-def _holds_key(data: bytes) -> bool:
-    from kimi_infra.ops.deploy_plan import mask_keys  # the one definition of what a key looks like
-
-    text = data.decode("utf-8", "replace")
-    return mask_keys(text) != text

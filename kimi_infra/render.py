@@ -15,11 +15,11 @@ from typing import Any
 
 from kimi_infra.assemble import assemble
 from kimi_infra.content_hash import PLAIN, ContentHasher
+from kimi_infra.masking import MASKED_KEY
 from kimi_infra.models import OpenClawConfig, StackSpec
 from kimi_infra.paths import stack_file
 from kimi_infra.secret import Secret
 
-MASKED_KEY = Secret("<masked>")
 _BARE_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _INDENT = "  "
 

@@ -11,32 +11,21 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from kimi_infra.content_hash import PLAIN, ContentHasher
+from kimi_infra.masking import mask_keys
 from kimi_infra.models import StackSpec, TargetSpec
 from kimi_infra.paths import DEPLOY_RECORD, state_dir
-from kimi_infra.render import MASKED_KEY, Rendered
+from kimi_infra.render import Rendered
 from kimi_infra.secret import Secret
 
 Action = Literal["create", "update", "unchanged"]
 _OLD_HASH_FIELD = "sha256"  # the record's name for the content hash in kimi-infra 0.2.0
 _ALGORITHM_FIELD = "hashAlgorithm"  # absent from 0.2.0 records, whose hashes are plain sha256
-
-# A key in the env block (`MOONSHOT_API_KEY: "..."`, quoted or bare name) or a literal apiKey that
-# is not a `${VAR}` reference: the value is replaced before any text is shown.
-_ENV_KEY = re.compile(r'("?[A-Z][A-Z0-9_]*_API_KEY"?\s*:\s*)"(?:[^"\\]|\\.)*"')
-_API_KEY = re.compile(r'("?apiKey"?\s*:\s*)"(?!\$\{)(?:[^"\\]|\\.)*"')
-
-
-def mask_keys(text: str) -> str:
-    """`text` with every key value replaced by the mask `render_masked` uses."""
-    masked = f'\\1"{MASKED_KEY.reveal()}"'
-    return _API_KEY.sub(masked, _ENV_KEY.sub(masked, text))
 
 
 @dataclass(frozen=True)

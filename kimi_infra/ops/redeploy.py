@@ -41,7 +41,8 @@ class Redeploy:
 def plan_redeploy(spec: StackSpec, project_dir: Path, target_name: str, revision: str) -> Redeploy:
     """Read the revision and the current content; KimiInfraError (nothing written) if there is no such revision."""
     from kimi_infra.deploy import content_hasher
-    from kimi_infra.ops.deploy_plan import mask_keys, unified_diff
+    from kimi_infra.masking import holds_key, mask_keys
+    from kimi_infra.ops.deploy_plan import unified_diff
     from kimi_infra.ops.history import select_targets
     from kimi_infra.targets import open_stack_target
 
@@ -52,7 +53,7 @@ def plan_redeploy(spec: StackSpec, project_dir: Path, target_name: str, revision
         raise KimiInfraError(f"has no revision {revision!r} to put back", where=f"{target.name} ({target.location})",
                              fix=f"pick one from `kimi-infra history --stack {spec.stack} --target {target.name}` "
                              "(file targets keep hashes only: they cannot go back)")
-    holds_keys = mask_keys(text) != text
+    holds_keys = holds_key(text)
     if holds_keys and hasher.salt is None:
         raise KimiInfraError(f"revision {revision} holds keys, but the stack's keyMode is {spec.keyMode}",
                              where=f"{target.name} ({target.location})",

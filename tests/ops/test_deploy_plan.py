@@ -11,7 +11,7 @@ import boto3
 import pytest
 import yaml
 
-from kimi_infra.ops.deploy_plan import mask_keys
+from kimi_infra.masking import mask_keys
 from tests.support.project import CANARY_KEY, dev_like, make_project, run_cli
 
 MOONSHOT = CANARY_KEY.replace("CANARY", "MOONSHOT")
