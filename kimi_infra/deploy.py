@@ -80,17 +80,17 @@ def deploy_all(spec: StackSpec, project_dir: Path, progress: Callable[[str, str]
     hasher = hasher or content_hasher(spec, project_dir)
     rendered = render_for_deploy(spec, project_dir, known_keys=known_keys, hasher=hasher)
     outcomes: dict[str, str] = {}
-    written: dict[str, str] = {}  # location -> content hash
+    locations = []
     for target_spec in spec.targets:
         target = open_stack_target(spec, target_spec, project_dir, hasher)
         outcomes[target_spec.name] = target.write(rendered)
         if progress:
             progress(target.location, outcomes[target_spec.name])
-        written[target.location] = rendered.content_hash
+        locations.append(target.location)
     if record:
         from kimi_infra.ops.deploy_plan import record_deployed
 
-        record_deployed(project_dir, spec.stack, written, hasher.algorithm)
+        record_deployed(project_dir, spec.stack, locations, rendered.content_hash, hasher.algorithm)
     return outcomes
 
 

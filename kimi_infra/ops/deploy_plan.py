@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -71,7 +71,7 @@ class DeployPlan:
 
     stack: str
     rendered: Rendered
-    hash_algorithm: str
+    hasher: ContentHasher  # the stack's, salt read once for the plan and the writes
     targets: tuple[TargetPlan, ...]
     orphans: tuple[Orphan, ...]
     outcomes: dict[str, str] = field(default_factory=dict)
@@ -87,7 +87,7 @@ class DeployPlan:
 
     def to_json(self, *, applied: bool, pruned: list[str] | None = None) -> dict[str, Any]:
         document: dict[str, Any] = {
-            "stack": self.stack, "applied": applied, "hashAlgorithm": self.hash_algorithm,
+            "stack": self.stack, "applied": applied, "hashAlgorithm": self.hasher.algorithm,
             "renderedSha256": self.rendered.content_hash,
             "targets": [t.to_json() for t in self.targets],
             "removedFromStack": [dict(o.to_json(), pruned=o.name in (pruned or [])) for o in self.orphans],
@@ -113,7 +113,7 @@ def plan_deploy(spec: StackSpec, project_dir: Path, known_keys: Mapping[str, Sec
     locations = {target.location for target in targets}
     orphans = tuple(Orphan(entry["name"], location, bool(entry.get("holdsKeys")), entry["spec"])
                     for location, entry in sorted(record.items()) if location not in locations)
-    return DeployPlan(spec.stack, rendered, hasher.algorithm, plans, orphans)
+    return DeployPlan(spec.stack, rendered, hasher, plans, orphans)
 
 
 def _target_plan(target: Any, rendered: Rendered, shown: str, last: dict | None,
@@ -168,7 +168,7 @@ def apply_plan(plan: DeployPlan, spec: StackSpec, project_dir: Path, *, prune: b
     what was deployed. Returns the names of the orphans removed."""
     from kimi_infra.deploy import deploy_all
 
-    plan.outcomes.update(deploy_all(spec, project_dir, progress=progress, known_keys=known_keys))
+    plan.outcomes.update(deploy_all(spec, project_dir, progress=progress, known_keys=known_keys, hasher=plan.hasher))
     pruned: list[str] = []
     for orphan in (plan.orphans if prune else ()):
         _remove(orphan, spec, project_dir, progress)
@@ -177,19 +177,20 @@ def apply_plan(plan: DeployPlan, spec: StackSpec, project_dir: Path, *, prune: b
     for target_spec, target_plan in zip(spec.targets, plan.targets, strict=True):
         kept[target_plan.location] = _entry(target_spec.name, target_spec.model_dump(exclude_none=True),
                                             plan.rendered.holds_secret, plan.rendered.content_hash,
-                                            plan.hash_algorithm)
+                                            plan.hasher.algorithm)
     write_record(project_dir, spec.stack, kept)
     return pruned
 
 
-def record_deployed(project_dir: Path, stack: str, hashes: Mapping[str, str], algorithm: str) -> None:
-    """Note that each location of `hashes` now holds that content hash (taken with `algorithm`) by
-    our hand (a redeploy, a rotation), so it is not drift later. Locations not in the record stay out."""
+def record_deployed(project_dir: Path, stack: str, locations: Iterable[str], content_hash: str,
+                    algorithm: str) -> None:
+    """Note that `locations` now hold `content_hash` (taken with `algorithm`) by our hand (a
+    redeploy, a rotation), so it is not drift later. Locations not in the record stay out."""
     record = read_record(project_dir, stack)
-    mine = [location for location in hashes if location in record]
+    mine = [location for location in locations if location in record]
     for location in mine:
         record[location].pop(_OLD_HASH_FIELD, None)
-        record[location].update({"contentHash": hashes[location], _ALGORITHM_FIELD: algorithm})
+        record[location].update({"contentHash": content_hash, _ALGORITHM_FIELD: algorithm})
     if mine:
         write_record(project_dir, stack, record)
 

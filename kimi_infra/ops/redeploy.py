@@ -70,6 +70,6 @@ def apply_redeploy(plan: Redeploy, project_dir: Path) -> str:
     from kimi_infra.ops.deploy_plan import record_deployed
 
     outcome = plan.target.write(plan.rendered)
-    record_deployed(project_dir, plan.stack, {plan.target.location: plan.rendered.content_hash},
+    record_deployed(project_dir, plan.stack, [plan.target.location], plan.rendered.content_hash,
                     plan.hasher.algorithm)
     return outcome

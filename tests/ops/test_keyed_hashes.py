@@ -17,6 +17,7 @@ import boto3
 
 from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.deploy import deploy_all
+from kimi_infra.ops.deploy_plan import apply_plan, plan_deploy
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
 from tests.support.project import dev_like, make_project, run_cli
@@ -120,3 +121,15 @@ def test_inline_s3_and_ssm_targets_publish_only_keyed_hashes(aws, tmp_path):
     assert [t["state"] for t in status["targets"]] == ["in-sync", "in-sync"], status
     assert metadata["kimi-infra-content-hash"] == status["targets"][0]["deployedSha256"]
     assert parameter.kind == "ssm"
+
+
+def test_an_inline_deploy_reads_the_salt_once(aws, tmp_path, aws_calls):
+    project = rotation_project(tmp_path, "inline")
+    spec = seed(project, "prod")
+    aws_calls.clear()
+
+    apply_plan(plan_deploy(spec, project), spec, project, prune=False)
+
+    reads = [op for service, op, _ in aws_calls.calls if service == "secretsmanager"]
+    # The plan and the writes each read every provider's current key; the salt is read once for both.
+    assert reads == ["GetSecretValue"] * (1 + 2 * len(spec.providers)), reads
