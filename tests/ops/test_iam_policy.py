@@ -50,8 +50,12 @@ def test_the_policies_name_only_this_stacks_secrets(aws, tmp_path, monkeypatch):
     assert read["Action"] == ["secretsmanager:GetSecretValue"]
     assert sorted(read["Resource"]) == staging  # the ARNs AWS gave, with their random suffix
     assert read["Condition"] == {"StringEquals": {"secretsmanager:VersionStage": "AWSCURRENT"}}
-    [rotate] = operator["Statement"]
-    assert "secretsmanager:PutSecretValue" in rotate["Action"] and sorted(rotate["Resource"]) == staging
+    rotate, create = operator["Statement"]  # the token salt is not made yet: the operator may create it
+    assert create["Action"] == ["secretsmanager:CreateSecret", "secretsmanager:TagResource"]
+    [salt] = create["Resource"]
+    assert salt == staging[0].split(":secret:")[0] + ":secret:kimi-infra/staging/token-salt-??????"
+    assert "secretsmanager:PutSecretValue" in rotate["Action"]
+    assert sorted(rotate["Resource"]) == sorted([*staging, salt])
     assert "secretsmanager:DeleteSecret" not in rotate["Action"]
 
 
