@@ -19,7 +19,8 @@ from kimi_infra.ops.iam_policy import Role
 def iam_policy(project_dir: Path, stack: str, role: Role) -> None:
     """Print the IAM policy (JSON) the stack's gateway or operator needs, with ARNs from AWS.
 
-    The stack's secrets must exist (after `pulumi up` or `deploy`); a local-store stack needs none.
+    Best printed after `pulumi up` or `deploy`: a secret or SSM parameter not made yet is named by
+    pattern (a note says which). A local-store stack needs none.
     """
     from kimi_infra.ops.iam_policy import stack_policy
     from kimi_infra.stackfile import load_stack

@@ -68,7 +68,8 @@ class Resources:
 
 
 def stack_policy(spec: Any, project_dir: Path, role: Role) -> dict[str, Any]:
-    """The policy document for `role` over the stack's secrets (and KMS key)."""
+    """The policy document for `role` over the stack's secrets and KMS keys (and for the operator
+    its S3 and SSM targets), every ARN asked of AWS."""
     from kimi_infra.aws import reusing_clients
     from kimi_infra.models import LocalStoreSpec
 

@@ -133,3 +133,37 @@ def test_moto_enforces_the_printed_policy(tmp_path, role):
         assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     finally:
         stop_moto(server)
+
+
+def test_the_operator_policy_names_each_target_and_its_key_as_aws_does(aws, tmp_path):
+    kms = boto3.client("kms", region_name="us-east-1")
+    key_arn = kms.create_key()["KeyMetadata"]["Arn"]
+    kms.create_alias(AliasName="alias/kimi-iam", TargetKeyId=key_arn)
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="kimi-iam-config")
+    targets = [{"name": "bucket", "kind": "s3", "bucket": "kimi-iam-config", "key": "openclaw/openclaw.json5",
+                "region": "us-east-1", "kmsKeyId": "alias/kimi-iam"},
+               {"name": "parameter", "kind": "ssm", "parameter": "/kimi-infra/staging/openclaw-config",
+                "region": "us-east-1", "kmsKeyId": key_arn.split("/")[-1]}]
+    stack = dev_like(keyMode="inline", secretStore={"kind": "aws-secrets-manager", "region": "us-east-1"},
+                     targets=targets)
+    project = make_project(tmp_path, {"staging": stack})
+    for provider in ("moonshot", "kimi-code"):
+        boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+            Name=f"kimi-infra/staging/{provider}", SecretString=KEY + provider)
+    env = moto_env(aws.endpoint)
+
+    before = {s["Sid"]: s for s in iam_policy(project, "staging", "operator", env)["Statement"]}
+    assert run_cli("--project-dir", str(project), "deploy", "--stack", "staging", env=env).returncode == 0
+    after = {s["Sid"]: s for s in iam_policy(project, "staging", "operator", env)["Statement"]}
+    gateway = iam_policy(project, "staging", "gateway", env)
+
+    made = boto3.client("ssm", region_name="us-east-1").get_parameter(Name=targets[1]["parameter"])["Parameter"]
+    assert before["WriteConfigParameters"]["Resource"] == after["WriteConfigParameters"]["Resource"] == [made["ARN"]]
+    assert after["WriteConfigObjects"]["Resource"] == ["arn:aws:s3:::kimi-iam-config/openclaw/openclaw.json5"]
+    assert after["ListConfigObjectVersions"]["Resource"] == ["arn:aws:s3:::kimi-iam-config"]
+    # The alias and the bare key id are one key: one statement, the S3 and SSM actions merged.
+    assert after["UseTargetKey0"] == {"Sid": "UseTargetKey0", "Effect": "Allow", "Resource": [key_arn],
+                                      "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]}
+    assert "CreateMissingSecrets" in before and "CreateMissingSecrets" not in after  # the deploy made the salt
+    assert [s["Sid"] for s in gateway["Statement"]] == ["ReadCurrentKeys"]  # the gateway touches no target
+    assert all("*" not in action for s in after.values() for action in s["Action"])
