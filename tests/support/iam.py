@@ -66,7 +66,20 @@ def iam_world(server: MotoServer) -> IamWorld:
     admin = _user(iam, server.endpoint, "admin", {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "*", "Resource": "*"}]})
     set_enforcement(server, "0")
+    _assert_enforced(IamWorld(server, setup))
     return IamWorld(server, admin)
+
+
+def _assert_enforced(unknown: IamWorld) -> None:
+    """A caller with no IAM user is refused now: the policies below are really being checked."""
+    from botocore.exceptions import ClientError
+
+    try:
+        unknown.client("secretsmanager").list_secrets()
+    except ClientError as error:
+        assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 403, error.response
+        return
+    raise AssertionError("moto does not enforce IAM")
 
 
 def _user(iam: Any, endpoint: str, name: str, policy: dict[str, Any]) -> dict[str, str]:
