@@ -25,11 +25,17 @@ verify_base_url_option = click.option(
     "--verify-base-url", metavar="URL",
     help="Verify at URL/models instead of the stack region's endpoint from the catalog.")
 
+verify_timeout_option = click.option(
+    "--verify-timeout", type=click.FloatRange(min=0, min_open=True), envvar="KIMI_INFRA_VERIFY_TIMEOUT",
+    show_envvar=True, metavar="SECONDS",
+    help="Give up verifying after SECONDS in all: connect, TLS and the whole answer (default 20).")
+
 
 def key_options(command):
     """The options of a command that takes a key and verifies it: --key-file, --key-stdin,
-    --skip-verify, --verify-base-url (set-key and rotate)."""
-    for option in (verify_base_url_option, skip_verify_option, key_stdin_option, key_file_option):
+    --skip-verify, --verify-base-url, --verify-timeout (set-key and rotate)."""
+    for option in (verify_timeout_option, verify_base_url_option, skip_verify_option, key_stdin_option,
+                   key_file_option):
         command = option(command)
     return command
 
