@@ -25,10 +25,13 @@ verify_base_url_option = click.option(
     "--verify-base-url", metavar="URL",
     help="Verify at URL/models instead of the stack region's endpoint from the catalog.")
 
+# A rotation verifies while holding the local store's rotation lock, for which another rotation
+# waits up to 300 s (stores.local_file.ROTATION_WAIT_SECONDS): one verification stays well below.
+MAX_VERIFY_TIMEOUT_S = 120.0
 verify_timeout_option = click.option(
-    "--verify-timeout", type=click.FloatRange(min=0, min_open=True), envvar="KIMI_INFRA_VERIFY_TIMEOUT",
-    show_envvar=True, metavar="SECONDS",
-    help="Give up verifying after SECONDS in all: connect, TLS and the whole answer (default 20).")
+    "--verify-timeout", type=click.FloatRange(min=0, min_open=True, max=MAX_VERIFY_TIMEOUT_S),
+    envvar="KIMI_INFRA_VERIFY_TIMEOUT", show_envvar=True, metavar="SECONDS",
+    help="Give up verifying after SECONDS in all: connect, TLS and the whole answer (default 20, at most 120).")
 
 
 def key_options(command):

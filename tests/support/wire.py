@@ -1,5 +1,7 @@
-"""Two small servers on loopback for what a key meets on the wire, both bounded (threads end with
+"""Small servers on loopback for what a key meets on the wire, all bounded (threads end with
 their connections, `close` stops the listener, every read and wait has a limit):
+
+- Listener: what they share: a thread per connection, `with` stops it (slow_proxy.py uses it too).
 
 - RecordingProxy: a real HTTP forward proxy (absolute-URI requests forwarded, CONNECT tunnelled)
   that keeps every byte clients send it, so a test can assert a key never reached it.
@@ -22,8 +24,11 @@ TRICKLE_LIMIT = 100  # bytes a trickling answer sends slowly before it completes
 IDLE_S = 30.0
 
 
-class _Listener:
-    """A loopback listener whose `handle(client)` runs in a thread per connection."""
+class Listener:
+    """A loopback listener whose `handle(client)` runs in a thread per connection; the client
+    socket is closed when `handle` returns, and a read waits at most `idle_s` (None: no limit)."""
+
+    idle_s: float | None = IDLE_S
 
     def __init__(self) -> None:
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -46,7 +51,7 @@ class _Listener:
                 client, _ = self.listener.accept()
             except OSError:
                 return  # closed
-            client.settimeout(IDLE_S)
+            client.settimeout(self.idle_s)
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client: socket.socket) -> None:
@@ -70,7 +75,7 @@ def read_head(connection: socket.socket, keep: bytearray | None = None) -> bytes
     return head
 
 
-class RecordingProxy(_Listener):
+class RecordingProxy(Listener):
     """An HTTP proxy that records what clients send it (`received`) and what they asked for (`requests`)."""
 
     def __init__(self) -> None:
@@ -106,7 +111,7 @@ class RecordingProxy(_Listener):
             sink.shutdown(socket.SHUT_WR)
 
 
-class TricklingServer(_Listener):
+class TricklingServer(Listener):
     """Answers 200 with a model list, its head sent one byte per `interval_s` (`requests` counts them)."""
 
     def __init__(self, interval_s: float, model_ids: list[str]) -> None:
