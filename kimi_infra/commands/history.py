@@ -24,7 +24,9 @@ def history(project_dir: Path, stack: str, target_name: str | None, revision: st
     """List the revisions deployed to each target, newest first, or put one back with --redeploy.
 
     From S3 object versions, SSM parameter history, or the local history file of a file target
-    (hashes only: a file target cannot be redeployed).
+    (hashes only: a file target cannot be redeployed). --redeploy refuses a revision kimi-infra did
+    not write (its recorded content hash is missing or wrong) and one holding a key that is no
+    longer current (a redeploy never brings back a rotated-out key; `deploy` writes today's keys).
     """
     from kimi_infra.stackfile import load_stack
 

@@ -25,11 +25,20 @@ verify_base_url_option = click.option(
     "--verify-base-url", metavar="URL",
     help="Verify at URL/models instead of the stack region's endpoint from the catalog.")
 
+# A rotation verifies while holding the local store's rotation lock, for which another rotation
+# waits up to 300 s (stores.local_file.ROTATION_WAIT_SECONDS): one verification stays well below.
+MAX_VERIFY_TIMEOUT_S = 120.0
+verify_timeout_option = click.option(
+    "--verify-timeout", type=click.FloatRange(min=0, min_open=True, max=MAX_VERIFY_TIMEOUT_S),
+    envvar="KIMI_INFRA_VERIFY_TIMEOUT", show_envvar=True, metavar="SECONDS",
+    help="Give up verifying after SECONDS in all: connect, TLS and the whole answer (default 20, at most 120).")
+
 
 def key_options(command):
     """The options of a command that takes a key and verifies it: --key-file, --key-stdin,
-    --skip-verify, --verify-base-url (set-key and rotate)."""
-    for option in (verify_base_url_option, skip_verify_option, key_stdin_option, key_file_option):
+    --skip-verify, --verify-base-url, --verify-timeout (set-key and rotate)."""
+    for option in (verify_timeout_option, verify_base_url_option, skip_verify_option, key_stdin_option,
+                   key_file_option):
         command = option(command)
     return command
 

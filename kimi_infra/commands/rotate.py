@@ -26,8 +26,8 @@ from kimi_infra.commands.options import json_option, profile_option, provider_op
 @profile_option
 @click.pass_obj
 def rotate(project_dir: Path, stack: str, provider: str, key_file: Path | None, key_stdin: bool,
-           skip_verify: bool, verify_base_url: str | None, resume: bool, reload_gateway: bool, openclaw: str,
-           as_json: bool) -> None:
+           skip_verify: bool, verify_base_url: str | None, verify_timeout: float | None, resume: bool,
+           reload_gateway: bool, openclaw: str, as_json: bool) -> None:
     """Rotate a provider's API key: stage, verify, promote, re-write the targets that hold it.
 
     The new key is checked with GET <baseUrl>/models before it becomes current; the old key
@@ -52,9 +52,10 @@ def rotate(project_dir: Path, stack: str, provider: str, key_file: Path | None, 
     key = read_key(key_file, key_stdin, provider, new=True)
     with missing_key_hint(stack, provider):
         if key is None:
-            steps.resume(spec, project_dir, provider, verify_url=verify_url, say=say)
+            steps.resume(spec, project_dir, provider, verify_url=verify_url, verify_timeout=verify_timeout, say=say)
         else:
-            steps.rotate(spec, project_dir, provider, key, verify_url=verify_url, say=say)
+            steps.rotate(spec, project_dir, provider, key, verify_url=verify_url, verify_timeout=verify_timeout,
+                         say=say)
     if reload_gateway:
         reload(openclaw, f"{stack}/{provider}", say)
     else:

@@ -19,7 +19,7 @@ from kimi_infra.commands.options import json_option, profile_option, provider_op
 @profile_option
 @click.pass_obj
 def set_key(project_dir: Path, stack: str, provider: str, key_file: Path | None, key_stdin: bool,
-            skip_verify: bool, verify_base_url: str | None, as_json: bool) -> None:
+            skip_verify: bool, verify_base_url: str | None, verify_timeout: float | None, as_json: bool) -> None:
     """Store a provider's FIRST key in the stack's secret store, after checking it with the provider.
 
     Refused when the provider already has a key (use `rotate`). The key is checked with
@@ -36,7 +36,8 @@ def set_key(project_dir: Path, stack: str, provider: str, key_file: Path | None,
     verify_url = verify_url_for(provider, base_url, verify_base_url, skip_verify)
     key = read_key(key_file, key_stdin, provider)
     assert key is not None  # a source was given above
-    stored = set_first_key(spec, project_dir, provider, key, verify_url=verify_url, say=say)
+    stored = set_first_key(spec, project_dir, provider, key, verify_url=verify_url, verify_timeout=verify_timeout,
+                           say=say)
     if as_json:
         click.echo(json.dumps(stored.to_json(), indent=2))
         return

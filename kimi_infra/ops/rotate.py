@@ -75,6 +75,9 @@ class Rotation:
     expected_current: str | None = None
     # The stack's salt when already read (for the token): inline re-writes hash with it, no re-read.
     salt: bytes | None = field(default=None, repr=False)
+    # The verification's total deadline (None: verify's default). It bounds how long the rotation
+    # lock is held while the provider answers: a trickling endpoint cannot hold it forever.
+    verify_timeout: float | None = None
 
     @property
     def label(self) -> str:
@@ -82,7 +85,7 @@ class Rotation:
 
 
 def rotate(spec: StackSpec, project_dir: Path, provider: str, key: Secret, *, verify_url: str | None,
-           say: Progress) -> None:
+           say: Progress, verify_timeout: float | None = None) -> None:
     """Make `key` the provider's current key and re-write what holds it; safe to run again."""
     store = _open_store(spec, provider, project_dir)
     with store.exclusive():  # a second rotation of a local store waits, then sees our result
@@ -91,7 +94,8 @@ def rotate(spec: StackSpec, project_dir: Path, provider: str, key: Secret, *, ve
         others = _refuse_other_providers_key(spec, project_dir, provider, key)
         salt = store.token_salt()
         rotation = Rotation(spec, project_dir, provider, store, key, rotation_token(provider, key, salt), verify_url,
-                            say, other_keys=others, expected_current=_current_id(state), salt=salt)
+                            say, other_keys=others, expected_current=_current_id(state), salt=salt,
+                            verify_timeout=verify_timeout)
         _require_no_other_rotation(rotation, state)
         if _already_current(rotation, state):
             say(f"{rotation.label}: the key is already current; nothing to rotate")
@@ -100,16 +104,17 @@ def rotate(spec: StackSpec, project_dir: Path, provider: str, key: Secret, *, ve
         _run(rotation, state)
 
 
-def resume(spec: StackSpec, project_dir: Path, provider: str, *, verify_url: str | None, say: Progress) -> None:
+def resume(spec: StackSpec, project_dir: Path, provider: str, *, verify_url: str | None, say: Progress,
+           verify_timeout: float | None = None) -> None:
     """Finish the rotation whose pending version is in the store; with none, re-write the
     targets from the current key (a run may have stopped after promoting)."""
     store = _open_store(spec, provider, project_dir)
     with store.exclusive():
-        _resume(spec, project_dir, provider, store, verify_url=verify_url, say=say)
+        _resume(spec, project_dir, provider, store, verify_url=verify_url, say=say, verify_timeout=verify_timeout)
 
 
 def _resume(spec: StackSpec, project_dir: Path, provider: str, store: SecretStore, *, verify_url: str | None,
-            say: Progress) -> None:
+            say: Progress, verify_timeout: float | None) -> None:
     label = _label(spec, provider)
     state = store.describe()
     pending = state.version_in("pending")
@@ -123,7 +128,7 @@ def _resume(spec: StackSpec, project_dir: Path, provider: str, store: SecretStor
                             "finished or discarded it)", where=label, fix="run --resume again")
     say(f"{label}: resuming the rotation to pending version {_short(pending.version_id)}")
     _run(Rotation(spec, project_dir, provider, store, key, pending.version_id, verify_url, say,
-                  expected_current=_current_id(state)), state)
+                  expected_current=_current_id(state), verify_timeout=verify_timeout), state)
 
 
 def rollback(spec: StackSpec, project_dir: Path, provider: str, *, say: Progress) -> None:
@@ -163,7 +168,7 @@ def verify(rotation: Rotation, state: SecretDescription) -> None:
         rotation.say(f"{rotation.label}: not verified (--skip-verify)")
         return
     try:
-        answer = get_models(rotation.provider, rotation.verify_url, rotation.key)
+        answer = get_models(rotation.provider, rotation.verify_url, rotation.key, rotation.verify_timeout)
     except VerifyError:
         rotation.store.discard_pending(rotation.token)
         rotation.say(f"{rotation.label}: verification failed: pending version discarded, current key unchanged")

@@ -42,9 +42,10 @@ class StoredKey:
 
 
 def set_first_key(spec: StackSpec, project_dir: Path, provider: str, key: Secret, *, verify_url: str | None,
-                  say: Callable[[str], None]) -> StoredKey:
+                  say: Callable[[str], None], verify_timeout: float | None = None) -> StoredKey:
     """Refuse when the provider already has a key or `key` is another provider's; verify at
-    `verify_url` (None: skip); then create the secret. Nothing is written before every check passed."""
+    `verify_url` (None: skip) within `verify_timeout` seconds (None: the default); then create the
+    secret. Nothing is written before every check passed."""
     from kimi_infra.ops.verify import get_models
     from kimi_infra.stores import open_store
 
@@ -55,7 +56,7 @@ def set_first_key(spec: StackSpec, project_dir: Path, provider: str, key: Secret
                              f"--provider {provider} --key-stdin`")
     _refuse_other_providers_key(spec, project_dir, provider, key)
     if verify_url is not None:
-        answer = get_models(provider, verify_url, key)
+        answer = get_models(provider, verify_url, key, verify_timeout)
         say(f"{spec.stack}/{provider}: verified against {verify_url} (HTTP {answer.status})")
     else:
         say(f"{spec.stack}/{provider}: not verified (--skip-verify)")

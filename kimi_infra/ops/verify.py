@@ -5,24 +5,33 @@ to compare the provider's live model ids with ours. Plain urllib (no new depende
 
 The key leaves us only in the Authorization header: it is never logged, never put in an error,
 and never sent on a redirect (redirects are refused, so a key cannot follow one to another host)
-or over plain http to anything but this machine.
+or over plain http to anything but this machine. Plain http never goes through a proxy
+(`http_proxy` would receive the header in clear); https may, through a CONNECT tunnel that the
+proxy cannot read. Each check has one total deadline: a server that trickles a byte at a time
+cannot keep `set-key` or `rotate` (and the rotation lock it holds) waiting.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import re
+import socket
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from kimi_infra.base_urls import is_loopback_host
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.secret import Secret
 
-TIMEOUT_SECONDS = 10.0
+TIMEOUT_SECONDS = 20.0
+"""The default deadline of one check, from the first byte sent to the last byte read."""
 NETWORK_FIX = "check network or use --verify-base-url / --skip-verify"
 # A bearer token is printable ASCII without spaces. Checking first also keeps http.client from
 # raising "Invalid header value 'Bearer <key>'", which would quote the key.
@@ -77,16 +86,18 @@ def models_url(base_url: str) -> str:
     return base_url.rstrip("/") + "/models"
 
 
-def get_models(provider: str, base_url: str, key: Secret, timeout: float = TIMEOUT_SECONDS) -> ModelsAnswer:
-    """`GET <base_url>/models` with `key`; VerifyError unless the provider answers 200."""
+def get_models(provider: str, base_url: str, key: Secret, timeout: float | None = None) -> ModelsAnswer:
+    """`GET <base_url>/models` with `key`; VerifyError unless the provider answers 200 within
+    `timeout` seconds in all (name lookup, connect, proxy tunnel, TLS, headers and body;
+    None: TIMEOUT_SECONDS)."""
     url = models_url(base_url)
     _check_url(provider, url)
     check_key_text(provider, key)
     request = urllib.request.Request(url, headers={"Authorization": f"Bearer {key.reveal()}",
                                                    "Accept": "application/json"})
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            answer = ModelsAnswer(provider, url, response.status, response.read())
+        status, body = _Exchange(request).run(TIMEOUT_SECONDS if timeout is None else timeout)
+        answer = ModelsAnswer(provider, url, status, body)
     except urllib.error.HTTPError as error:
         raise _http_failure(provider, url, error.code) from None
     except urllib.error.URLError as error:
@@ -121,7 +132,79 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None  # urllib then raises HTTPError with the 3xx code
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects)
+class _Exchange:
+    """One request under one total deadline. urllib's timeout bounds each socket call, not the
+    whole: the request runs in a worker thread the caller waits for; at the deadline the
+    connection is shut down (which wakes a blocked read) and the caller gets TimeoutError."""
+
+    def __init__(self, request: urllib.request.Request) -> None:
+        self.request = request
+        self.connections: list[http.client.HTTPConnection] = []
+        self.outcome: tuple[int, bytes] | BaseException = TimeoutError()
+        self.lock = threading.Lock()  # the worker appends connections while the caller may cut them
+
+    def run(self, timeout: float) -> tuple[int, bytes]:
+        worker = threading.Thread(target=self._fetch, args=(timeout,), name="kimi-infra-verify", daemon=True)
+        worker.start()
+        worker.join(timeout)
+        if worker.is_alive():
+            self._cut()
+            raise TimeoutError
+        if isinstance(self.outcome, BaseException):
+            raise self.outcome
+        return self.outcome
+
+    def _fetch(self, timeout: float) -> None:
+        try:
+            with self._opener().open(self.request, timeout=timeout) as response:
+                self.outcome = (response.status, response.read())
+        except BaseException as error:  # handed to the caller's thread
+            self.outcome = error
+
+    def _opener(self) -> urllib.request.OpenerDirector:
+        # Plain http goes only to this machine (`_check_url`), and never through a proxy: the
+        # proxy would read the Authorization header. https keeps the environment's proxy, which
+        # only tunnels (CONNECT) the encrypted bytes.
+        proxies = urllib.request.ProxyHandler({} if self.request.type == "http" else None)
+        return urllib.request.build_opener(proxies, _NoRedirects, _HttpHandler(self), _HttpsHandler(self))
+
+    def connection_class(self, kind: type[http.client.HTTPConnection]) -> Callable[..., http.client.HTTPConnection]:
+        """What urllib calls to make a connection of `kind`: one this exchange can cut."""
+        def make(host: str, **options: Any) -> http.client.HTTPConnection:
+            connection = kind(host, **options)
+            with self.lock:
+                self.connections.append(connection)
+            return connection
+        return make
+
+    def _cut(self) -> None:
+        with self.lock:
+            for connection in self.connections:
+                with contextlib.suppress(OSError, AttributeError):  # not connected yet, or closed
+                    connection.sock.shutdown(socket.SHUT_RDWR)
+
+
+class _HttpHandler(urllib.request.HTTPHandler):
+    """urllib's http handler, its connections tracked by `exchange` (so the deadline can cut them)."""
+
+    def __init__(self, exchange: _Exchange) -> None:
+        super().__init__()
+        self.exchange = exchange
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self.exchange.connection_class(http.client.HTTPConnection), req)
+
+
+class _HttpsHandler(urllib.request.HTTPSHandler):
+    """urllib's https handler (default TLS context: certificate and host name checked), tracked."""
+
+    def __init__(self, exchange: _Exchange) -> None:
+        super().__init__()
+        self.exchange = exchange
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(self.exchange.connection_class(http.client.HTTPSConnection), req,
+                            context=self._context)  # type: ignore[attr-defined]
 
 
 def _check_url(provider: str, url: str) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal, Protocol
 
@@ -56,6 +56,16 @@ class Revision:
     time: datetime | None
 
 
+@dataclass(frozen=True)
+class RevisionText:
+    """An earlier revision's text (for `history --redeploy`) and the content hash recorded with it
+    when it was written: S3 object metadata, the SSM parameter version's description, the file
+    target's history log. None when nothing was recorded (someone else wrote it)."""
+
+    text: str = field(repr=False)  # may hold a key
+    recorded_hash: str | None
+
+
 class Target(Protocol):
     """A deployment target. `write` is idempotent: same content, no write call."""
 
@@ -83,9 +93,9 @@ class Target(Protocol):
     def history(self) -> list[Revision]:
         """Deployed revisions, newest first."""
 
-    def revision_text(self, revision: str) -> str | None:
-        """The text of an earlier revision (for `history --redeploy`), or None when the target does
-        not have it (file targets record hashes only)."""
+    def revision_text(self, revision: str) -> RevisionText | None:
+        """An earlier revision's text and recorded hash (for `history --redeploy`), or None when
+        the target does not have it (file targets record hashes only: just the current one)."""
 
 
 @dataclass(frozen=True, kw_only=True)

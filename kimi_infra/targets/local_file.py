@@ -15,6 +15,7 @@ from kimi_infra.render import Rendered
 from kimi_infra.targets.base import (
     Deployed,
     Revision,
+    RevisionText,
     TargetError,
     WriteOutcome,
     failure,
@@ -98,11 +99,12 @@ class LocalFileTarget:
         """Recorded writes, newest first; empty when no history file is kept."""
         return list(reversed(self._records()))
 
-    def revision_text(self, revision: str) -> str | None:
+    def revision_text(self, revision: str) -> RevisionText | None:
         """None: the history file records hashes only (the content may hold a key), so only the
-        current revision can be read back."""
+        current revision can be read back, with the hash its history record holds."""
         last = self._last_record()
-        return self.read_text() if last and last.revision == revision else None
+        text = self.read_text() if last and last.revision == revision else None
+        return RevisionText(text, last.content_hash) if text is not None and last else None
 
     def _replace(self, rendered: Rendered) -> None:
         mode = SECRET_MODE if rendered.holds_secret else PUBLIC_MODE

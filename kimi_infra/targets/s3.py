@@ -18,6 +18,7 @@ from kimi_infra.targets.base import (
     AwsTarget,
     Deployed,
     Revision,
+    RevisionText,
     WriteOutcome,
     aws_errors,
     conflict,
@@ -102,8 +103,9 @@ class S3Target(AwsTarget):
             client = self._client()
             return [self._revision(client, version) for version in self._versions(client)]
 
-    def revision_text(self, revision: str) -> str | None:
-        """GetObject of that VersionId; None when the bucket has no such version."""
+    def revision_text(self, revision: str) -> RevisionText | None:
+        """GetObject of that VersionId, with the hash in its metadata; None when the bucket has no
+        such version."""
         with aws_errors(self.location, "read a version of"):
             client = self._client()
             try:
@@ -112,7 +114,8 @@ class S3Target(AwsTarget):
                 if error.response["Error"]["Code"] in ("NoSuchVersion", "NoSuchKey", "InvalidArgument", "400"):
                     return None
                 raise
-            return answer["Body"].read().decode("utf-8", errors="replace")
+            return RevisionText(answer["Body"].read().decode("utf-8", errors="replace"),
+                                answer.get("Metadata", {}).get(HASH_METADATA))
 
     def _snapshot(self, client: Any) -> S3Snapshot:
         try:

@@ -19,6 +19,7 @@ from kimi_infra.targets.base import (
     AwsTarget,
     Deployed,
     Revision,
+    RevisionText,
     WriteOutcome,
     aws_errors,
     failure,
@@ -29,6 +30,9 @@ from kimi_infra.targets.base import (
 
 STANDARD_LIMIT = 4096  # bytes, Standard tier
 ADVANCED_LIMIT = 8192  # bytes, Advanced tier; nothing larger fits in SSM
+# Each version we put carries its content hash in the version's description (as S3 objects carry
+# it in metadata), so `history --redeploy` can tell our versions from anyone else's.
+DESCRIPTION_PREFIX = "kimi-infra content hash "
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,26 +90,31 @@ class SsmParameterTarget(AwsTarget):
         """Every version AWS keeps (up to 100), newest first; hashes are computed from the
         decrypted values, which never leave memory."""
         with aws_errors(self.location, "read history"):
-            client = self._client()
-            pages = client.get_paginator("get_parameter_history").paginate(Name=self.parameter, WithDecryption=True)
-            try:
-                versions = [version for page in pages for version in page["Parameters"]]
-            except client.exceptions.ParameterNotFound:
-                return []
+            versions = self._versions(self._client())
         return [Revision(revision=str(v["Version"]), content_hash=self.hasher.of_text(v["Value"]),
                          time=v.get("LastModifiedDate")) for v in reversed(versions)]  # AWS lists oldest first
 
-    def revision_text(self, revision: str) -> str | None:
-        """GetParameter `name:version` (decrypted in memory); None when there is no such version."""
+    def revision_text(self, revision: str) -> RevisionText | None:
+        """That version's value (decrypted in memory) and the hash its description records (None
+        without our description); None when there is no such version."""
         if not revision.isdigit():
             return None
         with aws_errors(self.location, "read a version of"):
-            client = self._client()
-            try:
-                answer = client.get_parameter(Name=f"{self.parameter}:{revision}", WithDecryption=True)
-            except (client.exceptions.ParameterNotFound, client.exceptions.ParameterVersionNotFound):
-                return None
-            return answer["Parameter"]["Value"]
+            versions = self._versions(self._client())
+        found = next((v for v in versions if str(v["Version"]) == revision), None)
+        if found is None:
+            return None
+        description = found.get("Description") or ""
+        recorded = description.removeprefix(DESCRIPTION_PREFIX) if description.startswith(DESCRIPTION_PREFIX) else None
+        return RevisionText(found["Value"], recorded)
+
+    def _versions(self, client: Any) -> list[dict]:
+        """Every version AWS keeps, oldest first, values decrypted in memory; [] without a parameter."""
+        pages = client.get_paginator("get_parameter_history").paginate(Name=self.parameter, WithDecryption=True)
+        try:
+            return [version for page in pages for version in page["Parameters"]]
+        except client.exceptions.ParameterNotFound:
+            return []
 
     def _read(self, client: Any) -> Deployed | None:
         try:
@@ -124,7 +133,8 @@ class SsmParameterTarget(AwsTarget):
             tier = self._tier(client)  # keeps Advanced
         key = {"KeyId": self.kms_key_id} if secure and self.kms_key_id else {}
         client.put_parameter(Name=self.parameter, Value=rendered.text, Type="SecureString" if secure else "String",
-                             Tier=tier, Overwrite=deployed is not None, **key)
+                             Tier=tier, Overwrite=deployed is not None,
+                             Description=DESCRIPTION_PREFIX + rendered.content_hash, **key)
 
     def _tier(self, client: Any) -> str:
         found = client.describe_parameters(

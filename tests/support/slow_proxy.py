@@ -10,36 +10,24 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+from tests.support.wire import Listener
 
-class SlowProxy:
+
+class SlowProxy(Listener):
     """Forwards 127.0.0.1:<port> to `upstream` (http://host:port), `delay_s` seconds per client chunk."""
+
+    idle_s = None  # an engine may keep a connection open and quiet for long
 
     def __init__(self, upstream: str, delay_s: float) -> None:
         parts = urlsplit(upstream)
         self.upstream = (parts.hostname or "127.0.0.1", parts.port or 80)
         self.delay_s = delay_s
-        self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def __enter__(self) -> SlowProxy:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self.listener.close()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return  # closed
-            server = socket.create_connection(self.upstream, timeout=30)
-            threading.Thread(target=self._pipe, args=(client, server, self.delay_s), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client, 0.0), daemon=True).start()
+    def handle(self, client: socket.socket) -> None:
+        server = socket.create_connection(self.upstream, timeout=30)
+        threading.Thread(target=self._pipe, args=(server, client, 0.0), daemon=True).start()
+        self._pipe(client, server, self.delay_s)
 
     @staticmethod
     def _pipe(source: socket.socket, sink: socket.socket, delay_s: float) -> None:
