@@ -12,18 +12,20 @@ import os
 import stat
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 LEGACY_TEMP_AGE = 600.0  # seconds: temps named without a pid (older versions) count as stale after this
 
 
-def write_atomic(path: Path, data: bytes, mode: int) -> None:
+def write_atomic(path: Path, data: bytes, mode: int, check: Callable[[Path], None] | None = None) -> None:
     """Write `data` to `path` via a temp file in the same folder, fsync, then rename.
 
     The temp file is created with `mode` from the start (never briefly world-readable), and
     the folder is fsynced so the rename survives a power cut. On any failure the old file stays.
     Refuses to replace anything but a regular file: a rename over /dev/null or a FIFO would
-    destroy it (use `is_special_file` to write to those directly).
+    destroy it (use `is_special_file` to write to those directly). `check`, when given, is called
+    with the complete temp file before the rename: whatever it raises leaves the old file as it was.
     """
     if is_special_file(path):
         raise IsADirectoryError(f"{path} is not a regular file; it is never replaced")
@@ -36,6 +38,8 @@ def write_atomic(path: Path, data: bytes, mode: int) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if check is not None:
+            check(Path(temp_name))
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
