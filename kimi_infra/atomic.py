@@ -1,12 +1,14 @@
 """Crash-safe file writes: a reader sees the old bytes or the new ones, never half a file.
 
 A temp file is named `.<name>.<pid>.<random>.tmp` beside its target. A kill -9 between write and
-rename leaves it behind (it may hold a key, mode 0600): the next write to that target removes
-every such temp whose process is gone, so no key-bearing temp outlives the next run.
+rename leaves it behind (it may hold a key, mode 0600): the next write to that target, and the next
+read of it (`sweep_stale_temps`: a run that finds nothing to write), removes every such temp whose
+process is gone, so no key-bearing temp outlives the next run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import stat
@@ -64,6 +66,13 @@ def remove_stale_temps(path: Path) -> list[Path]:
         except FileNotFoundError:
             continue  # its writer finished meanwhile
     return removed
+
+
+def sweep_stale_temps(path: Path) -> None:
+    """`remove_stale_temps` for a run that only reads `path` (or finds nothing to write): a
+    folder this user may not change is left as it is, silently (the next write there reports it)."""
+    with contextlib.suppress(OSError):
+        remove_stale_temps(path)
 
 
 def _writer_alive(temp: Path, prefix: str) -> bool:

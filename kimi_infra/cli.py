@@ -76,7 +76,7 @@ class _Cli(click.Group):
             ctx.exit(error.exit_code)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise  # click's own: usage errors, --help, a declined prompt
-        except Exception as error:  # noqa: BLE001 - the one place a bug becomes one line, not a traceback
+        except Exception as error:  # the one place a bug becomes one line, not a traceback
             if ctx.params.get("debug"):
                 import traceback
 
