@@ -116,10 +116,9 @@ def _own_places() -> list[tuple[str, Path]]:
 
 
 def _is_within(path: Path, folder: Path) -> bool:
-    """Whether `path` lands in `folder`, symlinks in either resolved (but not `path` itself:
-    a symlink at the destination is replaced, not followed)."""
-    landing = path.parent.resolve() / path.name
-    return any(p.is_relative_to(f) for p in (path, landing) for f in (folder, folder.resolve()))
+    """Whether `path` lands in `folder`, symlinks and `..` in either resolved (but not `path`
+    itself: a symlink at the destination is replaced, not followed)."""
+    return (path.parent.resolve() / path.name).is_relative_to(folder.resolve())
 
 
 def _same_file(path: Path, other: Path) -> bool:
