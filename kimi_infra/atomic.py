@@ -1,29 +1,33 @@
 """Crash-safe file writes: a reader sees the old bytes or the new ones, never half a file.
 
 A temp file is named `.<name>.<pid>.<random>.tmp` beside its target. A kill -9 between write and
-rename leaves it behind (it may hold a key, mode 0600): the next write to that target removes
-every such temp whose process is gone, so no key-bearing temp outlives the next run.
+rename leaves it behind (it may hold a key, mode 0600): the next write to that target, and the next
+read of it (`sweep_stale_temps`: a run that finds nothing to write), removes every such temp whose
+process is gone, so no key-bearing temp outlives the next run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import stat
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 LEGACY_TEMP_AGE = 600.0  # seconds: temps named without a pid (older versions) count as stale after this
 
 
-def write_atomic(path: Path, data: bytes, mode: int) -> None:
+def write_atomic(path: Path, data: bytes, mode: int, check: Callable[[Path], None] | None = None) -> None:
     """Write `data` to `path` via a temp file in the same folder, fsync, then rename.
 
     The temp file is created with `mode` from the start (never briefly world-readable), and
     the folder is fsynced so the rename survives a power cut. On any failure the old file stays.
     Refuses to replace anything but a regular file: a rename over /dev/null or a FIFO would
-    destroy it (use `is_special_file` to write to those directly).
+    destroy it (use `is_special_file` to write to those directly). `check`, when given, is called
+    with the complete temp file before the rename: whatever it raises leaves the old file as it was.
     """
     if is_special_file(path):
         raise IsADirectoryError(f"{path} is not a regular file; it is never replaced")
@@ -36,6 +40,8 @@ def write_atomic(path: Path, data: bytes, mode: int) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        if check is not None:
+            check(Path(temp_name))
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
@@ -60,6 +66,13 @@ def remove_stale_temps(path: Path) -> list[Path]:
         except FileNotFoundError:
             continue  # its writer finished meanwhile
     return removed
+
+
+def sweep_stale_temps(path: Path) -> None:
+    """`remove_stale_temps` for a run that only reads `path` (or finds nothing to write): a
+    folder this user may not change is left as it is, silently (the next write there reports it)."""
+    with contextlib.suppress(OSError):
+        remove_stale_temps(path)
 
 
 def _writer_alive(temp: Path, prefix: str) -> bool:

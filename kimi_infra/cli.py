@@ -42,7 +42,8 @@ SECTIONS = {
 
 class _Cli(click.Group):
     """Loads command modules lazily; the one place that turns our errors into one line on stderr
-    and the error's exit code (1 unless the command says otherwise; click keeps 2 for usage errors)."""
+    and the error's exit code (2 unless the command says 1 for a finding; click keeps 2 for usage
+    errors), and a crash (any other exception: a bug) into one line naming its type, exit 2."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -73,21 +74,53 @@ class _Cli(click.Group):
         except KimiInfraError as error:
             _report(ctx, error)
             ctx.exit(error.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise  # click's own: usage errors, --help, a declined prompt
+        except Exception as error:  # the one place a bug becomes one line, not a traceback
+            if ctx.params.get("debug"):
+                import traceback
+
+                traceback.print_exc()
+            crash = _crash(ctx, error)
+            _report(ctx, crash, crashed=True)
+            ctx.exit(crash.exit_code)
+
+
+def _crash(ctx: click.Context, error: Exception) -> KimiInfraError:
+    """An unexpected exception as one line: its type and where it was raised, never its text
+    (which may quote a key or a file holding one)."""
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__)
+    place = f" at {_short(frames[-1].filename)}:{frames[-1].lineno}" if frames else ""
+    command = " ".join(filter(None, ["kimi-infra", ctx.invoked_subcommand]))
+    return KimiInfraError(f"crashed with {type(error).__name__}{place} (a bug in kimi-infra)", where=command,
+                          fix="run again with --debug for the traceback and report it (check it for keys first)")
+
+
+def _short(filename: str) -> str:
+    """A source file relative to the folder holding `kimi_infra/` (the checkout), else as given."""
+    code_dir = Path(__file__).resolve().parent.parent
+    try:
+        return str(Path(filename).resolve().relative_to(code_dir))
+    except ValueError:
+        return filename
 
 
 # Commands whose --json document already carries their errors (status: always one document).
 OWN_JSON_ERRORS = frozenset({"status"})
 
 
-def _report(ctx: click.Context, error: KimiInfraError) -> None:
+def _report(ctx: click.Context, error: KimiInfraError, crashed: bool = False) -> None:
     """One line on stderr; with --json also one JSON document on stdout (unless the command
-    already printed its own report: an error without a problem text, or OWN_JSON_ERRORS)."""
+    already printed its own report: an error without a problem text, or OWN_JSON_ERRORS unless
+    it `crashed` before its report)."""
     from kimi_infra.commands.options import JSON_FLAG
 
     if not str(error):
         return
     click.echo(f"error: {error}", err=True)
-    if ctx.meta.get(JSON_FLAG) and ctx.invoked_subcommand not in OWN_JSON_ERRORS:
+    if ctx.meta.get(JSON_FLAG) and (crashed or ctx.invoked_subcommand not in OWN_JSON_ERRORS):
         import json
 
         problem = {"where": error.where, "problem": error.problem, "fix": error.fix}
@@ -97,13 +130,20 @@ def _report(ctx: click.Context, error: KimiInfraError) -> None:
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--project-dir", type=click.Path(file_okay=False, path_type=Path), envvar="KIMI_INFRA_PROJECT_DIR",
               help="Folder with Pulumi.yaml and stacks/ (default: found above the working folder).")
+@click.option("--debug", is_flag=True,
+              help="On a crash (a bug: exit 2, one line naming the exception), also print its traceback, "
+              "which may quote a key: check it before you share it.")
 @click.version_option(__version__, "--version", prog_name="kimi-infra", message="%(prog)s %(version)s")
 @click.pass_context
-def cli(ctx: click.Context, project_dir: Path | None) -> None:
+def cli(ctx: click.Context, project_dir: Path | None, debug: bool) -> None:
     """kimi-infra: OpenClaw model-provider config for Moonshot AI (Kimi), per stack.
 
     Stacks live in stacks/Pulumi.<stack>.yaml (dev, staging, prod, prod-cn). Keys are never
     taken from arguments and never printed.
+
+    Exit codes: 0 done; 1 a finding (a difference, drift, an invalid file); 2 an error, with
+    one line saying where, what and the fix (a crash too: it names the exception's type; its
+    traceback only with --debug).
     """
     from kimi_infra.stackfile import find_project_dir
 

@@ -33,17 +33,28 @@ def render_for_deploy(spec: StackSpec, project_dir: Path, *, masked: bool = Fals
     return rendered.hashed_with(hasher or content_hasher(spec, project_dir))
 
 
-def content_hasher(spec: StackSpec, project_dir: Path) -> ContentHasher:
+def content_hasher(spec: StackSpec, project_dir: Path, *, read_only: bool = False) -> ContentHasher:
     """How the stack's deployed configs are hashed: plain sha256 unless they hold keys (inline
-    mode); then HMAC keyed by the salt kept with the stack's store (made on first use)."""
-    return keyed_hasher(spec, project_dir) if spec.files_hold_keys else PLAIN
+    mode); then HMAC keyed by the salt kept with the stack's store (made on first use, unless
+    `read_only`: see `keyed_hasher`)."""
+    return keyed_hasher(spec, project_dir, read_only=read_only) if spec.files_hold_keys else PLAIN
 
 
-def keyed_hasher(spec: StackSpec, project_dir: Path) -> ContentHasher:
-    """HMAC keyed by the salt kept with the stack's store (made on first use), whatever its keyMode."""
+def keyed_hasher(spec: StackSpec, project_dir: Path, *, read_only: bool = False) -> ContentHasher:
+    """HMAC keyed by the salt kept with the stack's store (made on first use), whatever its keyMode.
+
+    `read_only` (status, history, a preview): a store without a salt yet stays so (no store file,
+    no salt secret); the hashes are then taken with a one-off salt that lives in this process
+    only. They compare alike, and nothing was ever hashed with the stack's salt before it existed.
+    """
     from kimi_infra.stores import open_store
+    from kimi_infra.stores.base import new_salt
 
-    return ContentHasher(open_store(spec, spec.providers[0], project_dir).token_salt())
+    store = open_store(spec, spec.providers[0], project_dir)
+    if not read_only:
+        return ContentHasher(store.token_salt())
+    salt = store.read_salt()
+    return ContentHasher(bytes.fromhex(new_salt()) if salt is None else salt)
 
 
 def current_keys(spec: StackSpec, project_dir: Path,

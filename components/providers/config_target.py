@@ -82,13 +82,14 @@ class ConfigTargetProvider(ResourceProvider):
     def _is_deployed(self, props: dict[str, Any]) -> bool:
         from kimi_infra.targets.base import is_current
 
-        target, rendered = self._target_and_render(props)
+        target, rendered = self._target_and_render(props, read_only=True)  # every preview runs this
         return is_current(target.read(), rendered)
 
-    def _target_and_render(self, props: dict[str, Any]) -> tuple[Any, Any]:
-        """The target and a fresh render, hashed alike."""
+    def _target_and_render(self, props: dict[str, Any], read_only: bool = False) -> tuple[Any, Any]:
+        """The target and a fresh render, hashed alike (`read_only`: a missing salt is not made,
+        see `keyed_hasher`)."""
         spec, project_dir = _spec(props), Path(props["projectDir"])
-        hasher = content_hasher(spec, project_dir)
+        hasher = content_hasher(spec, project_dir, read_only=read_only)
         return open_deploy_target(props, spec, hasher), render_for_deploy(spec, project_dir, hasher=hasher)
 
 

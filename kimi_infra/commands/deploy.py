@@ -55,7 +55,7 @@ def deploy(project_dir: Path, stack: str, preview: bool, yes: bool, prune: bool,
         env_keys = keys_from_environment(loaded.spec, required=False)
     preflight(loaded.spec, project_dir, env_keys)  # nothing is stored or written (or shown) if a check fails
     new_keys = _keys_not_stored(loaded.spec, project_dir, env_keys)
-    plan = plan_deploy(loaded.spec, project_dir, known_keys=new_keys)
+    plan = plan_deploy(loaded.spec, project_dir, known_keys=new_keys, preview=preview)
     if not as_json:
         _show(plan, prune)
     if preview:

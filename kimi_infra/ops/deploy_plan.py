@@ -97,18 +97,20 @@ class DeployPlan:
         return document
 
 
-def plan_deploy(spec: StackSpec, project_dir: Path, known_keys: Mapping[str, Secret] | None = None) -> DeployPlan:
-    """Read every target (and the record of our last deploy) and compare with the render; writes nothing."""
+def plan_deploy(spec: StackSpec, project_dir: Path, known_keys: Mapping[str, Secret] | None = None,
+                *, preview: bool = False) -> DeployPlan:
+    """Read every target (and the record of our last deploy) and compare with the render; writes
+    nothing but the stack's salt when it has none yet, and not even that for a `preview`."""
     from kimi_infra.deploy import content_hasher, keyed_hasher, render_for_deploy
     from kimi_infra.render import render_masked
     from kimi_infra.targets import open_stack_target
 
-    hasher = content_hasher(spec, project_dir)
+    hasher = content_hasher(spec, project_dir, read_only=preview)
     rendered = render_for_deploy(spec, project_dir, known_keys=known_keys, hasher=hasher)
     shown = render_masked(spec).text
     record = read_record(project_dir, spec.stack)
     targets = [open_stack_target(spec, target_spec, project_dir, hasher) for target_spec in spec.targets]
-    compare = _RecordComparer(hasher, lambda: keyed_hasher(spec, project_dir))
+    compare = _RecordComparer(hasher, lambda: keyed_hasher(spec, project_dir, read_only=True))
     plans = tuple(_target_plan(target, rendered, shown, record.get(target.location), compare) for target in targets)
     locations = {target.location for target in targets}
     orphans = tuple(Orphan(entry["name"], location, bool(entry.get("holdsKeys")), entry["spec"])

@@ -38,7 +38,7 @@ def stack_history(spec: StackSpec, project_dir: Path, target_name: str | None = 
     from kimi_infra.deploy import content_hasher
     from kimi_infra.targets import open_stack_target
 
-    hasher = content_hasher(spec, project_dir)
+    hasher = content_hasher(spec, project_dir, read_only=True)
     histories = []
     for target_spec in select_targets(spec, target_name):
         target = open_stack_target(spec, target_spec, project_dir, hasher)

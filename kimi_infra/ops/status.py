@@ -123,7 +123,7 @@ def stack_status(spec: StackSpec, project_dir: Path, progress: Progress | None =
     keys = tuple(key_status(spec, info.name, project_dir, moment, report) for info in enabled_providers(spec))
     hasher = PLAIN
     try:
-        hasher = content_hasher(spec, project_dir)
+        hasher = content_hasher(spec, project_dir, read_only=True)
         rendered: Rendered | str = render_for_deploy(spec, project_dir, hasher=hasher)
     except KimiInfraError as error:  # inline mode without a readable store: nothing to compare with
         rendered = f"cannot render the config to compare: {error}"

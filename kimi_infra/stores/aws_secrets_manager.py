@@ -130,11 +130,19 @@ class AwsSecretsManagerStore:
 
     def token_salt(self) -> bytes:
         """The stack's salt from its own secret, created (random, same KMS key) on first use."""
+        salt = self.read_salt()
+        if salt is not None:
+            return salt
+        with self._salt_secret()._aws() as client:
+            return bytes.fromhex(self._create_salt(client)["SecretString"])
+
+    def read_salt(self) -> bytes | None:
+        """The stack's salt, or None while its secret does not exist; creates nothing."""
         with self._salt_secret()._aws() as client:  # a failure names the salt secret, not this key's
             try:
                 answer = client.get_secret_value(SecretId=self.salt_name, VersionStage="AWSCURRENT")
             except client.exceptions.ResourceNotFoundException:
-                answer = self._create_salt(client)
+                return None
         return bytes.fromhex(answer["SecretString"])
 
     def _salt_secret(self) -> AwsSecretsManagerStore:

@@ -100,6 +100,10 @@ class SecretStore(Protocol):
         """The store's random salt for keyed hashes of its keys (rotation tokens), created on
         first use and kept with the store, readable only by whoever may read the keys."""
 
+    def read_salt(self) -> bytes | None:
+        """The store's salt as `token_salt` gives it, or None before it was made; creates nothing
+        (for read-only commands and previews)."""
+
     def exclusive(self) -> AbstractContextManager[None]:
         """Hold off other rotations of this store for the block (the local store locks a file;
         Secrets Manager has no lock, so there `promote`'s compare-and-set decides)."""

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from kimi_infra.atomic import write_atomic
+from kimi_infra.atomic import sweep_stale_temps, write_atomic
 from kimi_infra.secret import Secret
 from kimi_infra.stores import base
 from kimi_infra.stores.base import (
@@ -159,11 +159,16 @@ class LocalFileStore:
 
     def token_salt(self) -> bytes:
         """The file's salt (one for every secret in it), added on first use."""
-        salt = self._load().get("salt")
-        if not isinstance(salt, str):
+        salt = self.read_salt()
+        if salt is None:
             with self._update_document() as document:
-                salt = document.setdefault("salt", base.new_salt())
-        return bytes.fromhex(salt)
+                salt = bytes.fromhex(document.setdefault("salt", base.new_salt()))
+        return salt
+
+    def read_salt(self) -> bytes | None:
+        """The file's salt, or None while it has none (or there is no file); writes nothing."""
+        salt = self._load().get("salt")
+        return bytes.fromhex(salt) if isinstance(salt, str) else None
 
     def describe(self) -> SecretDescription:
         """Versions with stages and dates; never a value."""
@@ -191,6 +196,7 @@ class LocalFileStore:
 
     def _load(self) -> dict[str, Any]:
         """The whole document; no lock needed, as the file is only ever replaced whole."""
+        sweep_stale_temps(self.path)  # a killed write's temp holds keys: gone at the next read too
         try:
             text = self.path.read_bytes()
         except FileNotFoundError:

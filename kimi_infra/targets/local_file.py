@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kimi_infra.atomic import write_atomic
+from kimi_infra.atomic import sweep_stale_temps, write_atomic
 from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.render import Rendered
 from kimi_infra.targets.base import (
@@ -44,6 +44,7 @@ class LocalFileTarget:
     def read(self) -> Deployed | None:
         """The file's hash, mtime and protection; the revision is the last recorded one when the
         file still holds what we recorded (None after an edit behind our back)."""
+        sweep_stale_temps(self.path)  # a killed write's temp may hold a key: gone even if nothing is written
         try:
             data = self.path.read_bytes()
             status = self.path.stat()
@@ -62,6 +63,7 @@ class LocalFileTarget:
 
     def read_text(self) -> str | None:
         """The file's text, or None when there is no file."""
+        sweep_stale_temps(self.path)
         try:
             return self.path.read_bytes().decode("utf-8", errors="replace")
         except FileNotFoundError:
@@ -97,6 +99,7 @@ class LocalFileTarget:
 
     def history(self) -> list[Revision]:
         """Recorded writes, newest first; empty when no history file is kept."""
+        sweep_stale_temps(self.path)  # `history` touches the target too
         return list(reversed(self._records()))
 
     def revision_text(self, revision: str) -> RevisionText | None:
