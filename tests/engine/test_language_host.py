@@ -33,8 +33,8 @@ EXIT_S = 60
 
 
 @pytest.fixture
-def probe(engine_bin: Path, tmp_path: Path) -> Iterator[PulumiCli]:
-    """`pulumi` in a copy of the probe project whose `venv` is the checkout's virtualenv, stack `dev` selected."""
+def bare_probe(engine_bin: Path, tmp_path: Path) -> Iterator[PulumiCli]:
+    """`pulumi` in a copy of the probe project whose `venv` is the checkout's virtualenv, stack `dev` (no config)."""
     project = tmp_path / "host-probe"
     shutil.copytree(FIXTURE, project)
     (project / "venv").symlink_to(PROJECT_DIR / ".venv")
@@ -44,6 +44,13 @@ def probe(engine_bin: Path, tmp_path: Path) -> Iterator[PulumiCli]:
     cli.login(f"file://{tmp_path / 'state'}")
     cli.select_stack("dev")
     yield cli
+
+
+@pytest.fixture
+def probe(bare_probe: PulumiCli) -> PulumiCli:
+    """The probe project with one config value, so that each test checks its own point and not the empty config."""
+    bare_probe.run("config", "set", "greeting", "hello")
+    return bare_probe
 
 
 def marks(cli: PulumiCli) -> Path:
@@ -71,13 +78,14 @@ def wait_for_file(path: Path, run: subprocess.Popen, log: Path) -> str:
     return path.read_text()
 
 
-def test_a_stack_without_config_runs_with_an_empty_config(probe: PulumiCli):
+def test_a_stack_without_config_runs_with_an_empty_config(bare_probe: PulumiCli):
     """The engine sends no config for a stack without any: the SDK must get `{}`, not `null` (it failed on it)."""
-    assert "config" not in yaml.safe_load((probe.project / "Pulumi.dev.yaml").read_text())  # only the salt
-    probe.up()
-    assert probe.outputs()["greeting"] == "no config"
+    assert "config" not in yaml.safe_load((bare_probe.project / "Pulumi.dev.yaml").read_text())  # only the salt
+    bare_probe.up()
+    assert bare_probe.outputs()["greeting"] == "no config"
 
-    probe.run("config", "set", "greeting", "hello")
+
+def test_the_stack_config_reaches_the_program(probe: PulumiCli):
     probe.up()
     assert probe.outputs()["greeting"] == "hello"
 
@@ -95,16 +103,21 @@ def test_main_names_the_entry_point_relative_to_the_project(probe: PulumiCli):
 
 
 def test_a_cancelled_up_interrupts_the_program_before_anything_else(probe: PulumiCli, tmp_path: Path):
-    """Ctrl-C of `pulumi up`: the engine sends Cancel, the host sends the program SIGINT (it used to SIGKILL it)."""
+    """Ctrl-C of `pulumi up`: the engine sends Cancel, the host sends the program SIGINT and waits for it to end.
+    The program has left the host's process group, so only what the host sends reaches it (the old host had no
+    Cancel and sent nothing: pulumi then waited for ever on the program)."""
     log = tmp_path / "up.log"
     run = probe.start("up", "--yes", env=probe_env(probe, "wait-for-cancel"), log=log)
+    program = 0
     try:
-        wait_for_file(marks(probe) / "program-pid", run, log)
-        os.kill(run.pid, signal.SIGINT)  # pulumi alone, as a terminal's Ctrl-C would not reach the program first
+        program = int(wait_for_file(marks(probe) / "program-pid", run, log))
+        os.kill(run.pid, signal.SIGINT)  # pulumi alone, as `kill -INT`; a terminal's Ctrl-C would reach all
         run.wait(timeout=EXIT_S)
     finally:
         if run.poll() is None:
             run.kill()
+        if program and os.path.exists(f"/proc/{program}"):
+            os.kill(program, signal.SIGKILL)
     assert run.returncode != 0, log.read_text()
     assert (marks(probe) / "program-signal").read_text() == "SIGINT", log.read_text()
 
@@ -125,6 +138,9 @@ def test_kill_9_of_pulumi_stops_the_language_host_and_the_dynamic_provider(probe
     finally:
         if run.poll() is None:
             run.kill()
+    for process in left:  # the old host and provider ran on for ever: do not leave them to the next test
+        if process.running():
+            os.kill(process.pid, signal.SIGKILL)
     assert left == [], f"still running {EXIT_S} s after kill -9 of pulumi: {[p.command for p in left]}"
 
 

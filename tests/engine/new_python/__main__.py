@@ -2,8 +2,10 @@
 
 It reports what the language host gave it (entry point, working directory, config) as stack outputs; the
 environment variable HOST_PROBE picks a behaviour that a test observes through files in HOST_PROBE_DIR:
-`wait-for-cancel` waits until it gets a signal and records which; `slow-provider` registers a resource
-whose dynamic provider records its pid and then takes minutes to create it.
+`wait-for-cancel` leaves the language host's process group (the engine interrupts that whole group when
+it closes the host, which would hide what the host itself does), waits until it gets a signal and records
+which; `slow-provider` registers a resource whose dynamic provider records its pid and then takes minutes
+to create it.
 """
 
 import os
@@ -42,6 +44,7 @@ def record_signal(signum, _frame):
 
 
 if PROBE == "wait-for-cancel":
+    os.setpgid(0, 0)
     signal.signal(signal.SIGINT, record_signal)
     signal.signal(signal.SIGTERM, record_signal)
     (MARKS / "program-pid").write_text(str(os.getpid()))
