@@ -122,6 +122,29 @@ def test_a_cancelled_up_interrupts_the_program_before_anything_else(probe: Pulum
     assert (marks(probe) / "program-signal").read_text() == "SIGINT", log.read_text()
 
 
+def test_a_program_that_carries_on_after_sigint_is_killed_after_the_grace_period(probe: PulumiCli, tmp_path: Path):
+    """SIGINT first, then, when the program does not stop within the grace period (5 s), SIGKILL: the cancel ends."""
+    log = tmp_path / "up.log"
+    run = probe.start("up", "--yes", env=probe_env(probe, "ignore-cancel"), log=log)
+    program = []
+    try:
+        pid = int(wait_for_file(marks(probe) / "program-pid", run, log))
+        program = [p for p in descendants(run.pid) if p.pid == pid]
+        assert program, "the program is not the host's child"
+        os.kill(run.pid, signal.SIGINT)
+        run.wait(timeout=EXIT_S)
+        left = wait_until_gone(program, EXIT_S)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        for process in program:
+            if process.running():
+                os.kill(process.pid, signal.SIGKILL)
+    assert (marks(probe) / "program-signal").read_text() == "SIGINT", log.read_text()
+    assert run.returncode != 0 and "canceled" in log.read_text(), log.read_text()
+    assert left == [], "the program outlived the cancelled up"
+
+
 def test_kill_9_of_pulumi_stops_the_language_host_and_the_dynamic_provider(probe: PulumiCli, tmp_path: Path):
     """After `kill -9` of pulumi mid-update, the host, the program and the provider exit by themselves."""
     log = tmp_path / "up.log"

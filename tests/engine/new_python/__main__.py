@@ -4,8 +4,8 @@ It reports what the language host gave it (entry point, working directory, confi
 environment variable HOST_PROBE picks a behaviour that a test observes through files in HOST_PROBE_DIR:
 `wait-for-cancel` leaves the language host's process group (the engine interrupts that whole group when
 it closes the host, which would hide what the host itself does), waits until it gets a signal and records
-which; `slow-provider` registers a resource whose dynamic provider records its pid and then takes minutes
-to create it.
+which; `ignore-cancel` does the same but carries on after the signal; `slow-provider` registers a
+resource whose dynamic provider records its pid and then takes minutes to create it.
 """
 
 import os
@@ -43,10 +43,13 @@ def record_signal(signum, _frame):
     sys.exit(1)
 
 
-if PROBE == "wait-for-cancel":
+if PROBE in ("wait-for-cancel", "ignore-cancel"):
     os.setpgid(0, 0)
-    signal.signal(signal.SIGINT, record_signal)
-    signal.signal(signal.SIGTERM, record_signal)
+    if PROBE == "wait-for-cancel":
+        signal.signal(signal.SIGINT, record_signal)
+        signal.signal(signal.SIGTERM, record_signal)
+    else:  # records the signal and carries on: only SIGKILL ends it
+        signal.signal(signal.SIGINT, lambda signum, _frame: (MARKS / "program-signal").write_text("SIGINT"))
     (MARKS / "program-pid").write_text(str(os.getpid()))
     time.sleep(WAIT_S)
 elif PROBE == "slow-provider":
