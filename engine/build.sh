@@ -2,9 +2,11 @@
 # Builds the pinned Pulumi engine from its Go modules, or reuses an earlier build, and prints the folder
 # holding it as the LAST line of stdout (everything else goes to stderr):
 #   pulumi                            the CLI (module github.com/pulumi/pulumi/pkg/v3), version-stamped
-#   pulumi-language-python            our minimal Python language host (cmd/pulumi-language-python: why ours)
+#   pulumi-language-python            our Python language host (cmd/pulumi-language-python: why ours)
 #   pulumi-language-python-exec       the SDK's program runner, next to the host
-#   pulumi-resource-pulumi-python     the SDK's dynamic-provider plugin, on PATH for the engine
+#   pulumi-resource-pulumi-python     the dynamic-provider plugin, on PATH for the engine: our wrapper
+#                                     (cmd/pulumi-resource-pulumi-python) that stops it when the engine dies
+#   sdk/pulumi-resource-pulumi-python the SDK's own launcher of that plugin, which the wrapper runs
 # Cache: ${KIMI_INFRA_ENGINE_CACHE:-~/.cache/kimi-infra}/pulumi-<version>/bin, never inside the repo.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -14,8 +16,8 @@ version=$(awk '$1 == "github.com/pulumi/pulumi/pkg/v3" { sub(/^v/, "", $2); prin
 [ -n "$version" ] || { echo "engine/build.sh: no pinned github.com/pulumi/pulumi/pkg/v3 in engine/go.mod" >&2; exit 1; }
 cache=${KIMI_INFRA_ENGINE_CACHE:-$HOME/.cache/kimi-infra}
 bin="$cache/pulumi-$version/bin"
-# A build is reused only if it was made from these exact sources (go.mod, go.sum, the host, this script).
-stamp=$(cat go.mod go.sum build.sh cmd/pulumi-language-python/*.go | sha256sum | cut -c1-16)
+# A build is reused only if it was made from these exact sources (go.mod, go.sum, this script, every Go file).
+stamp=$(find cmd internal -name '*.go' | LC_ALL=C sort | xargs cat go.mod go.sum build.sh | sha256sum | cut -c1-16)
 
 if [ -f "$bin/.stamp" ] && [ "$(cat "$bin/.stamp")" = "$stamp" ]; then
     echo "engine: reusing Pulumi $version in $bin" >&2
@@ -36,9 +38,10 @@ go build -trimpath -o "$work/pulumi" \
     -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$version" \
     github.com/pulumi/pulumi/pkg/v3/cmd/pulumi
 go build -trimpath -o "$work/pulumi-language-python" -ldflags "-X main.version=$version" ./cmd/pulumi-language-python
+go build -trimpath -o "$work/pulumi-resource-pulumi-python" ./cmd/pulumi-resource-pulumi-python
 sdk=$(go list -m -f '{{.Dir}}' github.com/pulumi/pulumi/sdk/v3)
 install -m 0755 "$sdk/python/cmd/pulumi-language-python-exec" "$work/pulumi-language-python-exec"
-install -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$work/pulumi-resource-pulumi-python"
+install -D -m 0755 "$sdk/python/dist/pulumi-resource-pulumi-python" "$work/sdk/pulumi-resource-pulumi-python"
 "$work/pulumi" version >/dev/null
 echo "$stamp" > "$work/.stamp"
 chmod 0755 "$work"

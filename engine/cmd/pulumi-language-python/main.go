@@ -1,13 +1,15 @@
-// Command pulumi-language-python is a minimal Python language host for the Pulumi engine.
+// Command pulumi-language-python is our Python language host for the Pulumi engine.
 //
 // Why ours: the Go module proxy refuses github.com/pulumi/pulumi/sdk/python/cmd/pulumi-language-python/v3
-// (403 for every version), so the upstream host cannot be built here. This host does what the upstream one
-// does for `pulumi up/preview/refresh/destroy` of a project with a virtualenv: it runs the SDK's own
-// `pulumi-language-python-exec` (installed next to this binary from module github.com/pulumi/pulumi/sdk/v3)
-// with the virtualenv's interpreter, passing the run settings as flags and the stack config as
-// PULUMI_CONFIG / PULUMI_CONFIG_SECRET_KEYS, exactly as the SDK's exec script reads them. Everything a
-// user would need beyond that (dependency installation, plugin discovery, code generation) is left
-// unimplemented: `make dev` makes the virtualenv, and our program needs no plugin but the dynamic one.
+// (403 for every version), so the upstream host cannot be built here. Ours follows upstream's
+// (sdk/python/cmd/pulumi-language-python/main.go) for the commands users run, on the same building blocks:
+// the SDK's toolchain package (github.com/pulumi/pulumi/sdk/v3/python/toolchain: pip, poetry and uv, the
+// `virtualenv`, `toolchain` and `typechecker` options of Pulumi.yaml) and the SDK's own
+// `pulumi-language-python-exec`, installed next to this binary. It runs the program at its `main:` entry
+// point with the stack config in PULUMI_CONFIG (`{}` when the stack has none), cancels it with SIGINT and a
+// grace period (Cancel RPC, or the engine's request ending), installs dependencies, reports the plugins the
+// installed packages need, answers About, and exits when the engine dies. It does not generate code, pack
+// SDKs, run Python plugins or policy packs, or attach a debugger: those RPCs answer Unimplemented.
 package main
 
 import (
@@ -17,14 +19,18 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
-	"strings"
+	"sync"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
+	"github.com/pulumi/pulumi/sdk/v3/python/toolchain"
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"kimi-infra/engine/internal/enginewatch"
 )
 
 // version is stamped at build time with -ldflags "-X main.version=...": the engine version it ships with.
@@ -45,11 +51,21 @@ func main() {
 		fmt.Fprintf(os.Stderr, "pulumi-language-python: cannot find itself: %v\n", err)
 		os.Exit(1)
 	}
-	host := &languageHost{
-		engineAddress: args[len(args)-1],
-		execScript:    filepath.Join(filepath.Dir(self), "pulumi-language-python-exec"),
+	host := newLanguageHost(args[len(args)-1], filepath.Join(filepath.Dir(self), "pulumi-language-python-exec"))
+	if err := host.watchEngine(); err != nil {
+		fmt.Fprintf(os.Stderr, "pulumi-language-python: cannot watch the engine: %v\n", err)
+		os.Exit(1)
 	}
+	// SIGINT (the engine interrupts our process group when it closes us): stop serving once the running
+	// program, which got the same SIGINT, has ended, as upstream does.
+	interrupted := make(chan os.Signal, 1)
+	signal.Notify(interrupted, os.Interrupt)
+	go func() {
+		<-interrupted
+		host.stop()
+	}()
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Cancel: host.stopped,
 		Init: func(srv *grpc.Server) error {
 			pulumirpc.RegisterLanguageRuntimeServer(srv, host)
 			return nil
@@ -69,15 +85,64 @@ func main() {
 type languageHost struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer
 
+	execScript string
+
+	mu            sync.Mutex
 	engineAddress string
-	execScript    string
+	watching      string // the engine address whose health is watched
+
+	// cancelCtx ends on the Cancel RPC or when the engine dies: every running program gets SIGINT.
+	cancelCtx context.Context
+	cancel    context.CancelFunc
+	stopped   chan bool // closed to stop serving (in-flight RPCs finish first)
+	stopOnce  sync.Once
+}
+
+func newLanguageHost(engineAddress, execScript string) *languageHost {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &languageHost{
+		execScript: execScript, engineAddress: engineAddress,
+		cancelCtx: ctx, cancel: cancel, stopped: make(chan bool),
+	}
+}
+
+func (h *languageHost) stop() {
+	h.stopOnce.Do(func() { close(h.stopped) })
+}
+
+// watchEngine starts watching the current engine address, once per address: when the engine dies (say
+// `kill -9` of pulumi), the running program gets SIGINT, then SIGKILL after the grace period, and the host
+// exits. Without this the host and its program outlived the engine for ever.
+func (h *languageHost) watchEngine() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.engineAddress == "" || h.engineAddress == h.watching {
+		return nil
+	}
+	h.watching = h.engineAddress
+	return enginewatch.Watch(h.engineAddress, func() {
+		// Nothing is written: stdout and stderr were pipes to the engine, and a write to them now is SIGPIPE.
+		h.cancel()
+		h.stop()
+	})
+}
+
+func (h *languageHost) currentEngine() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.engineAddress
 }
 
 func (h *languageHost) Handshake(
 	_ context.Context, req *pulumirpc.LanguageHandshakeRequest,
 ) (*pulumirpc.LanguageHandshakeResponse, error) {
 	if req.GetEngineAddress() != "" {
+		h.mu.Lock()
 		h.engineAddress = req.GetEngineAddress()
+		h.mu.Unlock()
+		if err := h.watchEngine(); err != nil {
+			return nil, fmt.Errorf("could not watch the engine's health: %w", err)
+		}
 	}
 	return &pulumirpc.LanguageHandshakeResponse{}, nil
 }
@@ -86,69 +151,99 @@ func (h *languageHost) GetPluginInfo(context.Context, *emptypb.Empty) (*pulumirp
 	return &pulumirpc.PluginInfo{Version: version}, nil
 }
 
-// GetRequiredPlugins and GetRequiredPackages report none: the program uses only dynamic providers,
-// whose plugin (pulumi-resource-pulumi-python) the engine finds on PATH.
-func (h *languageHost) GetRequiredPlugins(
-	context.Context, *pulumirpc.GetRequiredPluginsRequest,
-) (*pulumirpc.GetRequiredPluginsResponse, error) {
-	return &pulumirpc.GetRequiredPluginsResponse{}, nil
-}
-
-func (h *languageHost) GetRequiredPackages(
-	context.Context, *pulumirpc.GetRequiredPackagesRequest,
-) (*pulumirpc.GetRequiredPackagesResponse, error) {
-	return &pulumirpc.GetRequiredPackagesResponse{}, nil
-}
-
-// InstallDependencies installs nothing: the project's virtualenv is made by `make dev`.
-func (h *languageHost) InstallDependencies(
-	*pulumirpc.InstallDependenciesRequest, grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse],
-) error {
-	return nil
-}
-
-func (h *languageHost) GetProgramDependencies(
-	context.Context, *pulumirpc.GetProgramDependenciesRequest,
-) (*pulumirpc.GetProgramDependenciesResponse, error) {
-	return &pulumirpc.GetProgramDependenciesResponse{}, nil
-}
-
-func (h *languageHost) RuntimeOptionsPrompts(
-	context.Context, *pulumirpc.RuntimeOptionsRequest,
-) (*pulumirpc.RuntimeOptionsResponse, error) {
-	return &pulumirpc.RuntimeOptionsResponse{}, nil
-}
-
-func (h *languageHost) About(_ context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
-	return &pulumirpc.AboutResponse{Executable: pythonFor(req.GetInfo())}, nil
+// Cancel stops every running program gracefully (SIGINT, then SIGKILL after the grace period), as the
+// engine asks on the first Ctrl-C or when an update is cancelled.
+func (h *languageHost) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error) {
+	h.cancel()
+	return &emptypb.Empty{}, nil
 }
 
 // Run runs the program once through the SDK's exec script and reports how it ended.
 func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
-	config, err := json.Marshal(req.GetConfig())
+	tc, opts, err := resolve(req.GetInfo())
 	if err != nil {
-		return nil, fmt.Errorf("serialising the stack config: %w", err)
+		return nil, err
 	}
-	secretKeys, err := json.Marshal(req.GetConfigSecretKeys())
+	if err := tc.ValidateVenv(ctx); err != nil {
+		return nil, err
+	}
+	if err := typecheck(ctx, tc, opts, req.GetInfo()); err != nil {
+		return nil, err
+	}
+	config, secretKeys, err := configEnv(req)
 	if err != nil {
-		return nil, fmt.Errorf("serialising the secret config keys: %w", err)
+		return nil, err
 	}
-	python := pythonFor(req.GetInfo())
-	cmd := exec.CommandContext(ctx, python, append([]string{"-u", h.execScript}, h.execArgs(req)...)...)
+	// The program stops when the Cancel RPC comes, the engine dies (cancelCtx) or the engine ends this call.
+	runCtx, stopRun := context.WithCancel(h.cancelCtx)
+	defer stopRun()
+	context.AfterFunc(ctx, stopRun)
+	cmd, err := tc.Command(runCtx, append([]string{"-u", h.execScript}, h.execArgs(req)...)...)
+	if err != nil {
+		return nil, err
+	}
+	// Cancel as upstream does: SIGINT so the program can finish what it is doing (Pulumi's SDK and any
+	// handler it installed see KeyboardInterrupt), and SIGKILL only after the grace period.
+	cmd.Cancel = func() error {
+		if err := cmd.Process.Signal(os.Interrupt); err != nil {
+			return cmd.Process.Kill()
+		}
+		return nil
+	}
+	cmd.WaitDelay = enginewatch.GracePeriod
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	cmd.Env = append(programEnv(python), "PULUMI_CONFIG="+string(config), "PULUMI_CONFIG_SECRET_KEYS="+string(secretKeys))
+	env := cmd.Env
+	if env == nil {
+		env = os.Environ()
+	}
+	// Set even when empty: an inherited PULUMI_CONFIG must not reach a program whose stack has no config.
+	cmd.Env = append(env, "PULUMI_CONFIG="+config, "PULUMI_CONFIG_SECRET_KEYS="+secretKeys)
 	err = cmd.Run()
+	_ = os.Stdout.Sync() // a program that crashed fast: its last words reach the engine before our answer
+	_ = os.Stderr.Sync()
+	return runResponse(err, runCtx.Err() != nil), nil
+}
+
+// runResponse turns how the program ended into the engine's answer.
+func runResponse(err error, cancelled bool) *pulumirpc.RunResponse {
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:
-		return &pulumirpc.RunResponse{}, nil
+		return &pulumirpc.RunResponse{}
 	case errors.As(err, &exitErr) && exitErr.ExitCode() == exitShowedUserMessage:
-		return &pulumirpc.RunResponse{Bail: true}, nil
+		return &pulumirpc.RunResponse{Bail: true}
+	case cancelled:
+		return &pulumirpc.RunResponse{Error: fmt.Sprintf("program cancelled (sent SIGINT): %v", err)}
+	case errors.As(err, &exitErr) && exitErr.ExitCode() >= 0:
+		return &pulumirpc.RunResponse{Error: fmt.Sprintf("program exited with non-zero exit code: %d", exitErr.ExitCode())}
 	case errors.As(err, &exitErr):
-		return &pulumirpc.RunResponse{Error: fmt.Sprintf("Program exited with non-zero exit code: %d", exitErr.ExitCode())}, nil
+		return &pulumirpc.RunResponse{Error: fmt.Sprintf("program exited unexpectedly: %v", exitErr)}
 	default:
-		return &pulumirpc.RunResponse{Error: fmt.Sprintf("could not run %s: %v", python, err)}, nil
+		return &pulumirpc.RunResponse{Error: fmt.Sprintf("problem executing program (could not run language executor): %v", err)}
 	}
+}
+
+// configEnv is the stack config and its secret keys as the SDK reads them from PULUMI_CONFIG and
+// PULUMI_CONFIG_SECRET_KEYS: JSON objects and arrays, `{}` and `[]` when the stack has none (the engine
+// sends nil then, which json.Marshal would turn into `null`, and the SDK fails on `null`).
+func configEnv(req *pulumirpc.RunRequest) (string, string, error) {
+	config := req.GetConfig()
+	if config == nil {
+		config = map[string]string{}
+	}
+	secretKeys := req.GetConfigSecretKeys()
+	if secretKeys == nil {
+		secretKeys = []string{}
+	}
+	configJSON, err := json.Marshal(config)
+	if err != nil {
+		return "", "", fmt.Errorf("serialising the stack config: %w", err)
+	}
+	keysJSON, err := json.Marshal(secretKeys)
+	if err != nil {
+		return "", "", fmt.Errorf("serialising the secret config keys: %w", err)
+	}
+	return string(configJSON), string(keysJSON), nil
 }
 
 // execArgs are the flags the SDK's pulumi-language-python-exec parses, then the program and its arguments.
@@ -160,47 +255,108 @@ func (h *languageHost) execArgs(req *pulumirpc.RunRequest) []string {
 		}
 	}
 	add("monitor", req.GetMonitorAddress())
-	add("engine", h.engineAddress)
+	add("engine", h.currentEngine())
 	add("project", req.GetProject())
+	add("root_directory", req.GetInfo().GetRootDirectory())
 	add("stack", req.GetStack())
 	add("pwd", req.GetPwd())
 	add("dry_run", strconv.FormatBool(req.GetDryRun()))
 	add("parallel", strconv.Itoa(int(req.GetParallel())))
 	add("organization", req.GetOrganization())
-	add("root_directory", req.GetInfo().GetRootDirectory())
-	program := req.GetInfo().GetProgramDirectory()
-	if program == "" {
-		program = "."
-	}
-	return append(append(args, program), req.GetArgs()...)
+	return append(append(args, entryPoint(req.GetInfo())), req.GetArgs()...)
 }
 
-// pythonFor is the interpreter of the project's virtualenv (Pulumi.yaml runtime option `virtualenv`,
-// relative to the project root), or python3 from PATH when the project names none.
-func pythonFor(info *pulumirpc.ProgramInfo) string {
-	venv := info.GetOptions().GetFields()["virtualenv"].GetStringValue()
-	if venv == "" {
-		return "python3"
+// entryPoint is the program to run: the engine resolves `main:` of Pulumi.yaml (relative to the project)
+// into a program directory and an entry point in it ("." for the directory's __main__.py, or a file name).
+// The path is absolute so that it does not depend on the working directory the exec script starts in.
+func entryPoint(info *pulumirpc.ProgramInfo) string {
+	entry := info.GetEntryPoint()
+	if entry == "" {
+		entry = "."
 	}
-	if !filepath.IsAbs(venv) {
-		venv = filepath.Join(info.GetRootDirectory(), venv)
+	if dir := info.GetProgramDirectory(); dir != "" && !filepath.IsAbs(entry) {
+		return filepath.Join(dir, entry)
 	}
-	return filepath.Join(venv, "bin", "python")
+	return entry
 }
 
-// programEnv is this process's environment with the virtualenv activated as `source bin/activate` would.
-func programEnv(python string) []string {
-	env := os.Environ()
-	if !filepath.IsAbs(python) {
-		return env
+// InstallDependencies installs the project's dependencies with its toolchain, as upstream does: for pip,
+// it creates the virtualenv that Pulumi.yaml names if needed and installs requirements.txt into it.
+func (h *languageHost) InstallDependencies(
+	req *pulumirpc.InstallDependenciesRequest, server grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse],
+) error {
+	if req.GetIsPlugin() {
+		return errors.New("this language host installs dependencies of programs only, not of Python plugins")
 	}
-	bin := filepath.Dir(python)
-	activated := make([]string, 0, len(env)+2)
-	for _, kv := range env {
-		if strings.HasPrefix(kv, "PATH=") || strings.HasPrefix(kv, "VIRTUAL_ENV=") || strings.HasPrefix(kv, "PYTHONHOME=") {
-			continue
+	tc, _, err := resolve(req.GetInfo())
+	if err != nil {
+		return err
+	}
+	closer, stdout, stderr, err := rpcutil.MakeInstallDependenciesStreams(server, req.GetIsTerminal())
+	if err != nil {
+		return err
+	}
+	defer closer.Close()
+	fmt.Fprint(stdout, "Installing dependencies...\n\n")
+	if err := tc.InstallDependencies(server.Context(), req.GetInfo().GetProgramDirectory(),
+		req.GetUseLanguageVersionTools(), true /* showOutput */, stdout, stderr); err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, "Finished installing dependencies\n\n")
+	return closer.Close()
+}
+
+// About names the interpreter, its version and the toolchain's, as `pulumi about` shows them.
+func (h *languageHost) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
+	opts := toolchain.PythonOptions{Toolchain: toolchain.Pip}
+	if req.GetInfo() != nil {
+		parsed, err := parseOptions(req.GetInfo())
+		if err != nil {
+			return nil, err
 		}
-		activated = append(activated, kv)
+		opts = parsed
 	}
-	return append(activated, "VIRTUAL_ENV="+filepath.Dir(bin), "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	tc, err := toolchain.ResolveToolchain(opts)
+	if err != nil {
+		return nil, err
+	}
+	info, err := tc.About(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.AboutResponse{
+		Executable: info.PythonExecutable,
+		Version:    info.PythonVersion.String(),
+		Metadata: map[string]string{
+			"toolchain":        toolchain.Name(opts.Toolchain),
+			"toolchainVersion": info.ToolchainVersion.String(),
+			"typechecker":      toolchain.TypeCheckerName(opts.Typechecker),
+		},
+	}, nil
+}
+
+// GetProgramDependencies lists the packages installed in the program's environment (`pulumi about`).
+func (h *languageHost) GetProgramDependencies(
+	ctx context.Context, req *pulumirpc.GetProgramDependenciesRequest,
+) (*pulumirpc.GetProgramDependenciesResponse, error) {
+	tc, _, err := resolve(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	packages, err := tc.ListPackages(ctx, req.GetTransitiveDependencies())
+	if err != nil {
+		return nil, fmt.Errorf("failed to get python dependencies: %w", err)
+	}
+	dependencies := make([]*pulumirpc.DependencyInfo, len(packages))
+	for i, dep := range packages {
+		dependencies[i] = &pulumirpc.DependencyInfo{Name: dep.Name, Version: dep.Version}
+	}
+	return &pulumirpc.GetProgramDependenciesResponse{Dependencies: dependencies}, nil
+}
+
+// RuntimeOptionsPrompts asks nothing: Pulumi.yaml's runtime options are written by hand.
+func (h *languageHost) RuntimeOptionsPrompts(
+	context.Context, *pulumirpc.RuntimeOptionsRequest,
+) (*pulumirpc.RuntimeOptionsResponse, error) {
+	return &pulumirpc.RuntimeOptionsResponse{}, nil
 }

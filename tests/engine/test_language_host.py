@@ -1,0 +1,248 @@
+"""Our Python language host (engine/cmd/pulumi-language-python) and dynamic-provider wrapper under the real
+engine, on a program laid out as `pulumi new python` lays one out (tests/engine/new_python: __main__.py,
+requirements.txt, Pulumi.yaml with `toolchain: pip` and `virtualenv: venv`).
+
+Each test runs `pulumi` as a user does on a copy of that project; what the host did is seen in the stack's
+outputs (entry point, working directory, config) or in files the program and its provider write."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.support.processes import descendants, wait_until_gone
+from tests.support.project import PROJECT_DIR
+from tests.support.pulumi_engine import PulumiCli
+
+pytestmark = pytest.mark.engine
+
+FIXTURE = Path(__file__).with_name("new_python")
+UNUSED_AWS = "http://127.0.0.1:9"  # the probe program touches no AWS
+START_S = 120  # bounded waits: generous for a loaded 2-core machine, never a timing assertion
+EXIT_S = 60
+
+
+@pytest.fixture
+def bare_probe(engine_bin: Path, tmp_path: Path) -> Iterator[PulumiCli]:
+    """`pulumi` in a copy of the probe project whose `venv` is the checkout's virtualenv, stack `dev` (no config)."""
+    project = tmp_path / "host-probe"
+    shutil.copytree(FIXTURE, project)
+    (project / "venv").symlink_to(PROJECT_DIR / ".venv")
+    (tmp_path / "marks").mkdir()
+    cli = PulumiCli(engine_bin, project, tmp_path / "pulumi-home", UNUSED_AWS)
+    (tmp_path / "state").mkdir()
+    cli.login(f"file://{tmp_path / 'state'}")
+    cli.select_stack("dev")
+    yield cli
+
+
+@pytest.fixture
+def probe(bare_probe: PulumiCli) -> PulumiCli:
+    """The probe project with one config value, so that each test checks its own point and not the empty config."""
+    bare_probe.run("config", "set", "greeting", "hello")
+    return bare_probe
+
+
+def marks(cli: PulumiCli) -> Path:
+    return cli.project.parent / "marks"
+
+
+def probe_env(cli: PulumiCli, behaviour: str) -> dict[str, str]:
+    return {"HOST_PROBE": behaviour, "HOST_PROBE_DIR": str(marks(cli))}
+
+
+def set_runtime_option(cli: PulumiCli, **options: str) -> None:
+    """Sets `options` among the runtime options of the probe project's Pulumi.yaml."""
+    path = cli.project / "Pulumi.yaml"
+    project = yaml.safe_load(path.read_text())
+    project["runtime"]["options"].update(options)
+    path.write_text(yaml.safe_dump(project, sort_keys=False))
+
+
+def wait_for_file(path: Path, run: subprocess.Popen, log: Path) -> str:
+    deadline = time.monotonic() + START_S
+    while not path.exists():
+        assert run.poll() is None, f"pulumi ended before {path.name} appeared:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"no {path.name} within {START_S} s:\n{log.read_text()}"
+        time.sleep(0.1)
+    return path.read_text()
+
+
+def test_a_stack_without_config_runs_with_an_empty_config(bare_probe: PulumiCli):
+    """The engine sends no config for a stack without any: the SDK must get `{}`, not `null` (it failed on it)."""
+    assert "config" not in yaml.safe_load((bare_probe.project / "Pulumi.dev.yaml").read_text())  # only the salt
+    bare_probe.up()
+    assert bare_probe.outputs()["greeting"] == "no config"
+
+
+def test_the_stack_config_reaches_the_program(probe: PulumiCli):
+    probe.up()
+    assert probe.outputs()["greeting"] == "hello"
+
+
+def test_main_names_the_entry_point_relative_to_the_project(probe: PulumiCli):
+    """`main: app/program.py` runs that file, in its folder, as upstream's host does (ours ran __main__.py)."""
+    (probe.project / "app").mkdir()
+    (probe.project / "__main__.py").rename(probe.project / "app" / "program.py")
+    path = probe.project / "Pulumi.yaml"
+    path.write_text(path.read_text() + "main: app/program.py\n")
+    probe.up()
+    outputs = probe.outputs()
+    assert outputs["entry"] == "program.py"
+    assert Path(outputs["cwd"]) == (probe.project / "app").resolve()
+
+
+def test_a_cancelled_up_interrupts_the_program_before_anything_else(probe: PulumiCli, tmp_path: Path):
+    """Ctrl-C of `pulumi up`: the engine sends Cancel, the host sends the program SIGINT and waits for it to end.
+    The program has left the host's process group, so only what the host sends reaches it (the old host had no
+    Cancel and sent nothing: pulumi then waited for ever on the program)."""
+    log = tmp_path / "up.log"
+    run = probe.start("up", "--yes", env=probe_env(probe, "wait-for-cancel"), log=log)
+    program = 0
+    try:
+        program = int(wait_for_file(marks(probe) / "program-pid", run, log))
+        os.kill(run.pid, signal.SIGINT)  # pulumi alone, as `kill -INT`; a terminal's Ctrl-C would reach all
+        run.wait(timeout=EXIT_S)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        if program and os.path.exists(f"/proc/{program}"):
+            os.kill(program, signal.SIGKILL)
+    assert run.returncode != 0, log.read_text()
+    assert (marks(probe) / "program-signal").read_text() == "SIGINT", log.read_text()
+
+
+def test_a_program_that_carries_on_after_sigint_is_killed_after_the_grace_period(probe: PulumiCli, tmp_path: Path):
+    """SIGINT first, then, when the program does not stop within the grace period (5 s), SIGKILL: the cancel ends."""
+    log = tmp_path / "up.log"
+    run = probe.start("up", "--yes", env=probe_env(probe, "ignore-cancel"), log=log)
+    program = []
+    try:
+        pid = int(wait_for_file(marks(probe) / "program-pid", run, log))
+        program = [p for p in descendants(run.pid) if p.pid == pid]
+        assert program, "the program is not the host's child"
+        os.kill(run.pid, signal.SIGINT)
+        run.wait(timeout=EXIT_S)
+        left = wait_until_gone(program, EXIT_S)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        for process in program:
+            if process.running():
+                os.kill(process.pid, signal.SIGKILL)
+    assert (marks(probe) / "program-signal").read_text() == "SIGINT", log.read_text()
+    assert run.returncode != 0 and "canceled" in log.read_text(), log.read_text()
+    assert left == [], "the program outlived the cancelled up"
+
+
+def test_kill_9_of_pulumi_stops_the_language_host_and_the_dynamic_provider(probe: PulumiCli, tmp_path: Path):
+    """After `kill -9` of pulumi mid-update, the host, the program and the provider exit by themselves."""
+    log = tmp_path / "up.log"
+    run = probe.start("up", "--yes", env=probe_env(probe, "slow-provider"), log=log)
+    try:
+        provider_pid = int(wait_for_file(marks(probe) / "provider-pid", run, log))
+        plugins = descendants(run.pid)
+        commands = "\n".join(p.command for p in plugins)
+        assert "pulumi-language-python" in commands and "pulumi-resource-pulumi-python" in commands, commands
+        assert provider_pid in {p.pid for p in plugins}, commands
+        os.kill(run.pid, signal.SIGKILL)
+        run.wait(timeout=EXIT_S)
+        left = wait_until_gone(plugins, EXIT_S)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    for process in left:  # the old host and provider ran on for ever: do not leave them to the next test
+        if process.running():
+            os.kill(process.pid, signal.SIGKILL)
+    assert left == [], f"still running {EXIT_S} s after kill -9 of pulumi: {[p.command for p in left]}"
+
+
+def test_an_unsupported_toolchain_is_refused_by_name(probe: PulumiCli):
+    set_runtime_option(probe, toolchain="conda")
+    result = probe.run("preview", check=False)
+    assert result.returncode != 0
+    assert "unsupported runtime option `toolchain: conda`" in result.stdout + result.stderr
+
+
+def test_the_typechecker_option_checks_the_program_before_it_runs(probe: PulumiCli):
+    """`typechecker: mypy` runs mypy over the program first (mypy is in the dev virtualenv); a type error stops it."""
+    set_runtime_option(probe, typechecker="mypy")
+    probe.up()  # the probe program type-checks
+    main = probe.project / "__main__.py"
+    main.write_text(main.read_text() + 'count: int = "not a number"\n')
+    result = probe.run("up", "--yes", check=False)
+    assert result.returncode != 0
+    assert "mypy failed" in result.stdout + result.stderr
+    assert "Incompatible types in assignment" in result.stdout + result.stderr
+
+
+def test_about_names_the_interpreter_of_the_virtualenv_and_the_toolchain(probe: PulumiCli):
+    about = json.loads(probe.run("about", "--json").stdout)
+    runtime = about["runtime"]
+    assert Path(runtime["executable"]).resolve() == (probe.project / "venv" / "bin" / "python").resolve()
+    assert runtime["version"].startswith("3.")  # the interpreter's version: ours gave none
+    assert runtime["toolchain"] == "Pip"  # upstream's name for it (toolchain.Name)
+
+
+def make_wheel(folder: Path, name: str, version: str, package_files: dict[str, str] | None = None) -> Path:
+    """A minimal pure-Python wheel that pip installs offline: package `name` (its __init__ says its name),
+    with `package_files` beside the __init__."""
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    dist_info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": f"NAME = {name!r}\n",
+        **{f"{name}/{path}": text for path, text in (package_files or {}).items()},
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: kimi-infra-tests\nRoot-Is-Purelib: true\n"
+                              "Tag: py3-none-any\n",
+    }
+    files[f"{dist_info}/RECORD"] = "".join(f"{path},,\n" for path in files) + f"{dist_info}/RECORD,,\n"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+def test_install_creates_the_named_virtualenv_and_installs_requirements(probe: PulumiCli, tmp_path: Path):
+    """`pulumi install` makes `venv` and installs requirements.txt into it (ours answered success, did nothing)."""
+    (probe.project / "venv").unlink()
+    wheel = make_wheel(tmp_path, "hostprobe_dep", "1.0.0")
+    (probe.project / "requirements.txt").write_text(f"{wheel}\n")
+    probe.run("install", timeout=600)
+    python = probe.project / "venv" / "bin" / "python"
+    assert python.exists()
+    imported = subprocess.run([str(python), "-c", "import hostprobe_dep; print(hostprobe_dep.NAME)"],
+                              capture_output=True, text=True, timeout=60)
+    assert imported.stdout.strip() == "hostprobe_dep", imported.stderr
+
+
+def test_the_plugins_a_program_needs_come_from_its_installed_pulumi_packages(probe: PulumiCli, tmp_path: Path):
+    """A Pulumi package in the virtualenv (pulumi-plugin.json) makes the host report its plugin, as upstream's does:
+    the engine then looks for that plugin before the update (best effort: it is not installed here and automatic
+    acquisition is off, so the engine's log says so and the program, which does not use it, runs)."""
+    venv = probe.project / "venv"
+    venv.unlink()
+    subprocess.run(["python3", "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    shared = subprocess.run([str(PROJECT_DIR / ".venv" / "bin" / "python"), "-c",
+                             "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    Path(site, "shared.pth").write_text(shared + "\n")  # pulumi and pip from the checkout's virtualenv
+    plugin_json = json.dumps({"resource": True, "name": "kimiprobe", "version": "1.2.3"})
+    wheel = make_wheel(tmp_path, "pulumi_kimiprobe", "0.0.1", {"pulumi-plugin.json": plugin_json})
+    subprocess.run([str(python), "-m", "pip", "install", "--no-deps", "--quiet", str(wheel)], check=True, timeout=300)
+
+    result = probe.run("preview", "--logtostderr", "-v=7")
+    assert "plugin kimiprobe 1.2.3 not installed" in result.stderr, result.stderr[-3000:]
