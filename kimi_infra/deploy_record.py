@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -35,7 +35,7 @@ class RecordEntry(BaseModel):
     spec: TargetSpec
     holdsKeys: bool = False
     contentHash: str | None = None
-    hashAlgorithm: Literal["sha256", "hmac-sha256"] = "sha256"
+    hashAlgorithm: Annotated[str, Field(pattern="^(sha256|hmac-sha256)$")] = "sha256"  # ContentHasher.algorithm
 
     @model_validator(mode="before")
     @classmethod
@@ -80,10 +80,19 @@ def read_record(project_dir: Path, stack: str) -> dict[str, RecordEntry]:
         record = DeployRecord.model_validate(_upgrade(document))
     except ValidationError as error:
         first = validation_to_spec_error(error)
-        raise KimiInfraError(f"{first.field}: {first.problem}", where=str(path), fix=_FIX) from None
+        raise KimiInfraError(f"{_entry_field(error, first.field)}: {first.problem}", where=str(path),
+                             fix=_FIX) from None
     for location, entry in record.targets.items():
         _check_location(path, project_dir, location, entry)
     return dict(record.targets)
+
+
+def _entry_field(error: ValidationError, field: str) -> str:
+    """`targets['<location>'].spec` rather than `targets.<location>.spec`: a location holds dots."""
+    loc = error.errors(include_url=False, include_input=False)[0]["loc"]
+    if len(loc) < 2 or loc[0] != "targets":
+        return field
+    return f"targets[{str(loc[1])!r}]" + field.removeprefix(f"targets.{loc[1]}")
 
 
 def _upgrade(document: Any) -> Any:

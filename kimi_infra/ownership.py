@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,11 +58,11 @@ class Keep:
     final: bool
 
 
-def keep_reason(spec: StackSpec, target_spec: TargetSpec, target: Target, project_dir: Path, written: Written,
-                keyed: Callable[[], ContentHasher]) -> Keep | None:
+def keep_reason(spec: StackSpec, target_spec: TargetSpec, target: Target, project_dir: Path,
+                written: Sequence[Written], keyed: Callable[[], ContentHasher]) -> Keep | None:
     """Why `target` (of `spec`'s stack, described by `target_spec`) must not be removed, or None
-    when it is kimi-infra's own to remove (or already gone). `keyed`: the stack's salted hasher,
-    called only when `written` was hashed with it."""
+    when it is kimi-infra's own to remove (or already gone): it holds one of the `written`
+    contents. `keyed`: the stack's salted hasher, called only for a content hashed with it."""
     broken = _path_rule(spec, target_spec, project_dir)
     if broken:
         return Keep(broken, final=True)
@@ -72,11 +72,12 @@ def keep_reason(spec: StackSpec, target_spec: TargetSpec, target: Target, projec
     text = target.read_text()
     if text is None:
         return None
-    if written.content_hash is not None and hash_as_written(text, written.algorithm, keyed) == written.content_hash:
+    known = [w for w in written if w.content_hash is not None]
+    if any(hash_as_written(text, w.algorithm, keyed) == w.content_hash for w in known):
         return None
     if not text.startswith(f"// {header_for(spec.stack)}\n"):  # not even a config of this stack: never ours
         return Keep(f"it holds content kimi-infra did not write there (no stack {spec.stack} header)", final=True)
-    if written.content_hash is None:
+    if not known:
         return Keep("kimi-infra has no hash of what it wrote there", final=False)
     return Keep("it holds content kimi-infra did not write there (edited since)", final=False)
 

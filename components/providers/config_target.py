@@ -89,8 +89,9 @@ class ConfigTargetProvider(ResourceProvider):
 
         spec, project_dir = _spec(props), Path(props["projectDir"])
         target = open_deploy_target(props, spec, PLAIN)  # keep_reason hashes as the stored hash was taken
-        written = Written(props.get("writtenHash") or props.get("contentHash"),
-                          "hmac-sha256" if spec.files_hold_keys else PLAIN.algorithm)  # as `content_hasher` took it
+        written = [Written(props.get("writtenHash") or props.get("contentHash"),
+                           "hmac-sha256" if spec.files_hold_keys else PLAIN.algorithm),  # as `content_hasher` took it
+                   *_rendered_now(spec, project_dir)]
         keep = keep_reason(spec, TypeAdapter(TargetSpec).validate_python(props["target"]), target, project_dir,
                            written, lambda: keyed_hasher(spec, project_dir))
         if keep is None:
@@ -128,6 +129,18 @@ class ConfigTargetProvider(ResourceProvider):
         spec, project_dir = _spec(props), Path(props["projectDir"])
         hasher = content_hasher(spec, project_dir)
         return open_deploy_target(props, spec, hasher), render_for_deploy(spec, project_dir, hasher=hasher)
+
+
+def _rendered_now(spec: StackSpec, project_dir: Path) -> list[Written]:
+    """What kimi-infra writes for `spec` today (a `rotate` or `deploy` since our last write wrote
+    it: still ours); none when it cannot be rendered (a key gone from the store)."""
+    from kimi_infra.errors import KimiInfraError
+
+    try:
+        hasher = content_hasher(spec, project_dir)
+        return [Written(render_for_deploy(spec, project_dir, hasher=hasher).content_hash, hasher.algorithm)]
+    except KimiInfraError:
+        return []
 
 
 def _spec(props: dict[str, Any]) -> StackSpec:

@@ -146,7 +146,7 @@ def _orphan(spec: StackSpec, project_dir: Path, location: str, entry: RecordEntr
 
     target = open_stack_target(spec, entry.spec, project_dir, compare.hasher)
     written = Written(entry.contentHash, entry.hashAlgorithm)
-    return Orphan(location, entry, keep_reason(spec, entry.spec, target, project_dir, written, compare.keyed))
+    return Orphan(location, entry, keep_reason(spec, entry.spec, target, project_dir, [written], compare.keyed))
 
 
 def _target_plan(target: Any, rendered: Rendered, shown: str, last: RecordEntry | None,
