@@ -98,7 +98,8 @@ def _store_new_keys(spec: StackSpec, project_dir: Path, keys: dict[str, Secret])
 def _show(plan: DeployPlan, prune: bool) -> None:
     """Each target's action, its masked diff, and the targets the stack no longer names."""
     for target in plan.targets:
-        drift = click.style("  drifted since the last deploy", fg="yellow") if target.drift else ""
+        label = "  exists, but deploy never wrote it" if target.foreign else "  drifted since the last deploy"
+        drift = click.style(label, fg="yellow") if target.drift else ""
         click.echo(f"target {target.name}  {target.location}  {target.action}{drift}")
         if target.diff:
             click.echo(target.diff, nl=False)

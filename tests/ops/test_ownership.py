@@ -156,6 +156,7 @@ def test_a_first_deploy_over_a_hand_kept_file_asks(tmp_path):
     refused = deploy(project, "t")
     assert refused.returncode == 1
     assert "never wrote" in one_line(refused) and "--yes" in refused.stderr
+    assert "exists, but deploy never wrote it" in refused.stdout
     assert "+" in refused.stdout and "kept by hand" in refused.stdout  # the diff is shown
     assert "kept by hand" in (project / TARGET).read_text() and not record(project, "t").exists()
 
