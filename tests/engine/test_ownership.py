@@ -73,3 +73,23 @@ def test_a_first_up_does_not_overwrite_a_hand_kept_file(pulumi: PulumiCli, engin
     assert result.returncode != 0
     assert (pulumi.project / OLD).read_text() == HAND_KEPT
     assert "not overwritten: it holds content kimi-infra never wrote there" in result.stdout + result.stderr
+
+
+def test_destroy_after_a_cli_rotation_still_removes_our_configs(pulumi: PulumiCli, stack_buckets):
+    """`rotate` rewrote the targets since the engine's last write: what kimi-infra writes today is ours too."""
+    from tests.engine.test_drift import INLINE_STACK, ROTATED_KEY, write_stack
+    from tests.support.deployed import deployed_text, stack_spec
+    from tests.support.project import run_cli
+
+    write_stack(pulumi.project, "inline", INLINE_STACK)
+    pulumi.select_stack("inline")
+    pulumi.set_keys(CANARY_KEY, KIMICODE_CANARY)
+    pulumi.up()
+    rotated = run_cli("--project-dir", str(pulumi.project), "rotate", "--stack", "inline", "--provider", "moonshot",
+                      "--key-stdin", "--skip-verify", stdin=ROTATED_KEY)
+    assert rotated.returncode == 0, rotated.stderr
+
+    pulumi.run("destroy", "--yes")
+    spec = stack_spec(pulumi.project, "inline")
+    for target in spec.targets:
+        assert deployed_text(pulumi.project, spec, target) is None, target.name
