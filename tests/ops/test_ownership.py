@@ -172,3 +172,29 @@ def test_a_first_deploy_over_the_same_content_needs_no_confirmation(tmp_path):
     (project / "out").mkdir()
     (project / TARGET).write_text(rendered.stdout)
     assert deploy(project, "t").returncode == 0
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("kind", ["s3", "ssm"])
+def test_a_first_deploy_over_someone_elses_object_or_parameter_asks(tmp_path, kind):
+    import boto3
+
+    from tests.support.moto import create_bucket
+
+    theirs = '{ gateway: { mode: "remote" } } // someone else\'s\n'
+    if kind == "s3":
+        target = {"name": "remote", "kind": "s3", "bucket": create_bucket("theirs-config"), "key": "openclaw.json5",
+                  "region": "us-east-1"}
+        boto3.client("s3", region_name="us-east-1").put_object(Bucket="theirs-config", Key="openclaw.json5",
+                                                               Body=theirs.encode())
+    else:
+        target = {"name": "remote", "kind": "ssm", "parameter": "/theirs/openclaw", "region": "us-east-1"}
+        boto3.client("ssm", region_name="us-east-1").put_parameter(Name="/theirs/openclaw", Value=theirs,
+                                                                   Type="String")
+    project = make_project(tmp_path, {"t": dev_like(targets=[target])})
+
+    refused = deploy(project, "t")
+    assert refused.returncode == 1 and "never wrote" in one_line(refused)
+    preview = json.loads(deploy(project, "t", "--preview", "--json").stdout)["targets"][0]
+    assert preview["foreign"] is True and preview["drift"] is True and "someone else" in preview["diff"]
+    assert deploy(project, "t", "--yes").returncode == 0
