@@ -10,10 +10,18 @@ What is deployed, not the state, is the truth: `read` (`pulumi refresh`) reports
 live content hash, and `diff` (every preview and `up`) compares the target's live bytes with a
 fresh render, so an edit or a deletion behind our back, or an inline key rotated in the store,
 is repaired by the next `up`.
+
+Ownership (`kimi_infra.ownership`, the rules `deploy` applies): `create` refuses to overwrite a
+target that holds content kimi-infra never wrote; `delete` (destroy, a target dropped, or the
+old location after a replace) removes a location only where it is still ours. One that another
+stack names now, or that breaks a path rule, is kept and forgotten (a warning line); one whose
+content is not what we wrote there (`writtenHash`, which `refresh` does not change) fails the
+step, and the file stays.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +29,9 @@ import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
 from kimi_infra.content_hash import PLAIN, ContentHasher
-from kimi_infra.deploy import content_hasher, render_for_deploy
+from kimi_infra.deploy import content_hasher, keyed_hasher, render_for_deploy
 from kimi_infra.models import StackSpec
+from kimi_infra.ownership import Written, foreign_reason, keep_reason
 
 # Inputs that decide the deployed bytes; a change updates the target in place.
 CONTENT_INPUTS = ("renderHash", "keyVersions")
@@ -46,8 +55,9 @@ class ConfigTargetProvider(ResourceProvider):
     """Writes the rendered config to one target; writes nothing when the bytes are already there."""
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        """Render and write. Idempotent: a retry finds the same bytes and makes no write call."""
-        return CreateResult(id_=props["location"], outs=self._deploy(props))
+        """Render and write. Idempotent: a retry finds the same bytes and makes no write call.
+        A target holding content kimi-infra never wrote is refused (nothing written)."""
+        return CreateResult(id_=props["location"], outs=self._deploy(props, first=True))
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The target's live content hash; a target that is gone is gone (`up` writes it again)."""
@@ -71,13 +81,42 @@ class ConfigTargetProvider(ResourceProvider):
         return UpdateResult(outs=self._deploy(news))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Remove the deployed file/object/parameter. Already gone is fine."""
-        open_deploy_target(props, _spec(props), PLAIN).delete()  # compares nothing: no salt needed
+        """Remove the deployed file/object/parameter where it is still ours. Already gone is fine."""
+        from pydantic import TypeAdapter
 
-    def _deploy(self, props: dict[str, Any]) -> dict[str, Any]:
+        from kimi_infra.models import TargetSpec
+        from kimi_infra.targets import TargetError
+
+        spec, project_dir = _spec(props), Path(props["projectDir"])
+        target = open_deploy_target(props, spec, PLAIN)  # keep_reason hashes as the stored hash was taken
+        written = [Written(props.get("writtenHash") or props.get("contentHash"),
+                           "hmac-sha256" if spec.files_hold_keys else PLAIN.algorithm),  # as `content_hasher` took it
+                   *_rendered_now(spec, project_dir)]
+        keep = keep_reason(spec, TypeAdapter(TargetSpec).validate_python(props["target"]), target, project_dir,
+                           written, lambda: keyed_hasher(spec, project_dir))
+        if keep is None:
+            target.delete()
+        elif keep.final:
+            print(f"warning: {target.location}: kept, not removed: {keep.reason}", file=sys.stderr, flush=True)
+        else:
+            raise TargetError(f"not removed: {keep.reason}", where=target.location,
+                              fix="if it may go, remove it yourself and run again; to keep it, move it aside, "
+                              "run again, then move it back")
+
+    def _deploy(self, props: dict[str, Any], *, first: bool = False) -> dict[str, Any]:
+        from kimi_infra.targets import TargetError
+
         target, rendered = self._target_and_render(props)
+        if first:
+            spec, project_dir = _spec(props), Path(props["projectDir"])
+            foreign = foreign_reason(spec, target, project_dir, rendered, lambda: keyed_hasher(spec, project_dir))
+            if foreign:
+                raise TargetError(f"not overwritten: {foreign}", where=target.location,
+                                  fix=f"review it with `kimi-infra deploy --stack {spec.stack} --preview`, then "
+                                  "move it aside, or overwrite it with `deploy --yes` once; run again")
         outcome = target.write(rendered)
-        return {**props, "contentHash": rendered.content_hash, "outcome": outcome}
+        return {**props, "contentHash": rendered.content_hash, "writtenHash": rendered.content_hash,
+                "outcome": outcome}
 
     def _is_deployed(self, props: dict[str, Any]) -> bool:
         from kimi_infra.targets.base import is_current
@@ -91,6 +130,18 @@ class ConfigTargetProvider(ResourceProvider):
         spec, project_dir = _spec(props), Path(props["projectDir"])
         hasher = content_hasher(spec, project_dir, read_only=read_only)
         return open_deploy_target(props, spec, hasher), render_for_deploy(spec, project_dir, hasher=hasher)
+
+
+def _rendered_now(spec: StackSpec, project_dir: Path) -> list[Written]:
+    """What kimi-infra writes for `spec` today (a `rotate` or `deploy` since our last write wrote
+    it: still ours); none when it cannot be rendered (a key gone from the store)."""
+    from kimi_infra.errors import KimiInfraError
+
+    try:
+        hasher = content_hasher(spec, project_dir)
+        return [Written(render_for_deploy(spec, project_dir, hasher=hasher).content_hash, hasher.algorithm)]
+    except KimiInfraError:
+        return []
 
 
 def _spec(props: dict[str, Any]) -> StackSpec:

@@ -3,29 +3,32 @@ deploy, and targets we deployed before that the stack no longer names.
 
 Plain Python over targets (no click). Diffs are masked: a key in a deployed file or in the
 rendered config shows as `<masked>`. The record of what we deployed (`deployed.json` in the
-stack's state folder) holds target specs and content hashes, never a key.
+stack's state folder, `kimi_infra.deploy_record`) holds target specs and content hashes, never a
+key. A target that exists but that this stack's deploy never wrote counts as drift (`foreign`);
+a target the stack no longer names is removed by --prune only where `kimi_infra.ownership` says it
+is still ours.
 """
 
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kimi_infra.content_hash import PLAIN, ContentHasher
+from kimi_infra.content_hash import ContentHasher
+from kimi_infra.deploy_record import RecordEntry, read_record, record_path, write_record
 from kimi_infra.masking import mask_keys
-from kimi_infra.models import StackSpec, TargetSpec
-from kimi_infra.paths import DEPLOY_RECORD, state_dir
+from kimi_infra.models import StackSpec
+from kimi_infra.ownership import Keep, Written, hash_as_written, keep_reason
 from kimi_infra.render import Rendered
 from kimi_infra.secret import Secret
 
+__all__ = ["DeployPlan", "Orphan", "TargetPlan", "apply_plan", "plan_deploy", "read_record", "record_deployed",
+           "record_path", "unified_diff", "write_record"]
+
 Action = Literal["create", "update", "unchanged"]
-_OLD_HASH_FIELD = "sha256"  # the record's name for the content hash in kimi-infra 0.2.0
-_ALGORITHM_FIELD = "hashAlgorithm"  # absent from 0.2.0 records, whose hashes are plain sha256
 
 
 @dataclass(frozen=True)
@@ -33,7 +36,8 @@ class TargetPlan:
     """One target of the stack: what `deploy` will do to it, and whether it drifted.
 
     `drift`: it holds something other than what we last deployed there (edited behind our back,
-    or deleted), so writing overwrites someone's change.
+    or deleted), so writing overwrites someone's change. `foreign`: the drift is a target this
+    stack's deploy never wrote (a hand-kept file, someone's object) that holds other content.
     """
 
     name: str
@@ -44,25 +48,34 @@ class TargetPlan:
     deployed_hash: str | None
     rendered_hash: str
     diff: str
+    foreign: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "location": self.location, "action": self.action, "drift": self.drift,
-                "holdsKeys": self.holds_keys, "deployedSha256": self.deployed_hash,
+                "foreign": self.foreign, "holdsKeys": self.holds_keys, "deployedSha256": self.deployed_hash,
                 "renderedSha256": self.rendered_hash, "diff": self.diff}
 
 
 @dataclass(frozen=True)
 class Orphan:
     """A target we deployed before that the stack no longer names (its content may hold keys
-    that later rotations no longer update)."""
+    that later rotations no longer update). `keep`: why --prune must not remove it (None: ours)."""
 
-    name: str
     location: str
-    holds_keys: bool
-    spec: dict[str, Any]
+    entry: RecordEntry
+    keep: Keep | None = None
+
+    @property
+    def name(self) -> str:
+        return self.entry.name
+
+    @property
+    def holds_keys(self) -> bool:
+        return self.entry.holdsKeys
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "location": self.location, "holdsKeys": self.holds_keys}
+        return {"name": self.name, "location": self.location, "holdsKeys": self.holds_keys,
+                "keptBecause": self.keep.reason if self.keep else None}
 
 
 @dataclass(frozen=True)
@@ -85,12 +98,22 @@ class DeployPlan:
     def changes(self) -> list[TargetPlan]:
         return [t for t in self.targets if t.action != "unchanged"]
 
+    @property
+    def unowned(self) -> list[Orphan]:
+        """Orphans that are not ours to remove (whatever the user says): dropped from the record."""
+        return [o for o in self.orphans if o.keep and o.keep.final]
+
+    @property
+    def doubtful(self) -> list[Orphan]:
+        """Orphans whose content is not what we wrote: removed only when the user confirms."""
+        return [o for o in self.orphans if o.keep and not o.keep.final]
+
     def to_json(self, *, applied: bool, pruned: list[str] | None = None) -> dict[str, Any]:
         document: dict[str, Any] = {
             "stack": self.stack, "applied": applied, "hashAlgorithm": self.hasher.algorithm,
             "renderedSha256": self.rendered.content_hash,
             "targets": [t.to_json() for t in self.targets],
-            "removedFromStack": [dict(o.to_json(), pruned=o.name in (pruned or [])) for o in self.orphans],
+            "removedFromStack": [dict(o.to_json(), pruned=o.location in (pruned or [])) for o in self.orphans],
         }
         if applied:
             document["outcomes"] = self.outcomes
@@ -113,12 +136,22 @@ def plan_deploy(spec: StackSpec, project_dir: Path, known_keys: Mapping[str, Sec
     compare = _RecordComparer(hasher, lambda: keyed_hasher(spec, project_dir, read_only=True))
     plans = tuple(_target_plan(target, rendered, shown, record.get(target.location), compare) for target in targets)
     locations = {target.location for target in targets}
-    orphans = tuple(Orphan(entry["name"], location, bool(entry.get("holdsKeys")), entry["spec"])
+    orphans = tuple(_orphan(spec, project_dir, location, entry, compare)
                     for location, entry in sorted(record.items()) if location not in locations)
     return DeployPlan(spec.stack, rendered, hasher, plans, orphans)
 
 
-def _target_plan(target: Any, rendered: Rendered, shown: str, last: dict | None,
+def _orphan(spec: StackSpec, project_dir: Path, location: str, entry: RecordEntry,
+            compare: _RecordComparer) -> Orphan:
+    """A record entry the stack no longer names, with why it must be kept (if it must)."""
+    from kimi_infra.targets import open_stack_target
+
+    target = open_stack_target(spec, entry.spec, project_dir, compare.hasher)
+    written = Written(entry.contentHash, entry.hashAlgorithm)
+    return Orphan(location, entry, keep_reason(spec, entry.spec, target, project_dir, [written], compare.keyed))
+
+
+def _target_plan(target: Any, rendered: Rendered, shown: str, last: RecordEntry | None,
                  compare: _RecordComparer) -> TargetPlan:
     from kimi_infra.targets.base import is_current
 
@@ -126,11 +159,13 @@ def _target_plan(target: Any, rendered: Rendered, shown: str, last: dict | None,
     deployed = target.read() if text is not None else None
     deployed_hash = deployed.content_hash if deployed else None
     action: Action = "create" if text is None else "unchanged" if is_current(deployed, rendered) else "update"
-    drift = last is not None and compare.drifted(last, text, deployed_hash)
+    # Never written by this stack's deploy, and holding other content: overwriting it is drift too.
+    foreign = last is None and deployed is not None and deployed.content_hash != rendered.content_hash
+    drift = foreign or (last is not None and compare.drifted(last, text, deployed_hash))
     before = "" if text is None else mask_keys(text)
     diff = "" if action == "unchanged" else unified_diff(target.name, before, shown)
     return TargetPlan(target.name, target.location, action, drift, rendered.holds_secret, deployed_hash,
-                      rendered.content_hash, diff)
+                      rendered.content_hash, diff, foreign)
 
 
 @dataclass(frozen=True)
@@ -142,18 +177,15 @@ class _RecordComparer:
     hasher: ContentHasher
     keyed: Callable[[], ContentHasher]  # the stack's salted hasher, read only when a record needs it
 
-    def drifted(self, last: dict, text: str | None, deployed_hash: str | None) -> bool:
+    def drifted(self, last: RecordEntry, text: str | None, deployed_hash: str | None) -> bool:
         """Whether the target holds other bytes than `last` says we deployed."""
-        algorithm = last.get(_ALGORITHM_FIELD, PLAIN.algorithm)
         if text is None:
             now = None
-        elif algorithm == PLAIN.algorithm:  # not PLAIN.of_text, which withholds the hash of a text with keys
-            now = hashlib.sha256(text.encode("utf-8")).hexdigest()
-        elif algorithm == self.hasher.algorithm:
-            now = deployed_hash
+        elif last.hashAlgorithm == self.hasher.algorithm and self.hasher.salt is not None:
+            now = deployed_hash  # already taken with the stack's salt: no second HMAC
         else:
-            now = self.keyed().of_text(text)
-        return now != recorded_hash(last)
+            now = hash_as_written(text, last.hashAlgorithm, self.keyed)
+        return now != last.contentHash
 
 
 def unified_diff(name: str, before: str, after: str, after_label: str = "rendered") -> str:
@@ -163,23 +195,31 @@ def unified_diff(name: str, before: str, after: str, after_label: str = "rendere
     return "".join(lines)
 
 
-def apply_plan(plan: DeployPlan, spec: StackSpec, project_dir: Path, *, prune: bool,
+def apply_plan(plan: DeployPlan, spec: StackSpec, project_dir: Path, *, prune: bool, confirmed: bool = False,
                known_keys: Mapping[str, Secret] | None = None,
                progress: Callable[[str, str], None] | None = None) -> list[str]:
     """Write every target (deploy.py's `deploy_all`), remove orphans when `prune`, and record
-    what was deployed. Returns the names of the orphans removed."""
+    what was deployed. Returns the locations of the orphans removed.
+
+    Only orphans that are ours are removed: `confirmed` (--yes, or a yes at the prompt) also
+    removes those whose content is not what we wrote (`plan.doubtful`); those not ours at all
+    (`plan.unowned`: a path rule, another stack's target) are never removed and leave the record.
+    """
     from kimi_infra.deploy import deploy_all
 
     plan.outcomes.update(deploy_all(spec, project_dir, progress=progress, known_keys=known_keys, hasher=plan.hasher))
     pruned: list[str] = []
-    for orphan in (plan.orphans if prune else ()):
+    removable = [o for o in plan.orphans if not o.keep or (confirmed and not o.keep.final)]
+    for orphan in (removable if prune else ()):
         _remove(orphan, spec, project_dir, progress)
-        pruned.append(orphan.name)
-    kept = {o.location: _entry(o.name, o.spec, o.holds_keys) for o in plan.orphans if o.name not in pruned}
+        pruned.append(orphan.location)
+    dropped = {o.location for o in plan.unowned} if prune else set()
+    kept = {o.location: o.entry for o in plan.orphans if o.location not in pruned and o.location not in dropped}
     for target_spec, target_plan in zip(spec.targets, plan.targets, strict=True):
-        kept[target_plan.location] = _entry(target_spec.name, target_spec.model_dump(exclude_none=True),
-                                            plan.rendered.holds_secret, plan.rendered.content_hash,
-                                            plan.hasher.algorithm)
+        kept[target_plan.location] = RecordEntry(name=target_spec.name, spec=target_spec,
+                                                 holdsKeys=plan.rendered.holds_secret,
+                                                 contentHash=plan.rendered.content_hash,
+                                                 hashAlgorithm=plan.hasher.algorithm)
     write_record(project_dir, spec.stack, kept)
     return pruned
 
@@ -191,57 +231,18 @@ def record_deployed(project_dir: Path, stack: str, locations: Iterable[str], con
     record = read_record(project_dir, stack)
     mine = [location for location in locations if location in record]
     for location in mine:
-        record[location].pop(_OLD_HASH_FIELD, None)
-        record[location].update({"contentHash": content_hash, _ALGORITHM_FIELD: algorithm})
+        record[location] = record[location].model_copy(update={"contentHash": content_hash,
+                                                               "hashAlgorithm": algorithm})
     if mine:
         write_record(project_dir, stack, record)
 
 
 def _remove(orphan: Orphan, spec: StackSpec, project_dir: Path, progress: Callable[[str, str], None] | None) -> None:
-    from pydantic import TypeAdapter
-
+    from kimi_infra.content_hash import PLAIN
     from kimi_infra.targets import open_stack_target
 
-    # Deleting compares nothing, so no hash (and no salt) is needed.
-    target = open_stack_target(spec, TypeAdapter(TargetSpec).validate_python(orphan.spec), project_dir, PLAIN)
+    # keep_reason has compared the content already, so no hash (and no salt) is needed.
+    target = open_stack_target(spec, orphan.entry.spec, project_dir, PLAIN)
     removed = target.delete()
     if progress:
         progress(orphan.location, "removed" if removed else "already gone")
-
-
-def _entry(name: str, spec: dict, holds_keys: bool, content_hash: str | None = None,
-           algorithm: str | None = None) -> dict[str, Any]:
-    entry = {"name": name, "spec": spec, "holdsKeys": holds_keys, "contentHash": content_hash}
-    return {**entry, _ALGORITHM_FIELD: algorithm} if algorithm else entry
-
-
-def recorded_hash(entry: dict) -> str | None:
-    """The content hash a record entry says we deployed."""
-    return entry.get("contentHash", entry.get(_OLD_HASH_FIELD))
-
-
-def record_path(project_dir: Path, stack: str) -> Path:
-    """Where `deploy` records what it deployed to which target."""
-    return state_dir(project_dir, stack) / DEPLOY_RECORD
-
-
-def read_record(project_dir: Path, stack: str) -> dict[str, dict]:
-    """Target location -> {name, spec, holdsKeys, contentHash} of our last deploy; empty before the first."""
-    from kimi_infra.errors import KimiInfraError
-
-    path = record_path(project_dir, stack)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))["targets"]
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError, KeyError, TypeError):
-        raise KimiInfraError("is not a deploy record", where=str(path),
-                             fix="delete it (the next deploy writes a new one)") from None
-
-
-def write_record(project_dir: Path, stack: str, targets: dict[str, dict]) -> None:
-    """Write the record atomically (0644: hashes and target specs, no key)."""
-    from kimi_infra.atomic import write_atomic
-
-    text = json.dumps({"targets": targets}, indent=2, sort_keys=True) + "\n"
-    write_atomic(record_path(project_dir, stack), text.encode("utf-8"), 0o644)

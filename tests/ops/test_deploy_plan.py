@@ -109,7 +109,8 @@ def test_a_removed_key_holding_target_is_reported_and_pruned(tmp_path):
     pruned = deploy(project, "--prune", "--json", env=KEYS)
     assert pruned.returncode == 0, pruned.stderr
     assert json.loads(pruned.stdout)["removedFromStack"] == [
-        {"name": "param", "location": f"ssm:us-east-1:{PARAMETER}", "holdsKeys": True, "pruned": True}]
+        {"name": "param", "location": f"ssm:us-east-1:{PARAMETER}", "holdsKeys": True, "keptBecause": None,
+         "pruned": True}]
     with pytest.raises(ssm.exceptions.ParameterNotFound):
         ssm.get_parameter(Name=PARAMETER)
     assert "no longer in the stack" not in deploy(project, env=KEYS).stdout  # forgotten once removed
