@@ -18,10 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
 
 from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.deploy import content_hasher, render_for_deploy
+from kimi_infra.errors import KimiInfraError
 from kimi_infra.models import StackSpec
 
 # Inputs that decide the deployed bytes; a change updates the target in place.
@@ -44,6 +53,17 @@ def open_deploy_target(props: dict[str, Any], spec: StackSpec, hasher: ContentHa
 
 class ConfigTargetProvider(ResourceProvider):
     """Writes the rendered config to one target; writes nothing when the bytes are already there."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """The target's path passes the path rules `deploy` applies (never a stack file, a key
+        store, a lock, the deploy record...), checked again here, where it is written."""
+        if not all(_known(news.get(name)) for name in ("spec", "projectDir", "target")):
+            return CheckResult(news, [])
+        try:
+            check_target_path(news)
+        except KimiInfraError as error:
+            return CheckResult(news, [CheckFailure("target", str(error))])
+        return CheckResult(news, [])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Render and write. Idempotent: a retry finds the same bytes and makes no write call."""
@@ -71,10 +91,13 @@ class ConfigTargetProvider(ResourceProvider):
         return UpdateResult(outs=self._deploy(news))
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Remove the deployed file/object/parameter. Already gone is fine."""
+        """Remove the deployed file/object/parameter. Already gone is fine. A path the path rules
+        refuse (a state written before they applied) is kept: the step fails and says why."""
+        check_target_path(props)
         open_deploy_target(props, _spec(props), PLAIN).delete()  # compares nothing: no salt needed
 
     def _deploy(self, props: dict[str, Any]) -> dict[str, Any]:
+        check_target_path(props)
         target, rendered = self._target_and_render(props)
         outcome = target.write(rendered)
         return {**props, "contentHash": rendered.content_hash, "outcome": outcome}
@@ -92,6 +115,20 @@ class ConfigTargetProvider(ResourceProvider):
         return open_deploy_target(props, spec, hasher), render_for_deploy(spec, project_dir, hasher=hasher)
 
 
+def check_target_path(props: dict[str, Any]) -> None:
+    """The path rules of `check_distinct_paths` for the resource's own target (which a spec being
+    deleted no longer lists); KimiInfraError names the stack file and the field."""
+    from pydantic import TypeAdapter
+
+    from kimi_infra.models import TargetSpec
+    from kimi_infra.paths import check_distinct_paths, stack_file
+
+    spec = _spec(props)
+    target = TypeAdapter(TargetSpec).validate_python(props["target"])
+    alone = spec.model_copy(update={"targets": [target]})
+    check_distinct_paths(Path(props["projectDir"]), alone, stack_file(spec.stack))
+
+
 def _spec(props: dict[str, Any]) -> StackSpec:
     # JSON text, because the engine's wire format turns every int into a float.
     return StackSpec.model_validate_json(props["spec"])
@@ -99,14 +136,16 @@ def _spec(props: dict[str, Any]) -> StackSpec:
 
 def _is_known(props: dict[str, Any]) -> bool:
     """False during a preview where an input is not known yet (a key version still being created)."""
+    return all(_known(props.get(name)) for name in ("spec", "projectDir", *LOCATION_INPUTS, *CONTENT_INPUTS))
+
+
+def _known(value: Any) -> bool:
+    """False for a value (or a value inside a mapping) that a preview does not know yet."""
     from pulumi.runtime.rpc import UNKNOWN
 
-    def known(value: Any) -> bool:
-        if isinstance(value, dict):
-            return all(known(v) for v in value.values())
-        return value != UNKNOWN
-
-    return all(known(props.get(name)) for name in ("spec", "projectDir", *LOCATION_INPUTS, *CONTENT_INPUTS))
+    if isinstance(value, dict):
+        return all(_known(v) for v in value.values())
+    return value != UNKNOWN
 
 
 class ConfigTarget(pulumi.dynamic.Resource, module="kimi-infra", name="ConfigTarget"):
