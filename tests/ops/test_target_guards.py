@@ -66,7 +66,8 @@ def test_deploy_refuses_a_target_whose_history_log_cannot_be_kept(tmp_path):
 
 
 def test_deploy_refuses_a_target_path_no_file_can_have(tmp_path):
-    """A name over the file system's 255-byte limit (200 two-byte letters): refused in one line before anything is written, not a traceback."""
+    """A name over the file system's 255-byte limit (200 two-byte letters): refused in one line
+    before anything is written (the first target was written, then the second failed)."""
     targets = [{"name": "first", "kind": "file", "path": "out/openclaw.json5"},
                {"name": "long", "kind": "file", "path": "out/" + "é" * 200 + "/openclaw.json5"}]
     project = make_project(tmp_path, {"t": dev_like(targets=targets)})

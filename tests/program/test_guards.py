@@ -14,14 +14,9 @@ from components.providers.config_target import ConfigTargetProvider
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.stackfile import load_stack
 from tests.program.harness import config_from_stack_file, run_program
-from tests.support.bad_inputs import BAD_STACK, TARGET_CASES, expectations, project_files
+from tests.support.bad_inputs import BAD_KEYS, BAD_STACK, DEV_STORE, TARGET_CASES, expectations, project_files
 from tests.support.project import CANARY_KEY, copy_known_project
 from tests.support.pulumi_engine import KIMICODE_CANARY
-
-DEV_STORE = ".kimi-infra/dev/secrets.json"
-BAD_KEYS = {"inner newline": "sk-inner\nnewline-0123456789abcdef", "carriage return": CANARY_KEY + "\r",
-            "padding": f"  {CANARY_KEY} "}
-"""Keys `set-key` refuses and `pulumi config set --secret` keeps (it strips one trailing newline only)."""
 
 
 def keys_config(moonshot: str, kimicode: str = KIMICODE_CANARY) -> dict[str, str]:
@@ -70,8 +65,8 @@ def target_props(project: Path, path: str) -> dict:
     spec = load_stack(project, "dev").spec
     target = {"name": "local", "kind": "file", "path": path}
     fields = json.loads(spec.model_dump_json(exclude_none=True))
-    return {"spec": json.dumps({**fields, "targets": [target]}), "projectDir": str(project), "target": target, "location": str(project / path),
-            "renderHash": "x", "keyVersions": {}}
+    return {"spec": json.dumps({**fields, "targets": [target]}), "projectDir": str(project), "target": target,
+            "location": str(project / path), "renderHash": "x", "keyVersions": {}}
 
 
 def test_config_target_refuses_a_key_store_in_check_create_and_delete(tmp_path):

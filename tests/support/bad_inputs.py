@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.support.project import CANARY_KEY
+
 BAD_INPUTS_DIR = Path(__file__).resolve().parents[1] / "bad_inputs"
 BAD_INPUTS = sorted(BAD_INPUTS_DIR.glob("*.yaml"))
 BAD_STACK = "bad"
@@ -16,6 +18,11 @@ BAD_STACK = "bad"
 TARGET_CASES = [path for path in BAD_INPUTS
                 if path.read_text().startswith("# expect-field: kimi-infra:targets[") and ".path\n" in path.read_text()]
 """The bad inputs whose refusal is a file-target path rule."""
+DEV_STORE = ".kimi-infra/dev/secrets.json"
+"""The dev stack's key store: the victim of finding 1 (a target there lost the dev keys)."""
+BAD_KEYS = {"inner newline": "sk-inner\nnewline-0123456789abcdef", "carriage return": CANARY_KEY + "\r",
+            "padding": f"  {CANARY_KEY} "}
+"""Keys `set-key` refuses and `pulumi config set --secret` keeps (it strips one trailing newline only)."""
 IGNORED = ("__pycache__", ".venv")
 """What a run may create in a project without writing anything of ours (Python's byte code, the venv link)."""
 

@@ -16,7 +16,6 @@ from tests.support.bad_inputs import BAD_INPUTS, expectations
 from tests.support.project import dev_like, make_project, run_cli
 
 
-
 def render_in_scratch_project(tmp_path: Path, stack_file: Path, env: dict | None = None):
     project = make_project(tmp_path, {})
     shutil.copy(stack_file, project / "stacks" / "Pulumi.bad.yaml")
