@@ -127,6 +127,10 @@ class KeySource:
         info = provider_info(provider)
         return f"kimi-infra:{info.config_key}" if self.from_config else f"${info.env_var}"
 
+    def where(self, stack: str, provider: str) -> str:
+        """Where an error about the key points: the stack file's setting, or the variable."""
+        return f"{stack_file(stack)}: {self.label(provider)}" if self.from_config else self.label(provider)
+
     def how_to_give(self, provider: str) -> str:
         """The fix's second half: how to give the key through this door."""
         if self.from_config:
@@ -171,8 +175,7 @@ def check_new_keys(spec: StackSpec, project_dir: Path, keys: Mapping[str, Secret
         try:
             check_key_text(name, key)
         except KimiInfraError as error:
-            raise KimiInfraError(error.problem, where=f"{stack_file(spec.stack)}: {source.label(name)}",
-                                 fix=error.fix) from None
+            raise KimiInfraError(error.problem, where=source.where(spec.stack, name), fix=error.fix) from None
     with in_file(stack_file(spec.stack)):
         refuse_shared_keys(keys, field=", ".join(source.label(name) for name in keys))
     for name, key in keys.items():

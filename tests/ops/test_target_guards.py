@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.bad_inputs import BAD_STACK, TARGET_CASES, expectations, project_files
+from tests.support.bad_inputs import BAD_KEYS, BAD_STACK, TARGET_CASES, expectations, project_files
 from tests.support.project import CANARY_KEY, copy_known_project, dev_like, make_project, run_cli
 
 
-def deploy(project: Path, stack: str) -> tuple[int, str]:
+def deploy(project: Path, stack: str, moonshot_key: str = CANARY_KEY) -> tuple[int, str]:
     result = run_cli("--project-dir", str(project), "deploy", "--stack", stack, "--yes",
-                     env={"MOONSHOT_API_KEY": CANARY_KEY, "KIMICODE_API_KEY": ""})
+                     env={"MOONSHOT_API_KEY": moonshot_key, "KIMICODE_API_KEY": ""})
     assert "Traceback" not in result.stdout + result.stderr and CANARY_KEY not in result.stdout + result.stderr
     return result.returncode, result.stderr
 
@@ -75,4 +75,18 @@ def test_deploy_refuses_a_target_path_no_file_can_have(tmp_path):
     code, stderr = deploy(project, "t")
     assert code == 2
     assert_one_line(stderr, "target long", "longer than the file system")
+    assert project_files(project) == before
+
+
+@pytest.mark.parametrize("key", BAD_KEYS.values(), ids=BAD_KEYS.keys())
+def test_deploy_refuses_an_environment_key_set_key_refuses(tmp_path, key):
+    """The key `deploy` would store from $MOONSHOT_API_KEY gets set-key's checks (padding is stripped)."""
+    project = make_project(tmp_path, {"t": dev_like(providers=["moonshot"])})
+    before = project_files(project)
+    code, stderr = deploy(project, "t", moonshot_key=key)
+    if key.strip() == CANARY_KEY:  # padding: stripped from the environment, as set-key strips it
+        assert code == 0, stderr
+        return
+    assert code == 2
+    assert_one_line(stderr, "$MOONSHOT_API_KEY", "characters no API key has")
     assert project_files(project) == before
