@@ -12,10 +12,12 @@ from typing import Any
 import pulumi
 
 from components.resources import LlmProvider, LlmProviderArgs, OpenClawConfigDeployment, OpenClawConfigDeploymentArgs
-from kimi_infra.assemble import check_stack, enabled_providers
-from kimi_infra.errors import SpecError, in_file
+from kimi_infra.assemble import RenderedModel, check_stack, enabled_providers
+from kimi_infra.deploy import FROM_CONFIG, preflight
+from kimi_infra.errors import KimiInfraError, SpecError, in_file
 from kimi_infra.models import StackSpec
 from kimi_infra.paths import stack_file
+from kimi_infra.secret import Secret
 from kimi_infra.stackfile import (
     KEY_CONFIG_NAMES,
     NAMESPACE,
@@ -61,6 +63,27 @@ def _refuse_unknown_settings(project_dir: Path, stack: str, known: set[str]) -> 
                         f"remove it or correct the name (known: {', '.join(sorted(known - KEY_CONFIG_NAMES))})")
 
 
+def checked_stack(stack: str, project_dir: Path) -> tuple[StackSpec, list[RenderedModel]]:
+    """The stack's spec and models, after the guards `deploy` applies before it writes (path
+    rules, key checks, every target writable: `kimi_infra.deploy.preflight`). Runs before any
+    resource is registered, so a refusal leaves every target and key store as it was."""
+    spec = read_stack_spec(stack, project_dir)
+    with in_file(stack_file(stack)):
+        models = check_stack(spec)
+    preflight(spec, project_dir, config_keys(spec), FROM_CONFIG)
+    return spec, models
+
+
+def config_keys(spec: StackSpec) -> dict[str, Secret]:
+    """The keys set with `pulumi config set --secret kimi-infra:<provider>ApiKey`, in plain text
+    (as Secret), for the checks `set-key` makes. `Config.get_secret` only wraps this same value
+    (`Output.secret(get_config(key))`): the engine hands the program the decrypted config, and an
+    Output cannot be looked at before the resources are registered. Never logged."""
+    config = pulumi.Config(NAMESPACE)
+    keys = {info.name: config.get(info.config_key) for info in enabled_providers(spec)}
+    return {name: Secret(value) for name, value in keys.items() if value}
+
+
 @dataclass(frozen=True)
 class StackResources:
     """What one run of the program built, for tests to inspect."""
@@ -71,13 +94,15 @@ class StackResources:
 
 
 def run(project_dir: Path | None = None) -> StackResources:
-    """Build the stack's resources and export what operators look up."""
+    """Build the stack's resources and export what operators look up, once every guard `deploy`
+    applies has passed: a refusal is one line (`pulumi.RunError`) and registers nothing."""
     stack = pulumi.get_stack()
     project_dir = project_dir or find_project_dir()
-    spec = read_stack_spec(stack, project_dir)
+    try:
+        spec, models = checked_stack(stack, project_dir)
+    except KimiInfraError as error:
+        raise pulumi.RunError(str(error)) from None
     config = pulumi.Config(NAMESPACE)
-    with in_file(stack_file(stack)):
-        models = check_stack(spec)
     providers = [
         LlmProvider(info.name, LlmProviderArgs(
             spec=spec, provider=info.name, project_dir=project_dir,

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from kimi_infra.atomic import is_special_file
 from kimi_infra.aws import reusing_clients
 from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.errors import KimiInfraError, in_file
 from kimi_infra.models import FileTargetSpec, S3TargetSpec, SsmTargetSpec, StackSpec, TargetSpec
-from kimi_infra.paths import check_distinct_paths, project_path, stack_file
+from kimi_infra.paths import check_distinct_paths, stack_file
 from kimi_infra.render import Rendered, render_masked, render_stack
 from kimi_infra.secret import Secret
 
@@ -122,26 +124,79 @@ def seed_missing_keys(spec: StackSpec, project_dir: Path, keys: dict[str, Secret
 # --- preflight: everything that can fail is checked before the first write ------------------
 
 
-def preflight(spec: StackSpec, project_dir: Path, env_keys: Mapping[str, Secret]) -> None:
-    """Refuse a deploy that would fail half way, before any key is stored or target written.
+@dataclass(frozen=True)
+class KeySource:
+    """Where the keys a deploy may store come from, as error lines name it: the environment
+    (`deploy`) or the stack's secret config (`pulumi up`)."""
 
-    Checks that file targets are distinct from kimi-infra's own files, that every key the key
-    mode needs is in the store or the environment, and that every target can take the config
-    (folder writable, bucket reachable, SSM size within the Advanced tier).
+    from_config: bool
+
+    def label(self, provider: str) -> str:
+        """`$MOONSHOT_API_KEY`, or `kimi-infra:moonshotApiKey`."""
+        from kimi_infra.catalog import provider as provider_info
+
+        info = provider_info(provider)
+        return f"kimi-infra:{info.config_key}" if self.from_config else f"${info.env_var}"
+
+    def where(self, stack: str, provider: str) -> str:
+        """Where an error about the key points: the stack file's setting, or the variable."""
+        return f"{stack_file(stack)}: {self.label(provider)}" if self.from_config else self.label(provider)
+
+    def how_to_give(self, provider: str) -> str:
+        """The fix's second half: how to give the key through this door."""
+        if self.from_config:
+            return f"or `pulumi config set --secret {self.label(provider)}` (reads stdin) and run `pulumi up` again"
+        variable = self.label(provider).removeprefix("$")
+        return f"or export {variable} and run deploy again (it is stored once, never overwritten)"
+
+
+FROM_ENVIRONMENT = KeySource(from_config=False)
+FROM_CONFIG = KeySource(from_config=True)
+
+
+def preflight(spec: StackSpec, project_dir: Path, new_keys: Mapping[str, Secret],
+              source: KeySource = FROM_ENVIRONMENT) -> None:
+    """Refuse a deploy that would fail half way, before any key is stored or target written:
+    the one set of guards of both doors, `deploy` and the Pulumi program (`pulumi preview/up`).
+
+    Checks that file targets are distinct from kimi-infra's own files (and can be paths at all),
+    that the keys given (`new_keys`, from `source`) pass the checks `set-key` makes, that every key
+    the key mode needs is in the store or given, and that every target can take the config
+    (a writable regular file or folder, bucket reachable, SSM size within the Advanced tier).
     """
     check_distinct_paths(project_dir, spec, stack_file(spec.stack))
     with reusing_clients():
-        keys = _needed_keys(spec, project_dir, env_keys)
+        check_new_keys(spec, project_dir, new_keys, source)
+        keys = _needed_keys(spec, project_dir, new_keys, source)
         with in_file(stack_file(spec.stack)):
             rendered = render_stack(spec, keys) if spec.files_hold_keys else render_masked(spec)
         for target_spec in spec.targets:
-            _check_target(target_spec, project_dir, rendered)
+            _check_target(spec, target_spec, project_dir, rendered)
 
 
-def _needed_keys(spec: StackSpec, project_dir: Path, env_keys: Mapping[str, Secret]) -> dict[str, Secret]:
+def check_new_keys(spec: StackSpec, project_dir: Path, keys: Mapping[str, Secret], source: KeySource) -> None:
+    """The checks `set-key` makes on a key it is given, for keys a deploy may store: the shape of
+    a bearer token (no inner newline, CR, padding, control or non-ASCII character), one key
+    given for two providers, and another provider's stored key given for this one."""
+    from kimi_infra.ops.env_keys import refuse_shared_keys
+    from kimi_infra.ops.set_key import refuse_other_providers_key
+    from kimi_infra.ops.verify import check_key_text
+
+    for name, key in keys.items():
+        try:
+            check_key_text(name, key)
+        except KimiInfraError as error:
+            raise KimiInfraError(error.problem, where=source.where(spec.stack, name), fix=error.fix) from None
+    with in_file(stack_file(spec.stack)):
+        refuse_shared_keys(keys, field=", ".join(source.label(name) for name in keys))
+    for name, key in keys.items():
+        refuse_other_providers_key(spec, project_dir, name, key)
+
+
+def _needed_keys(spec: StackSpec, project_dir: Path, given: Mapping[str, Secret],
+                 source: KeySource) -> dict[str, Secret]:
     """Inline and secretref stacks need every provider's key: the store's current one, else the
-    environment's (which deploy then stores). Reference stacks need none."""
-    from kimi_infra.catalog import provider as provider_info
+    one given (which the deploy then stores). Reference stacks need none."""
     from kimi_infra.ops.set_key import set_key_hint
     from kimi_infra.stores import open_store
 
@@ -151,20 +206,24 @@ def _needed_keys(spec: StackSpec, project_dir: Path, env_keys: Mapping[str, Secr
     for name in spec.providers:
         store = open_store(spec, name, project_dir)
         stored = store.get("current") if store.exists() else None
-        key = stored or env_keys.get(name)
+        key = stored or given.get(name)
         if key is None:
-            variable = provider_info(name).env_var
             raise KimiInfraError(f"kimi-infra:keyMode: {spec.keyMode} needs the {name} key, but {store.name} has "
-                                 f"none and ${variable} is not set", where=stack_file(spec.stack),
-                                 fix=f"{set_key_hint(spec.stack, name)}, or export {variable} and run deploy "
-                                 "again (it is stored once, never overwritten)")
+                                 f"none and {source.label(name)} is not set", where=stack_file(spec.stack),
+                                 fix=f"{set_key_hint(spec.stack, name)}, {source.how_to_give(name)}")
         keys[name] = key
     return keys
 
 
-def _check_target(target_spec: TargetSpec, project_dir: Path, rendered: Rendered) -> None:
+def _check_target(spec: StackSpec, target_spec: TargetSpec, project_dir: Path, rendered: Rendered) -> None:
+    from kimi_infra.targets import LocalFileTarget, open_stack_target
+
     if isinstance(target_spec, FileTargetSpec):
-        _check_file_target(target_spec, project_path(project_dir, target_spec.path))
+        target = open_stack_target(spec, target_spec, project_dir, PLAIN)
+        assert isinstance(target, LocalFileTarget)
+        for path in (target.path, target.history_path):  # the log is appended to after the write
+            if path is not None:
+                _check_file_target(target_spec, path)
     elif isinstance(target_spec, S3TargetSpec):
         _check_bucket(target_spec)
     else:
@@ -173,16 +232,32 @@ def _check_target(target_spec: TargetSpec, project_dir: Path, rendered: Rendered
 
 def _check_file_target(target_spec: FileTargetSpec, path: Path) -> None:
     where = f"target {target_spec.name} ({path})"
+    try:
+        _check_writable_file(path, where)
+    except OSError as error:  # a name too long, a loop of symlinks: no write could succeed either
+        raise KimiInfraError(f"cannot be examined: {error.strerror or type(error).__name__}", where=where,
+                             fix="change `path` in the stack file") from None
+
+
+def _check_writable_file(path: Path, where: str) -> None:
+    """A regular file this user can replace (write_atomic renames a temp over it), or a new file
+    in a folder this user can create or write."""
     if path.is_dir():
         raise KimiInfraError("is a folder", where=where, fix="point `path` in the stack file at a file")
     if path.exists():
-        if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK):
+        if is_special_file(path):  # a FIFO or device: never renamed over (see write_atomic)
+            raise KimiInfraError("is not a regular file", where=where, fix="point `path` in the stack file at a file")
+        if not os.access(path, os.W_OK) or not os.access(path.parent, os.W_OK | os.X_OK):
             raise KimiInfraError("not writable by this user", where=where, fix="fix its permissions or change `path`")
         return
-    folder = next((p for p in path.parents if p.exists()), None)
+    folder = next((p for p in path.parents if p.exists() or p.is_symlink()), None)
     if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
         raise KimiInfraError(f"its folder cannot be created by this user ({folder})", where=where,
                              fix="create the folder or change `path` in the stack file")
+    limit = os.pathconf(folder, "PC_NAME_MAX")
+    if any(len(os.fsencode(part)) > limit for part in path.relative_to(folder).parts):
+        raise KimiInfraError(f"a name in it is longer than the file system's {limit} bytes", where=where,
+                             fix="shorten `path` in the stack file")
 
 
 def _check_bucket(target_spec: S3TargetSpec) -> None:

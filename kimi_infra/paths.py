@@ -84,6 +84,10 @@ def check_distinct_paths(project_dir: Path, spec: StackSpec, source: str, out: P
         if _same_file(real, seen):
             raise KimiInfraError(f"{source}: {field}: target {target.name!r} is the same file as target "
                                  f"{_same_file(real, seen)!r}; fix: give each file target its own path")
+        nesting = next((name for path, name in seen.items() if path in real.parents or real in path.parents), None)
+        if nesting:  # the first write would make the other path impossible (a file where a folder must be)
+            raise KimiInfraError(f"{source}: {field}: target {target.name!r} and target {nesting!r} are one inside "
+                                 "the other's path; fix: give each file target a path of its own, not under another")
         seen[real] = target.name
     if out is not None:
         real = real_path(out)

@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
 
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.secret import Secret
@@ -42,6 +50,12 @@ class ApiKeySecretProvider(ResourceProvider):
     is written only when it changes (a new `pulumi config set --secret`), or when the secret is
     missing from the store altogether (a second checkout of a local-store stack, a deleted secret).
     """
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """The config's key has the shape `set-key` requires (no inner newline, CR, padding...),
+        checked again here, where it is written: a failure is one line and nothing is stored."""
+        problem = _key_problem(news)
+        return CheckResult(news, [CheckFailure("apiKey", problem)] if problem else [])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Adopt the secret if it exists, else create it from `apiKey`.
@@ -73,6 +87,7 @@ class ApiKeySecretProvider(ResourceProvider):
         store's current version (a rotation stays)."""
         store = open_key_store(news)
         if not _create_if_missing(store, news) and news.get("apiKey") and news["apiKey"] != olds.get("apiKey"):
+            _refuse_bad_key(news)
             store.ensure(Secret(news["apiKey"]))
         return UpdateResult(outs={**news, **_describe(store)})
 
@@ -83,6 +98,22 @@ class ApiKeySecretProvider(ResourceProvider):
         the stack, and the next `up` adopts them.
         """
         open_key_store(props).delete()
+
+
+def _key_problem(props: dict[str, Any]) -> str | None:
+    """Why the config's key (`apiKey`) cannot be stored, or None (no key, or not known yet)."""
+    from pulumi.runtime.rpc import UNKNOWN, unwrap_rpc_secret
+
+    from kimi_infra.ops.verify import check_key_text
+
+    key = unwrap_rpc_secret(props.get("apiKey"))
+    if not isinstance(key, str) or not key or key == UNKNOWN:
+        return None
+    try:
+        check_key_text(str(props.get("provider")), Secret(key))
+    except KimiInfraError as error:
+        return f"kimi-infra:{props.get('configKey')}: {error}"
+    return None
 
 
 def _knows_location(props: dict[str, Any]) -> bool:
@@ -106,8 +137,16 @@ def _create_if_missing(store, props: dict[str, Any]) -> bool:
         config_key = props["configKey"]
         raise KimiInfraError("no secret in the store and no key in the stack config", where=store.name,
                              fix=f"pulumi config set --secret kimi-infra:{config_key} (reads the key from stdin)")
+    _refuse_bad_key(props)
     store.ensure(Secret(props["apiKey"]))
     return True
+
+
+def _refuse_bad_key(props: dict[str, Any]) -> None:
+    """`check` already failed such a key; this guards the write itself (a caller that skipped it)."""
+    problem = _key_problem(props)
+    if problem:
+        raise KimiInfraError(problem)
 
 
 def _describe(store) -> dict[str, Any]:

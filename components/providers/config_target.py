@@ -26,10 +26,19 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
+from pulumi.dynamic import (
+    CheckFailure,
+    CheckResult,
+    CreateResult,
+    DiffResult,
+    ReadResult,
+    ResourceProvider,
+    UpdateResult,
+)
 
 from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.deploy import content_hasher, keyed_hasher, render_for_deploy
+from kimi_infra.errors import KimiInfraError
 from kimi_infra.models import StackSpec
 from kimi_infra.ownership import Written, foreign_reason, keep_reason
 
@@ -53,6 +62,17 @@ def open_deploy_target(props: dict[str, Any], spec: StackSpec, hasher: ContentHa
 
 class ConfigTargetProvider(ResourceProvider):
     """Writes the rendered config to one target; writes nothing when the bytes are already there."""
+
+    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
+        """The target's path passes the path rules `deploy` applies (never a stack file, a key
+        store, a lock, the deploy record...), checked again here, where it is written."""
+        if not all(_known(news.get(name)) for name in ("spec", "projectDir", "target")):
+            return CheckResult(news, [])
+        try:
+            check_target_path(news)
+        except KimiInfraError as error:
+            return CheckResult(news, [CheckFailure("target", str(error))])
+        return CheckResult(news, [])
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         """Render and write. Idempotent: a retry finds the same bytes and makes no write call.
@@ -106,6 +126,7 @@ class ConfigTargetProvider(ResourceProvider):
     def _deploy(self, props: dict[str, Any], *, first: bool = False) -> dict[str, Any]:
         from kimi_infra.targets import TargetError
 
+        check_target_path(props)
         target, rendered = self._target_and_render(props)
         if first:
             spec, project_dir = _spec(props), Path(props["projectDir"])
@@ -135,13 +156,25 @@ class ConfigTargetProvider(ResourceProvider):
 def _rendered_now(spec: StackSpec, project_dir: Path) -> list[Written]:
     """What kimi-infra writes for `spec` today (a `rotate` or `deploy` since our last write wrote
     it: still ours); none when it cannot be rendered (a key gone from the store)."""
-    from kimi_infra.errors import KimiInfraError
-
     try:
         hasher = content_hasher(spec, project_dir)
         return [Written(render_for_deploy(spec, project_dir, hasher=hasher).content_hash, hasher.algorithm)]
     except KimiInfraError:
         return []
+
+
+def check_target_path(props: dict[str, Any]) -> None:
+    """The path rules of `check_distinct_paths` for the resource's own target (which a spec being
+    deleted no longer lists); KimiInfraError names the stack file and the field."""
+    from pydantic import TypeAdapter
+
+    from kimi_infra.models import TargetSpec
+    from kimi_infra.paths import check_distinct_paths, stack_file
+
+    spec = _spec(props)
+    target = TypeAdapter(TargetSpec).validate_python(props["target"])
+    alone = spec.model_copy(update={"targets": [target]})
+    check_distinct_paths(Path(props["projectDir"]), alone, stack_file(spec.stack))
 
 
 def _spec(props: dict[str, Any]) -> StackSpec:
@@ -151,14 +184,16 @@ def _spec(props: dict[str, Any]) -> StackSpec:
 
 def _is_known(props: dict[str, Any]) -> bool:
     """False during a preview where an input is not known yet (a key version still being created)."""
+    return all(_known(props.get(name)) for name in ("spec", "projectDir", *LOCATION_INPUTS, *CONTENT_INPUTS))
+
+
+def _known(value: Any) -> bool:
+    """False for a value (or a value inside a mapping) that a preview does not know yet."""
     from pulumi.runtime.rpc import UNKNOWN
 
-    def known(value: Any) -> bool:
-        if isinstance(value, dict):
-            return all(known(v) for v in value.values())
-        return value != UNKNOWN
-
-    return all(known(props.get(name)) for name in ("spec", "projectDir", *LOCATION_INPUTS, *CONTENT_INPUTS))
+    if isinstance(value, dict):
+        return all(_known(v) for v in value.values())
+    return value != UNKNOWN
 
 
 class ConfigTarget(pulumi.dynamic.Resource, module="kimi-infra", name="ConfigTarget"):

@@ -54,7 +54,7 @@ def set_first_key(spec: StackSpec, project_dir: Path, provider: str, key: Secret
         raise KimiInfraError("already has a key", where=store.name,
                              fix=f"use rotate to replace it: `kimi-infra rotate --stack {spec.stack} "
                              f"--provider {provider} --key-stdin`")
-    _refuse_other_providers_key(spec, project_dir, provider, key)
+    refuse_other_providers_key(spec, project_dir, provider, key)
     if verify_url is not None:
         answer = get_models(provider, verify_url, key, verify_timeout)
         say(f"{spec.stack}/{provider}: verified against {verify_url} (HTTP {answer.status})")
@@ -64,7 +64,7 @@ def set_first_key(spec: StackSpec, project_dir: Path, provider: str, key: Secret
     return StoredKey(spec.stack, provider, store.name, result.version_id, verify_url)
 
 
-def _refuse_other_providers_key(spec: StackSpec, project_dir: Path, provider: str, key: Secret) -> None:
+def refuse_other_providers_key(spec: StackSpec, project_dir: Path, provider: str, key: Secret) -> None:
     """Moonshot and Kimi Code keys are not interchangeable: the other provider's key is refused."""
     from kimi_infra.stores import open_store
 

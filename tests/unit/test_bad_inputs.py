@@ -12,16 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from kimi_infra.cli import cli
+from tests.support.bad_inputs import BAD_INPUTS, expectations
 from tests.support.project import dev_like, make_project, run_cli
-
-BAD_INPUTS = sorted((Path(__file__).resolve().parent.parent / "bad_inputs").glob("*.yaml"))
-
-
-def expectations(path: Path) -> tuple[str, str]:
-    lines = path.read_text().splitlines()
-    field = lines[0].removeprefix("# expect-field: ")
-    words = lines[1].removeprefix("# expect: ")
-    return field, words
 
 
 def render_in_scratch_project(tmp_path: Path, stack_file: Path, env: dict | None = None):
