@@ -14,12 +14,12 @@ is repaired by the next `up`.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pulumi
 from pulumi.dynamic import CreateResult, DiffResult, ReadResult, ResourceProvider, UpdateResult
 
+from components.providers import LEGACY_INPUTS, portable_location, running_project_dir, same_location, without_legacy
 from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.deploy import content_hasher, render_for_deploy
 from kimi_infra.models import StackSpec
@@ -27,19 +27,21 @@ from kimi_infra.models import StackSpec
 # Inputs that decide the deployed bytes; a change updates the target in place.
 CONTENT_INPUTS = ("renderHash", "keyVersions")
 # Inputs that decide where the config lives; a change replaces the resource (new target first).
+# A file target's `location` is relative to the project: no checkout's path is in the state.
 LOCATION_INPUTS = ("target", "location")
 
 
 def open_deploy_target(props: dict[str, Any], spec: StackSpec, hasher: ContentHasher):
     """The target named by the resource's own `target` input (not looked up in the spec, which
-    no longer lists a target that is being deleted)."""
+    no longer lists a target that is being deleted), in the project the engine runs now: a
+    refresh or destroy from another checkout acts on that checkout's files."""
     from pydantic import TypeAdapter
 
     from kimi_infra.models import TargetSpec
     from kimi_infra.targets import open_stack_target
 
     target_spec = TypeAdapter(TargetSpec).validate_python(props["target"])
-    return open_stack_target(spec, target_spec, Path(props["projectDir"]), hasher)
+    return open_stack_target(spec, target_spec, running_project_dir(), hasher)
 
 
 class ConfigTargetProvider(ResourceProvider):
@@ -51,17 +53,22 @@ class ConfigTargetProvider(ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The target's live content hash; a target that is gone is gone (`up` writes it again)."""
-        spec = _spec(props)
-        deployed = open_deploy_target(props, spec, content_hasher(spec, Path(props["projectDir"]))).read()
+        spec, project_dir = _spec(props), running_project_dir()
+        target = open_deploy_target(props, spec, content_hasher(spec, project_dir))
+        deployed = target.read()
         if deployed is None:
             return ReadResult(id_="", outs={})
-        return ReadResult(id_=id_, outs={**props, "contentHash": deployed.content_hash})
+        location = portable_location(target.location, project_dir)  # an older state's absolute path goes
+        return ReadResult(id_=id_, outs={**without_legacy(props), "location": location,
+                                         "contentHash": deployed.content_hash})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """A changed location replaces; changed content inputs, or live bytes that are not what a
-        fresh render gives (drift, deletion, a rotated inline key), update in place."""
-        replaces = [name for name in LOCATION_INPUTS if olds.get(name) != news.get(name)]
+        fresh render gives (drift, deletion, a rotated inline key), update in place. A state an
+        older kimi-infra wrote (the checkout's path in it) updates in place, writing nothing."""
+        replaces = [name for name in LOCATION_INPUTS if not same_location(olds.get(name), news.get(name))]
         changed = replaces + [name for name in CONTENT_INPUTS if olds.get(name) != news.get(name)]
+        changed += _legacy_changes(olds, news)
         if not changed and _is_known(news) and not self._is_deployed(news):
             changed = ["contentHash"]
         return DiffResult(changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=False)
@@ -87,9 +94,18 @@ class ConfigTargetProvider(ResourceProvider):
 
     def _target_and_render(self, props: dict[str, Any]) -> tuple[Any, Any]:
         """The target and a fresh render, hashed alike."""
-        spec, project_dir = _spec(props), Path(props["projectDir"])
+        spec, project_dir = _spec(props), running_project_dir()
         hasher = content_hasher(spec, project_dir)
         return open_deploy_target(props, spec, hasher), render_for_deploy(spec, project_dir, hasher=hasher)
+
+
+def _legacy_changes(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+    """What an older kimi-infra's state holds that is now written otherwise (the checkout's path, a
+    file target's absolute location): an in-place update, which writes the same bytes, i.e. nothing,
+    drops it from the state."""
+    legacy = [name for name in LEGACY_INPUTS if name in olds]
+    moved = olds.get("location") != news.get("location") and same_location(olds.get("location"), news.get("location"))
+    return [*legacy, "location"] if moved else legacy
 
 
 def _spec(props: dict[str, Any]) -> StackSpec:
@@ -106,7 +122,7 @@ def _is_known(props: dict[str, Any]) -> bool:
             return all(known(v) for v in value.values())
         return value != UNKNOWN
 
-    return all(known(props.get(name)) for name in ("spec", "projectDir", *LOCATION_INPUTS, *CONTENT_INPUTS))
+    return all(known(props.get(name)) for name in ("spec", *LOCATION_INPUTS, *CONTENT_INPUTS))
 
 
 class ConfigTarget(pulumi.dynamic.Resource, module="kimi-infra", name="ConfigTarget"):
