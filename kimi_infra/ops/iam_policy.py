@@ -34,8 +34,8 @@ def stack_policy(spec: Any, project_dir: Path, role: Role) -> dict[str, Any]:
     from kimi_infra.models import LocalStoreSpec
 
     if isinstance(spec.secretStore, LocalStoreSpec):
-        raise KimiInfraError(f"stack {spec.stack} keeps its keys in a local file: no IAM policy applies; fix: "
-                             "give the stack an aws-secrets-manager secretStore")
+        raise KimiInfraError("keeps its keys in a local file: no IAM policy applies", where=f"stack {spec.stack}",
+                             fix="give the stack an aws-secrets-manager secretStore")
     with reusing_clients():
         secret_arns = [_secret_arn(spec, provider, project_dir) for provider in spec.providers]
         if role == "operator":
@@ -65,7 +65,7 @@ def _secret_arn(spec: Any, provider: str, project_dir: Path) -> str:
     store = open_store(spec, provider, project_dir)
     arn = store.describe().arn
     if arn is None:
-        raise KimiInfraError(f"{store.name}: the store gave no ARN; fix: check the stack's secretStore")
+        raise KimiInfraError("the store gave no ARN", where=store.name, fix="check the stack's secretStore")
     return arn
 
 
@@ -95,5 +95,5 @@ def _kms_key_arn(store_spec: Any) -> str:
         answer = client("kms", store_spec.region, store_spec.profile).describe_key(KeyId=store_spec.kmsKeyId)
     except (BotoCoreError, ClientError) as error:  # classified; never their text (it may echo input)
         problem, fix = FAILURES[classify(error)]
-        raise KimiInfraError(f"KMS key {store_spec.kmsKeyId} ({store_spec.region}): {problem}; fix: {fix}") from None
+        raise KimiInfraError(problem, where=f"KMS key {store_spec.kmsKeyId} ({store_spec.region})", fix=fix) from None
     return answer["KeyMetadata"]["Arn"]
