@@ -58,9 +58,10 @@ class ConfigTargetProvider(ResourceProvider):
         deployed = target.read()
         if deployed is None:
             return ReadResult(id_="", outs={})
-        location = portable_location(target.location, project_dir)  # an older state's absolute path goes
-        return ReadResult(id_=id_, outs={**without_legacy(props), "location": location,
-                                         "contentHash": deployed.content_hash})
+        # An older state's absolute path (location and id) gives way to the project-relative one.
+        location = portable_location(target.location, project_dir)
+        return ReadResult(id_=location if same_location(id_, location) else id_,
+                          outs={**without_legacy(props), "location": location, "contentHash": deployed.content_hash})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """A changed location replaces; changed content inputs, or live bytes that are not what a

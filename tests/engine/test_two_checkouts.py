@@ -19,6 +19,7 @@ pytestmark = pytest.mark.engine
 STATE_BUCKET = "kimi-infra-team-state"
 STACK = "dev"  # its key store and its target are files in the checkout: where a checkout's path would show
 DEPLOYED = Path(".kimi-infra") / STACK  # the dev stack's store file and deployed config, in the checkout
+KIMI_DYNAMIC = ("ApiKeySecret", "ConfigTarget")  # our dynamic resources' type names
 
 
 def checkout(engine_bin: Path, engine_aws: MotoServer, root: Path) -> PulumiCli:
@@ -68,3 +69,44 @@ def test_a_second_checkout_previews_refreshes_and_destroys_its_own_files(engine_
     assert (second.project / DEPLOYED / "secrets.json").is_file()  # keys outlive destroy (retainOnDelete)
     assert str(tmp_path) not in exported(second)
     assert not json.loads(exported(second))["deployment"].get("resources")
+
+
+def _as_an_older_version_wrote_it(resource: dict, old_checkout: str) -> None:
+    """kimi-infra 0.2.x kept the checkout's path as the `projectDir` input and a file target's
+    absolute location (as input, output and id)."""
+    for side in ("inputs", "outputs"):
+        props = resource.get(side, {})
+        props["projectDir"] = old_checkout
+        if "location" in props:
+            props["location"] = f"{old_checkout}/{props['location']}"
+    if resource["type"].endswith("ConfigTarget"):
+        resource["id"] = f"{old_checkout}/{resource['id']}"
+
+
+def test_a_state_an_older_version_wrote_upgrades_in_place_writing_nothing(pulumi: PulumiCli, tmp_path: Path):
+    pulumi.select_stack(STACK)
+    pulumi.set_keys(CANARY_KEY, KIMICODE_CANARY)
+    pulumi.up()
+    old_checkout = "/home/someone/kimi-infra"
+    checkpoint = json.loads(exported(pulumi))
+    dynamic = [r for r in checkpoint["deployment"]["resources"] if r["type"].rsplit(":", 1)[-1] in KIMI_DYNAMIC]
+    assert len(dynamic) == 3  # two keys, one target
+    for resource in dynamic:
+        _as_an_older_version_wrote_it(resource, old_checkout)
+    (tmp_path / "old.json").write_text(json.dumps(checkpoint))
+    pulumi.run("stack", "import", "--file", str(tmp_path / "old.json"))
+    deployed = pulumi.project / DEPLOYED / "openclaw.json5"
+    store = pulumi.project / DEPLOYED / "secrets.json"
+    before = {path: (path.stat().st_ino, path.stat().st_mtime_ns) for path in (deployed, store)}
+
+    steps = {s["urn"].rsplit("::", 1)[-1]: s["op"] for s in pulumi.preview_steps()}
+    assert {steps[name] for name in ("moonshot-key", "kimi-code-key", "openclaw-config-local")} == {"update"}
+    pulumi.up()
+    assert {path: (path.stat().st_ino, path.stat().st_mtime_ns) for path in (deployed, store)} == before  # no write
+    # An update keeps a resource's id: the target's old id (its absolute path) goes at the next refresh.
+    assert old_checkout not in json.dumps([{k: v for k, v in r.items() if k != "id"}
+                                           for r in json.loads(exported(pulumi))["deployment"]["resources"]])
+    pulumi.run("refresh", "--yes")
+    assert old_checkout not in exported(pulumi)
+    pulumi.up("--expect-no-changes")
+    assert {path: (path.stat().st_ino, path.stat().st_mtime_ns) for path in (deployed, store)} == before
