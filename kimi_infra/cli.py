@@ -90,8 +90,7 @@ def _report(ctx: click.Context, error: KimiInfraError) -> None:
     if ctx.meta.get(JSON_FLAG) and ctx.invoked_subcommand not in OWN_JSON_ERRORS:
         import json
 
-        problem = {"where": error.where, "problem": error.problem, "fix": error.fix}
-        click.echo(json.dumps({"error": problem, "exitCode": error.exit_code}, indent=2))
+        click.echo(json.dumps({"error": error.to_json(), "exitCode": error.exit_code}, indent=2))
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
