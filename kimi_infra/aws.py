@@ -131,6 +131,13 @@ def classify(error: BaseException) -> FailureKind:
     return "other"
 
 
+def explain(error: BaseException) -> tuple[str, str]:
+    """(problem, fix) for any botocore failure, an answer from AWS or none (timeout, no credentials)."""
+    from botocore.exceptions import ClientError
+
+    return explain_answer(error) if isinstance(error, ClientError) else FAILURES[classify(error)]
+
+
 def explain_answer(error: Any) -> tuple[str, str]:
     """(problem, fix) for an AWS answer (a botocore ClientError): the one translation of an error code
     that stores, targets, doctor and preflight use, so a code reads the same wherever it is met.

@@ -89,11 +89,11 @@ def _salt_arn(spec: Any, project_dir: Path) -> list[str]:
 def _kms_key_arn(store_spec: Any) -> str:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from kimi_infra.aws import FAILURES, classify, client
+    from kimi_infra.aws import client, explain
 
     try:
         answer = client("kms", store_spec.region, store_spec.profile).describe_key(KeyId=store_spec.kmsKeyId)
     except (BotoCoreError, ClientError) as error:  # classified; never their text (it may echo input)
-        problem, fix = FAILURES[classify(error)]
+        problem, fix = explain(error)
         raise KimiInfraError(problem, where=f"KMS key {store_spec.kmsKeyId} ({store_spec.region})", fix=fix) from None
     return answer["KeyMetadata"]["Arn"]
