@@ -84,3 +84,20 @@ def test_the_engine_go_module_and_its_exec_script_are_the_other_half():
     engine = pair()["PULUMI_ENGINE_VERSION"]
     assert go_module_version("github.com/pulumi/pulumi/pkg/v3") == engine  # the CLI
     assert go_module_version("github.com/pulumi/pulumi/sdk/v3") == engine  # the exec script and dynamic plugin
+
+
+def test_the_locks_satisfy_the_requirements_files():
+    """A requirement edited without `make lock` would leave the locks (and every venv) behind."""
+    from packaging.requirements import Requirement
+
+    sources = {PROJECT_DIR / "requirements.txt": RUNTIME_LOCK, PROJECT_DIR / "requirements-dev.txt": DEV_LOCK}
+    for source, lock in sources.items():
+        locked = pins(lock.read_text().splitlines())
+        for line in source.read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if not line or line.startswith("-"):
+                continue
+            requirement = Requirement(line)
+            version = locked.get(normalized(requirement.name))
+            assert version and requirement.specifier.contains(version, prereleases=True), \
+                f"{source.name}: {line} is not what {lock.name} locks ({version}): run `make lock`"
