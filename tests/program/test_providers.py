@@ -133,13 +133,16 @@ def test_read_and_delete_act_on_the_checkout_the_engine_runs_not_the_one_that_ra
     shutil.copytree(first, second)
     target = state["openclaw-config-local"]
     provider = provider_of(target)
-    (second / target.outputs["location"]).write_text("edited in the second checkout\n")
+    location = target.outputs["location"]
     monkeypatch.chdir(second)
 
-    assert provider.read(target.id, target.outputs).outs["contentHash"] != target.outputs["contentHash"]
+    (second / location).unlink()
+    assert provider.read(target.id, target.outputs).id == ""  # gone here, though the first checkout has it
+    shutil.copy2(first / location, second / location)
+    assert provider.read(target.id, target.outputs).outs["contentHash"] == target.outputs["contentHash"]
     provider.delete(target.id, target.outputs)
-    assert not (second / target.outputs["location"]).exists()
-    assert (first / target.outputs["location"]).exists()
+    assert not (second / location).exists()
+    assert (first / location).exists()
 
 
 def test_a_state_an_older_version_wrote_upgrades_in_place_writing_nothing(deployed):
