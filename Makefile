@@ -2,23 +2,38 @@
 #   make dev    creates/refreshes .venv, renders and validates the dev stack, deploys it to the
 #               dev stack's local target, and says where the files went
 #   make test   creates/refreshes .venv with the test tools, runs `make lint` (ruff, mypy), then every test
-# The venv is rebuilt only when a requirements file changes (the stamp files below).
+# The venv is rebuilt only when a lock file changes (the stamp files below). pip installs the locks as they
+# are (exact versions, every file's hash: --require-hashes refuses anything else) and resolves nothing; the
+# project itself goes in editable, --no-deps. requirements*.txt say what we need; `make lock` re-locks.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
+LOCK_VENV := .venv-lock
+PIP_TOOLS := pip-tools==7.6.2
+PIP_COMPILE := $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-find-links
 
-.PHONY: dev test engine engine-test contract bench lint clean
+.PHONY: dev test engine engine-test contract bench lint lock clean
 
-$(VENV)/.runtime: requirements.txt pyproject.toml
+$(VENV)/.runtime: requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PIP_INSTALL) --require-hashes -r requirements.lock
+	$(PIP_INSTALL) --no-deps -e .
 	touch $@
 
-$(VENV)/.dev: requirements.txt requirements-dev.txt $(VENV)/.runtime
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+$(VENV)/.dev: requirements-dev.lock $(VENV)/.runtime
+	$(PIP_INSTALL) --require-hashes -r requirements-dev.lock
 	touch $@
+
+# Re-locks after a change to requirements*.txt (pip-tools in a venv of its own, so it is in neither lock);
+# --upgrade-package NAME through PIP_COMPILE_ARGS moves one package, e.g.
+#   make lock PIP_COMPILE_ARGS="--upgrade-package botocore"
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && \
+		$(LOCK_VENV)/bin/pip install --quiet --disable-pip-version-check $(PIP_TOOLS); }
+	$(PIP_COMPILE) $(PIP_COMPILE_ARGS) --output-file requirements.lock requirements.txt
+	$(PIP_COMPILE) $(PIP_COMPILE_ARGS) --output-file requirements-dev.lock requirements-dev.txt
 
 dev: $(VENV)/.runtime
 	$(PY) -m compileall -q kimi_infra components  # bytecode even where PYTHONDONTWRITEBYTECODE is set: faster CLI
@@ -52,4 +67,4 @@ bench: $(VENV)/.dev
 	$(PY) bench/render_scale.py
 
 clean:
-	rm -rf $(VENV) build .kimi-infra
+	rm -rf $(VENV) $(LOCK_VENV) build .kimi-infra

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pulumi
 
+from components.providers import portable_location
 from components.providers.api_key_secret import ApiKeySecret
 from components.providers.config_target import ConfigTarget
 from kimi_infra.catalog import provider as catalog_provider
@@ -56,7 +57,6 @@ class LlmProvider(pulumi.ComponentResource):
                 "provider": args.provider,
                 "configKey": info.config_key,
                 "secretStore": args.spec.secretStore.model_dump(exclude_none=True),
-                "projectDir": str(args.project_dir),
                 "apiKey": self.api_key,
             },
             # retain_on_delete: `pulumi destroy` must not lose a key (a rotated one exists nowhere
@@ -104,9 +104,10 @@ class OpenClawConfigDeployment(pulumi.ComponentResource):
                 {
                     # JSON text, because the engine's wire format turns every int into a float.
                     "spec": spec.model_dump_json(exclude_none=True),
-                    "projectDir": str(args.project_dir),
                     "target": target.model_dump(exclude_none=True),
-                    "location": open_stack_target(spec, target, args.project_dir, PLAIN).location,
+                    # Relative to the project for a file target: the state is shared by checkouts.
+                    "location": portable_location(open_stack_target(spec, target, args.project_dir, PLAIN).location,
+                                                  args.project_dir),
                     "renderHash": self.render_hash,
                     "keyVersions": key_versions,
                 },

@@ -14,10 +14,20 @@ cd "$here"
 
 version=$(awk '$1 == "github.com/pulumi/pulumi/pkg/v3" { sub(/^v/, "", $2); print $2 }' go.mod)
 [ -n "$version" ] || { echo "engine/build.sh: no pinned github.com/pulumi/pulumi/pkg/v3 in engine/go.mod" >&2; exit 1; }
+# The engine half of the pair pulumi-pair.env names; the exec script comes from sdk/v3, so it moves too.
+# shellcheck source=pulumi-pair.env
+. ./pulumi-pair.env
+sdk_module=$(awk '$1 == "github.com/pulumi/pulumi/sdk/v3" { sub(/^v/, "", $2); print $2 }' go.mod)
+if [ "$version" != "$PULUMI_ENGINE_VERSION" ] || [ "$sdk_module" != "$PULUMI_ENGINE_VERSION" ]; then
+    echo "engine/build.sh: engine/go.mod pins pkg/v3 v$version and sdk/v3 v$sdk_module, but engine/pulumi-pair.env" \
+         "names engine $PULUMI_ENGINE_VERSION: move them together (README \"The engine/SDK pair\")" >&2
+    exit 1
+fi
 cache=${KIMI_INFRA_ENGINE_CACHE:-$HOME/.cache/kimi-infra}
 bin="$cache/pulumi-$version/bin"
-# A build is reused only if it was made from these exact sources (go.mod, go.sum, this script, every Go file).
-stamp=$(find cmd internal -name '*.go' | LC_ALL=C sort | xargs cat go.mod go.sum build.sh | sha256sum | cut -c1-16)
+# A build is reused only if it was made from these exact sources (go.mod, go.sum, this script, the pair, every Go file).
+stamp=$(find cmd internal -name '*.go' | LC_ALL=C sort | xargs cat go.mod go.sum build.sh pulumi-pair.env \
+    | sha256sum | cut -c1-16)
 
 if [ -f "$bin/.stamp" ] && [ "$(cat "$bin/.stamp")" = "$stamp" ]; then
     echo "engine: reusing Pulumi $version in $bin" >&2

@@ -29,12 +29,32 @@ FAILURES: dict[str, tuple[str, str]] = {
     "unreachable": ("the endpoint cannot be reached", "check the network, the region and AWS_ENDPOINT_URL"),
     "credentials": ("no usable AWS credentials", "set AWS_PROFILE (or the profile in the stack file), or log in "
                     "(`aws sso login`)"),
-    "access-denied": ("access denied", "allow this identity the call in its IAM policy (see `iam-policy`)"),
+    "access-denied": ("access denied", "allow the AWS identity in use this call (its IAM policy, and the bucket's or "
+                      "KMS key's policy; `kimi-infra iam-policy` prints one for the keys)"),
     "throttled": ("AWS is throttling requests", "wait a minute and run again"),
     "not-found": ("it does not exist", "create it (`pulumi up`), or correct the name and region"),
     "other": ("AWS refused the request", "check the stack file's settings for it"),
 }
 """Per kind: (problem, fix), the wording every store and target error uses."""
+
+_BAD_CREDENTIALS = ("AWS rejected the credentials",
+                    "refresh them (e.g. `aws sso login`) or set AWS_PROFILE; cn-* regions need aws-cn credentials")
+_KMS = ("the KMS key cannot be used",
+        "check `kmsKeyId` in the stack file: the key must exist in this region, be enabled and let you use it")
+ANSWERS: dict[str, tuple[str, str]] = {
+    "NoSuchBucket": ("the bucket does not exist", "create it, or correct `bucket` and `region` in the stack file"),
+    "PermanentRedirect": ("the bucket is in another region", "correct `region` in the stack file"),
+    "AuthorizationHeaderMalformed": ("the bucket is in another region", "correct `region` in the stack file"),
+    **dict.fromkeys(("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidClientTokenId",
+                     "UnrecognizedClientException", "ExpiredToken", "ExpiredTokenException"), _BAD_CREDENTIALS),
+    **dict.fromkeys(("InvalidKeyId", "KMSDisabledException", "KMSInvalidStateException", "KMSAccessDeniedException",
+                     "KMSNotFoundException", "DecryptionFailure", "EncryptionFailure"), _KMS),
+    "HierarchyTypeMismatchException": ("AWS cannot change this parameter's type in place",
+                                       "delete the parameter, then run again"),
+    "ParameterMaxVersionLimitExceeded": ("the parameter has 100 versions and the oldest one carries a label",
+                                         "remove that label (`aws ssm unlabel-parameter-version`), then run again"),
+}
+"""Per AWS error code that needs its own words: (problem, fix). Other codes get their kind's (FAILURES)."""
 
 _NOT_FOUND = frozenset({"ResourceNotFoundException", "NoSuchBucket", "NoSuchKey", "ParameterNotFound", "404"})
 _THROTTLED = frozenset({"ThrottlingException", "Throttling", "TooManyRequestsException", "SlowDown",
@@ -109,6 +129,26 @@ def classify(error: BaseException) -> FailureKind:
     if isinstance(error, EndpointConnectionError):
         return _classify_connection(error.kwargs.get("error"))
     return "other"
+
+
+def explain(error: BaseException) -> tuple[str, str]:
+    """(problem, fix) for any botocore failure, an answer from AWS or none (timeout, no credentials)."""
+    from botocore.exceptions import ClientError
+
+    return explain_answer(error) if isinstance(error, ClientError) else FAILURES[classify(error)]
+
+
+def explain_answer(error: Any) -> tuple[str, str]:
+    """(problem, fix) for an AWS answer (a botocore ClientError): the one translation of an error code
+    that stores, targets, doctor and preflight use, so a code reads the same wherever it is met.
+    Never AWS's own message, which may echo a value we sent."""
+    code = str(error.response.get("Error", {}).get("Code", "Unknown"))
+    if code in ANSWERS or code.startswith("KMS."):
+        return ANSWERS.get(code, _KMS)
+    kind = _classify_answer(error.response)
+    if kind == "other":
+        return f"AWS answered {code}", FAILURES["other"][1]
+    return FAILURES[kind]
 
 
 def _classify_answer(response: Mapping[str, Any]) -> FailureKind:

@@ -123,8 +123,7 @@ def _report(ctx: click.Context, error: KimiInfraError, crashed: bool = False) ->
     if ctx.meta.get(JSON_FLAG) and (crashed or ctx.invoked_subcommand not in OWN_JSON_ERRORS):
         import json
 
-        problem = {"where": error.where, "problem": error.problem, "fix": error.fix}
-        click.echo(json.dumps({"error": problem, "exitCode": error.exit_code}, indent=2))
+        click.echo(json.dumps({"error": error.to_json(), "exitCode": error.exit_code}, indent=2))
 
 
 @click.group(cls=_Cli, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

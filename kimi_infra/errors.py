@@ -41,6 +41,10 @@ class KimiInfraError(Exception):
         text = f"{self.where}: {self.problem}" if self.where else self.problem
         return f"{text}; fix: {self.fix}" if self.fix else text
 
+    def to_json(self) -> dict[str, str | None]:
+        """The `error` member of a --json document: the three parts, each in its own field."""
+        return {"where": self.where, "problem": self.problem, "fix": self.fix}
+
     @classmethod
     def exit(cls, code: int) -> KimiInfraError:
         """A silent exit with `code`: the command printed its own report."""

@@ -43,12 +43,12 @@ def project_path(project_dir: Path, path: str) -> Path:
     KimiInfraError (one line) for a path no file can have: a NUL byte, or `~user` of no user.
     """
     if "\0" in path:
-        raise KimiInfraError(f"the path {path.replace(chr(0), '')!r} holds a NUL byte; fix: remove it")
+        raise KimiInfraError("holds a NUL byte", where=f"the path {path.replace(chr(0), '')!r}", fix="remove it")
     try:
         candidate = Path(path).expanduser()
     except RuntimeError:
-        raise KimiInfraError(f"the path {path!r} starts with a home folder that does not exist here; "
-                             "fix: give an absolute path or one relative to the project") from None
+        raise KimiInfraError("starts with a home folder that does not exist here", where=f"the path {path!r}",
+                             fix="give an absolute path or one relative to the project") from None
     return candidate if candidate.is_absolute() else project_dir / candidate
 
 
@@ -79,22 +79,24 @@ def check_distinct_paths(project_dir: Path, spec: StackSpec, source: str, out: P
         try:
             real = real_path(project_path(project_dir, target.path))
         except KimiInfraError as error:
-            raise KimiInfraError(f"{source}: {field}: {error}") from None
+            raise KimiInfraError(f"{error.where}: {error.problem}" if error.where else error.problem,
+                                 where=f"{source}: {field}", fix=error.fix) from None
         _refuse_clash(source, field, real, kept, project_dir, spec.stack)
         if _same_file(real, seen):
-            raise KimiInfraError(f"{source}: {field}: target {target.name!r} is the same file as target "
-                                 f"{_same_file(real, seen)!r}; fix: give each file target its own path")
+            raise KimiInfraError(f"target {target.name!r} is the same file as target {_same_file(real, seen)!r}",
+                                 where=f"{source}: {field}", fix="give each file target its own path")
         nesting = next((name for path, name in seen.items() if path in real.parents or real in path.parents), None)
         if nesting:  # the first write would make the other path impossible (a file where a folder must be)
-            raise KimiInfraError(f"{source}: {field}: target {target.name!r} and target {nesting!r} are one inside "
-                                 "the other's path; fix: give each file target a path of its own, not under another")
+            raise KimiInfraError(f"target {target.name!r} and target {nesting!r} are one inside the other's path",
+                                 where=f"{source}: {field}",
+                                 fix="give each file target a path of its own, not under another")
         seen[real] = target.name
     if out is not None:
         real = real_path(out)
         _refuse_clash("--out", str(out), real, kept, project_dir, spec.stack)
         if _same_file(real, seen):
-            raise KimiInfraError(f"--out {out}: is the file of target {_same_file(real, seen)!r}, which `deploy` "
-                                 "writes; fix: render to another path (or - for stdout)")
+            raise KimiInfraError(f"is the file of target {_same_file(real, seen)!r}, which `deploy` writes",
+                                 where=f"--out {out}", fix="render to another path (or - for stdout)")
 
 
 def _kept_files(project_dir: Path, spec: StackSpec) -> dict[Path, str]:
@@ -126,8 +128,8 @@ def _refuse_clash(source: str, field: str, real: Path, kept: dict[Path, str], pr
                   stack: str) -> None:
     what = _same_file(real, kept) or _state_file(real, real_path(project_dir / STATE_DIR), stack)
     if what:
-        raise KimiInfraError(f"{source}: {field}: resolves to {what}, which kimi-infra keeps; "
-                             "fix: point it at a file of its own (never a stack, store or history file, "
+        raise KimiInfraError(f"resolves to {what}, which kimi-infra keeps", where=f"{source}: {field}",
+                             fix="point it at a file of its own (never a stack, store or history file, "
                              f"nor anywhere in {STATE_DIR}/ but a new file in {STATE_DIR}/{stack}/)")
 
 

@@ -10,7 +10,6 @@ version, and the stack's inline targets follow that version through the `version
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -24,23 +23,25 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from components.providers import LEGACY_INPUTS, running_project_dir, without_legacy
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.secret import Secret
 
-# Inputs that name where the secret lives: a change means a new secret (replace). projectDir is
-# left out: the same stack run from another checkout is the same secret.
+# Inputs that name where the secret lives: a change means a new secret (replace). No path of the
+# checkout is among them: the same stack run from another checkout is the same secret.
 LOCATION_INPUTS = ("stack", "provider", "secretStore")
 
 
 def open_key_store(props: dict[str, Any]):
-    """The store named by the resource's inputs (the same rules as the CLI's)."""
+    """The store named by the resource's inputs (the same rules as the CLI's); a local store's
+    relative path is under the project the engine runs now, not one a state recorded."""
     from pydantic import TypeAdapter
 
     from kimi_infra.models import SecretStoreSpec
     from kimi_infra.stores import open_store_for
 
     store_spec = TypeAdapter(SecretStoreSpec).validate_python(props["secretStore"])
-    return open_store_for(store_spec, props["stack"], props["provider"], Path(props["projectDir"]))
+    return open_store_for(store_spec, props["stack"], props["provider"], running_project_dir())
 
 
 class ApiKeySecretProvider(ResourceProvider):
@@ -70,13 +71,15 @@ class ApiKeySecretProvider(ResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The secret as the store has it now; gone from the store means gone (`up` re-creates it)."""
         live = _live(props)
-        return ReadResult(id_=id_, outs={**props, **live}) if live else ReadResult(id_="", outs={})
+        return ReadResult(id_=id_, outs={**without_legacy(props), **live}) if live else ReadResult(id_="", outs={})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """A changed store location replaces; a changed config key, or a store whose current
-        version is no longer the one in the state (rotated, rolled back, deleted), updates."""
+        version is no longer the one in the state (rotated, rolled back, deleted), updates. A state
+        an older kimi-infra wrote (with the checkout's path) updates in place: no store write."""
         replaces = [name for name in LOCATION_INPUTS if olds.get(name) != news.get(name)]
         changes = replaces + (["apiKey"] if olds.get("apiKey") != news.get("apiKey") else [])
+        changes += [name for name in LEGACY_INPUTS if name in olds]
         if not changes and _knows_location(news) and (_live(news) or {}).get("versionId") != olds.get("versionId"):
             changes = ["versionId"]
         return DiffResult(changes=bool(changes), replaces=replaces, stables=["name", "arn"],
@@ -120,7 +123,7 @@ def _knows_location(props: dict[str, Any]) -> bool:
     """False during a preview where the store's settings are not known yet."""
     from pulumi.runtime.rpc import UNKNOWN
 
-    return all(props.get(name) not in (None, UNKNOWN) for name in (*LOCATION_INPUTS, "projectDir"))
+    return all(props.get(name) not in (None, UNKNOWN) for name in LOCATION_INPUTS)
 
 
 def _live(props: dict[str, Any]) -> dict[str, Any] | None:

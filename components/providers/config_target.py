@@ -36,6 +36,7 @@ from pulumi.dynamic import (
     UpdateResult,
 )
 
+from components.providers import LEGACY_INPUTS, portable_location, running_project_dir, same_location, without_legacy
 from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.deploy import content_hasher, keyed_hasher, render_for_deploy
 from kimi_infra.errors import KimiInfraError
@@ -45,19 +46,21 @@ from kimi_infra.ownership import Written, foreign_reason, keep_reason
 # Inputs that decide the deployed bytes; a change updates the target in place.
 CONTENT_INPUTS = ("renderHash", "keyVersions")
 # Inputs that decide where the config lives; a change replaces the resource (new target first).
+# A file target's `location` is relative to the project: no checkout's path is in the state.
 LOCATION_INPUTS = ("target", "location")
 
 
 def open_deploy_target(props: dict[str, Any], spec: StackSpec, hasher: ContentHasher):
     """The target named by the resource's own `target` input (not looked up in the spec, which
-    no longer lists a target that is being deleted)."""
+    no longer lists a target that is being deleted), in the project the engine runs now: a
+    refresh or destroy from another checkout acts on that checkout's files."""
     from pydantic import TypeAdapter
 
     from kimi_infra.models import TargetSpec
     from kimi_infra.targets import open_stack_target
 
     target_spec = TypeAdapter(TargetSpec).validate_python(props["target"])
-    return open_stack_target(spec, target_spec, Path(props["projectDir"]), hasher)
+    return open_stack_target(spec, target_spec, running_project_dir(), hasher)
 
 
 class ConfigTargetProvider(ResourceProvider):
@@ -66,7 +69,7 @@ class ConfigTargetProvider(ResourceProvider):
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
         """The target's path passes the path rules `deploy` applies (never a stack file, a key
         store, a lock, the deploy record...), checked again here, where it is written."""
-        if not all(_known(news.get(name)) for name in ("spec", "projectDir", "target")):
+        if not all(_known(news.get(name)) for name in ("spec", "target")):
             return CheckResult(news, [])
         try:
             check_target_path(news)
@@ -81,17 +84,23 @@ class ConfigTargetProvider(ResourceProvider):
 
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         """The target's live content hash; a target that is gone is gone (`up` writes it again)."""
-        spec = _spec(props)
-        deployed = open_deploy_target(props, spec, content_hasher(spec, Path(props["projectDir"]))).read()
+        spec, project_dir = _spec(props), running_project_dir()
+        target = open_deploy_target(props, spec, content_hasher(spec, project_dir))
+        deployed = target.read()
         if deployed is None:
             return ReadResult(id_="", outs={})
-        return ReadResult(id_=id_, outs={**props, "contentHash": deployed.content_hash})
+        # An older state's absolute path (location and id) gives way to the project-relative one.
+        location = portable_location(target.location, project_dir)
+        return ReadResult(id_=location if same_location(id_, location) else id_,
+                          outs={**without_legacy(props), "location": location, "contentHash": deployed.content_hash})
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         """A changed location replaces; changed content inputs, or live bytes that are not what a
-        fresh render gives (drift, deletion, a rotated inline key), update in place."""
-        replaces = [name for name in LOCATION_INPUTS if olds.get(name) != news.get(name)]
+        fresh render gives (drift, deletion, a rotated inline key), update in place. A state an
+        older kimi-infra wrote (the checkout's path in it) updates in place, writing nothing."""
+        replaces = [name for name in LOCATION_INPUTS if not same_location(olds.get(name), news.get(name))]
         changed = replaces + [name for name in CONTENT_INPUTS if olds.get(name) != news.get(name)]
+        changed += _legacy_changes(olds, news)
         if not changed and _is_known(news) and not self._is_deployed(news):
             changed = ["contentHash"]
         return DiffResult(changes=bool(changed), replaces=replaces, stables=[], delete_before_replace=False)
@@ -107,7 +116,7 @@ class ConfigTargetProvider(ResourceProvider):
         from kimi_infra.models import TargetSpec
         from kimi_infra.targets import TargetError
 
-        spec, project_dir = _spec(props), Path(props["projectDir"])
+        spec, project_dir = _spec(props), running_project_dir()
         target = open_deploy_target(props, spec, PLAIN)  # keep_reason hashes as the stored hash was taken
         written = [Written(props.get("writtenHash") or props.get("contentHash"),
                            "hmac-sha256" if spec.files_hold_keys else PLAIN.algorithm),  # as `content_hasher` took it
@@ -129,7 +138,7 @@ class ConfigTargetProvider(ResourceProvider):
         check_target_path(props)
         target, rendered = self._target_and_render(props)
         if first:
-            spec, project_dir = _spec(props), Path(props["projectDir"])
+            spec, project_dir = _spec(props), running_project_dir()
             foreign = foreign_reason(spec, target, project_dir, rendered, lambda: keyed_hasher(spec, project_dir))
             if foreign:
                 raise TargetError(f"not overwritten: {foreign}", where=target.location,
@@ -148,9 +157,18 @@ class ConfigTargetProvider(ResourceProvider):
     def _target_and_render(self, props: dict[str, Any], read_only: bool = False) -> tuple[Any, Any]:
         """The target and a fresh render, hashed alike (`read_only`: a missing salt is not made,
         see `keyed_hasher`)."""
-        spec, project_dir = _spec(props), Path(props["projectDir"])
+        spec, project_dir = _spec(props), running_project_dir()
         hasher = content_hasher(spec, project_dir, read_only=read_only)
         return open_deploy_target(props, spec, hasher), render_for_deploy(spec, project_dir, hasher=hasher)
+
+
+def _legacy_changes(olds: dict[str, Any], news: dict[str, Any]) -> list[str]:
+    """What an older kimi-infra's state holds that is now written otherwise (the checkout's path, a
+    file target's absolute location): an in-place update, which writes the same bytes, i.e. nothing,
+    drops it from the state."""
+    legacy = [name for name in LEGACY_INPUTS if name in olds]
+    moved = olds.get("location") != news.get("location") and same_location(olds.get("location"), news.get("location"))
+    return [*legacy, "location"] if moved else legacy
 
 
 def _rendered_now(spec: StackSpec, project_dir: Path) -> list[Written]:
@@ -174,7 +192,7 @@ def check_target_path(props: dict[str, Any]) -> None:
     spec = _spec(props)
     target = TypeAdapter(TargetSpec).validate_python(props["target"])
     alone = spec.model_copy(update={"targets": [target]})
-    check_distinct_paths(Path(props["projectDir"]), alone, stack_file(spec.stack))
+    check_distinct_paths(running_project_dir(), alone, stack_file(spec.stack))
 
 
 def _spec(props: dict[str, Any]) -> StackSpec:
@@ -184,7 +202,7 @@ def _spec(props: dict[str, Any]) -> StackSpec:
 
 def _is_known(props: dict[str, Any]) -> bool:
     """False during a preview where an input is not known yet (a key version still being created)."""
-    return all(_known(props.get(name)) for name in ("spec", "projectDir", *LOCATION_INPUTS, *CONTENT_INPUTS))
+    return all(_known(props.get(name)) for name in ("spec", *LOCATION_INPUTS, *CONTENT_INPUTS))
 
 
 def _known(value: Any) -> bool:

@@ -30,7 +30,7 @@ def status(project_dir: Path, stack: str, as_json: bool) -> None:
         report = stack_status(load_stack(project_dir, stack).spec, project_dir, progress=say)
     except KimiInfraError as error:  # the stack file itself: no report to give
         if as_json:
-            click.echo(json.dumps({"stack": stack, "inSync": False, "exitCode": EXIT_ERROR, "error": str(error),
+            click.echo(json.dumps({"stack": stack, "inSync": False, "exitCode": EXIT_ERROR, "error": error.to_json(),
                                    "targets": [], "keys": []}, indent=2))
         raise error.with_exit_code(EXIT_ERROR) from None
     for message in report.errors:

@@ -74,8 +74,8 @@ def stack_policy(spec: Any, project_dir: Path, role: Role) -> dict[str, Any]:
     from kimi_infra.models import LocalStoreSpec
 
     if isinstance(spec.secretStore, LocalStoreSpec):
-        raise KimiInfraError(f"stack {spec.stack} keeps its keys in a local file: no IAM policy applies; fix: "
-                             "give the stack an aws-secrets-manager secretStore")
+        raise KimiInfraError("keeps its keys in a local file: no IAM policy applies", where=f"stack {spec.stack}",
+                             fix="give the stack an aws-secrets-manager secretStore")
     with reusing_clients():
         resources = Resources()
         resources.secrets, resources.missing_secrets = _secret_resources(spec, project_dir, role)
@@ -230,12 +230,12 @@ def _asking(what: str, region: str, call: Callable[[], Any]) -> Any:
     may echo input)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from kimi_infra.aws import FAILURES, classify
+    from kimi_infra.aws import explain
 
     try:
         return call()
     except (BotoCoreError, ClientError) as error:
-        problem, fix = FAILURES[classify(error)]
+        problem, fix = explain(error)
         raise KimiInfraError(problem, where=f"{what} ({region})", fix=fix) from None
 
 

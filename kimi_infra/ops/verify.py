@@ -220,7 +220,8 @@ def _check_url(provider: str, url: str) -> None:
 def _http_failure(provider: str, url: str, code: int) -> VerifyError:
     # The answer's body is never copied: a provider may echo what it was sent.
     if code in (401, 403):
-        return VerifyError(f"{provider} rejected the key at {url} (HTTP {code})", fix=_WRONG_KEY_FIXES[provider])
+        return VerifyError(f"{provider} rejected the key at {url} (HTTP {code})", where=f"{provider} API",
+                           fix=_WRONG_KEY_FIXES[provider])
     if 300 <= code < 400:
         problem, fix = "redirects elsewhere (not followed, so the key went nowhere else)", "give the final base URL"
     elif code == 404:
@@ -229,11 +230,12 @@ def _http_failure(provider: str, url: str, code: int) -> VerifyError:
         problem, fix = "is rate limiting", "wait a minute and run again"
     else:
         problem, fix = "failed", f"run again later; {NETWORK_FIX}"
-    return VerifyError(f"{provider} at {url} {problem} (HTTP {code})", fix=fix)
+    return VerifyError(f"{provider} at {url} {problem} (HTTP {code})", where=f"{provider} API", fix=fix)
 
 
 def _unreachable(provider: str, url: str, reason: object) -> VerifyError:
-    return VerifyError(f"cannot reach {provider} at {url} ({_describe(reason)})", fix=NETWORK_FIX)
+    return VerifyError(f"cannot reach {provider} at {url} ({_describe(reason)})", where=f"{provider} API",
+                       fix=NETWORK_FIX)
 
 
 def _describe(reason: object) -> str:

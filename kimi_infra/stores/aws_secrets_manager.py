@@ -318,44 +318,39 @@ class AwsSecretsManagerStore:
             raise self._explain_local(error) from None
 
     def _explain(self, error: ClientError) -> StoreError:
-        """One line for an AWS error: its code and operation, never the request or AWS's text."""
-        code = error.response.get("Error", {}).get("Code", "Unknown")
-        operation = error.operation_name
-        where = f"{self.name}: {code} on {operation} ({self.region})"
+        """One line for an AWS error: the words every store and target use for its code
+        (`aws.explain_answer`), with the code and operation; never the request or AWS's text."""
+        code = str(error.response.get("Error", {}).get("Code", "Unknown"))
+        detail = f"{code} on {error.operation_name}, {self.region}"
         if code == "ResourceNotFoundException":
-            return SecretNotFoundError(f"{self.name}: not found in Secrets Manager ({self.region}); "
-                                       "fix: run `pulumi up` or check the region")
-        if code in KMS_CODES:
-            key = self.kms_key_id or "aws/secretsmanager"
-            return StoreAccessError(f"{where}: KMS key {key} is unusable; fix: enable the key or grant the "
-                                    "caller kms:Encrypt/kms:Decrypt on it")
-        kind = aws.classify(error)
-        if kind == "access-denied":
-            return StoreAccessError(f"{self.name}: access denied ({code} on {operation}, {self.region}); fix: "
-                                    "check the credentials/profile and that their IAM policy allows "
-                                    f"secretsmanager:{operation} on this secret")
+            return SecretNotFoundError(f"not found in Secrets Manager ({self.region})", where=self.name,
+                                       fix="run `pulumi up` or check the region")
         if code == "InvalidRequestException" and "delet" in str(error.response["Error"].get("Message", "")):
             return self._scheduled_for_deletion()
-        if kind == "throttled":
-            return StoreError(f"{where}: Secrets Manager limit reached; fix: wait a few minutes and run again")
         if code == "ResourceExistsException":
-            return StoreError(f"{where}: created by someone else meanwhile; fix: run again")
-        return StoreError(f"{where}: Secrets Manager refused the request; fix: see the AWS docs for {code}")
+            return StoreError(f"created by someone else meanwhile ({detail})", where=self.name, fix="run again")
+        problem, fix = aws.explain_answer(error)
+        if code in KMS_CODES:
+            key = self.kms_key_id or "aws/secretsmanager"
+            return StoreAccessError(f"{problem} ({detail})", where=f"{self.name} (KMS key {key})", fix=fix)
+        error_class = StoreAccessError if aws.classify(error) == "access-denied" else StoreError
+        return error_class(f"{problem} ({detail})", where=self.name, fix=fix)
 
     def _explain_local(self, error: BotoCoreError) -> StoreError:
         """One line for a failure before AWS answered: which kind (aws.classify), where, the fix."""
         kind = aws.classify(error)
         if isinstance(error, ProfileNotFound):
-            return StoreAccessError(f"{self.name}: AWS profile {self.profile!r} not found; "
-                                    "fix: add it to ~/.aws/config")
+            return StoreAccessError(f"AWS profile {self.profile!r} not found", where=self.name,
+                                    fix="add it to ~/.aws/config")
         if kind == "credentials":
-            return StoreAccessError(f"{self.name}: no AWS credentials for {self.region}; fix: set AWS_PROFILE "
-                                    "or the profile in the stack file, or log in (`aws sso login`)")
+            return StoreAccessError(f"no AWS credentials for {self.region}", where=self.name,
+                                    fix="set AWS_PROFILE or the profile in the stack file, or log in (`aws sso login`)")
         if kind in ("timeout", "refused", "dns", "unreachable"):
             problem, fix = aws.FAILURES[kind]
-            return StoreError(f"{self.name}: cannot reach Secrets Manager in {self.region}: {problem}; fix: {fix}")
+            return StoreError(f"cannot reach Secrets Manager in {self.region}: {problem}", where=self.name, fix=fix)
         # Other botocore errors (parameter validation) may quote request values: name the class only.
-        return StoreError(f"{self.name}: AWS call failed before reaching Secrets Manager ({type(error).__name__})")
+        return StoreError(f"AWS call failed before reaching Secrets Manager ({type(error).__name__})", where=self.name,
+                          fix="check the stack file's secretStore and your AWS setup")
 
     def _scheduled_for_deletion(self) -> SecretNotFoundError:
         return SecretNotFoundError(

@@ -152,35 +152,6 @@ def log_deleted(location: str) -> None:
 _CONFLICT_CODES = frozenset({
     "PreconditionFailed", "ConditionalRequestConflict", "OperationAborted", "ParameterAlreadyExists",
 })
-_DENIED = ("access denied", "allow the AWS identity in use to {action} here (IAM policy; bucket or KMS key policy)")
-_BAD_CREDENTIALS = ("AWS rejected the credentials",
-                    "refresh them (e.g. `aws sso login`) or set AWS_PROFILE; cn-* regions need aws-cn credentials")
-_THROTTLED = ("AWS is throttling requests", "run again in a minute")
-_KMS = ("the KMS key cannot be used",
-        "check `kmsKeyId` in the stack file: the key must exist in this region and let you use it")
-_AWS_PROBLEMS: dict[str, tuple[str, str]] = {
-    "AccessDenied": _DENIED,
-    "AccessDeniedException": _DENIED,
-    "403": _DENIED,  # HEAD answers carry no error body, only the status
-    "NoSuchBucket": ("the bucket does not exist", "create it, or correct `bucket` and `region` in the stack file"),
-    "PermanentRedirect": ("the bucket is in another region", "correct `region` in the stack file"),
-    "AuthorizationHeaderMalformed": ("the bucket is in another region", "correct `region` in the stack file"),
-    "InvalidAccessKeyId": _BAD_CREDENTIALS,
-    "SignatureDoesNotMatch": _BAD_CREDENTIALS,
-    "InvalidClientTokenId": _BAD_CREDENTIALS,
-    "UnrecognizedClientException": _BAD_CREDENTIALS,
-    "ExpiredToken": _BAD_CREDENTIALS,
-    "ExpiredTokenException": _BAD_CREDENTIALS,
-    "SlowDown": _THROTTLED,
-    "Throttling": _THROTTLED,
-    "ThrottlingException": _THROTTLED,
-    "TooManyUpdates": _THROTTLED,
-    "InvalidKeyId": _KMS,
-    "HierarchyTypeMismatchException": ("AWS cannot change this parameter's type in place",
-                                       "delete the parameter, then run again"),
-    "ParameterMaxVersionLimitExceeded": ("the parameter has 100 versions and the oldest one carries a label",
-                                         "remove that label (`aws ssm unlabel-parameter-version`), then run again"),
-}
 
 
 @contextmanager
@@ -200,14 +171,12 @@ def aws_errors(location: str, action: str) -> Iterator[None]:
 
 
 def _client_failure(location: str, action: str, error: Any) -> TargetError:
+    from kimi_infra.aws import explain_answer
+
     code = str(error.response.get("Error", {}).get("Code", "unknown"))
     if code in _CONFLICT_CODES:
         return conflict(location)
-    if code.startswith("KMS."):
-        problem, fix = _KMS
-    else:
-        problem, fix = _AWS_PROBLEMS.get(code, (f"AWS answered {code}", "check the target in the stack file"))
-    return failure(location, action, problem, fix.format(action=action))
+    return failure(location, action, *explain_answer(error))
 
 
 def _sdk_failure(location: str, action: str, error: Any) -> TargetError:

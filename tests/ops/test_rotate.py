@@ -174,8 +174,8 @@ def test_a_rejected_key_changes_nothing(aws, fake, tmp_path, stack):
     assert result.returncode == 2
     url = f"{fake.base_url('moonshot')}/models"
     assert result.stderr.splitlines()[-1] == (
-        f"error: moonshot rejected the key at {url} (HTTP 401); fix: check the key is a Moonshot Open Platform "
-        "key (Kimi Code keys do not work here)")
+        f"error: moonshot API: moonshot rejected the key at {url} (HTTP 401); fix: check the key is a Moonshot Open "
+        "Platform key (Kimi Code keys do not work here)")
     assert "pending version discarded, current key unchanged" in result.stderr
     assert stages(spec, project) == {"current": OLD["moonshot"], "pending": None, "previous": None}
     assert (labels(spec, project), deployed_texts(spec, project)) == before
@@ -215,7 +215,7 @@ def test_an_unreachable_endpoint_fails_clearly(aws, tmp_path):
                  stdin=NEW["moonshot"])
 
     assert result.returncode == 2
-    assert result.stderr.splitlines()[-1].startswith(f"error: cannot reach moonshot at {url}/models (")
+    assert result.stderr.splitlines()[-1].startswith(f"error: moonshot API: cannot reach moonshot at {url}/models (")
     assert result.stderr.rstrip().endswith("fix: check network or use --verify-base-url / --skip-verify")
     assert stages(spec, project) == {"current": OLD["moonshot"], "pending": None, "previous": None}
 

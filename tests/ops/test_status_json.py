@@ -83,4 +83,5 @@ def test_a_bad_stack_file_is_still_one_document(project):
     (project / "stacks" / "Pulumi.dev.yaml").write_text("config: [")
     code, document = report(project, "dev")
     assert (code, document["exitCode"], document["targets"], document["keys"]) == (2, 2, [], [])
-    assert "Pulumi.dev.yaml: line 2: YAML syntax error" in document["error"]
+    error = document["error"]  # as every command's --json error: where, problem, fix
+    assert "Pulumi.dev.yaml: line 2" in error["where"] and "YAML syntax error" in error["problem"] and error["fix"]

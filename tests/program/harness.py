@@ -9,6 +9,7 @@ the program, resources the program no longer declares are deleted, as `pulumi up
 from __future__ import annotations
 
 import base64
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,8 @@ def run_program(stack: str, project_dir: Path, config: dict[str, str], secret_ke
 
         return collect()
 
-    program()
-    mocks.delete_removed()
+    # The engine starts the dynamic-provider plugin in the project's folder: the providers find it from there.
+    with contextlib.chdir(project_dir):
+        program()
+        mocks.delete_removed()
     return ProgramResult(resolved, secret, key_secrecy, mocks.run, mocks.state)

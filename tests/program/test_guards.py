@@ -65,12 +65,13 @@ def target_props(project: Path, path: str) -> dict:
     spec = load_stack(project, "dev").spec
     target = {"name": "local", "kind": "file", "path": path}
     fields = json.loads(spec.model_dump_json(exclude_none=True))
-    return {"spec": json.dumps({**fields, "targets": [target]}), "projectDir": str(project), "target": target,
+    return {"spec": json.dumps({**fields, "targets": [target]}), "target": target,
             "location": str(project / path), "renderHash": "x", "keyVersions": {}}
 
 
-def test_config_target_refuses_a_key_store_in_check_create_and_delete(tmp_path, capsys):
+def test_config_target_refuses_a_key_store_in_check_create_and_delete(tmp_path, capsys, monkeypatch):
     project = copy_known_project(tmp_path)
+    monkeypatch.chdir(project)  # the providers find the project the engine runs in from their working folder
     store = project / DEV_STORE
     store.parent.mkdir(parents=True)
     store.write_text('{"kept": "the dev keys"}')
@@ -88,10 +89,11 @@ def test_config_target_refuses_a_key_store_in_check_create_and_delete(tmp_path, 
 
 
 @pytest.mark.parametrize("key", BAD_KEYS.values(), ids=BAD_KEYS.keys())
-def test_api_key_secret_refuses_a_bad_key_shape_in_check_and_create(tmp_path, key):
+def test_api_key_secret_refuses_a_bad_key_shape_in_check_and_create(tmp_path, key, monkeypatch):
     project = copy_known_project(tmp_path)
+    monkeypatch.chdir(project)
     spec = load_stack(project, "dev").spec
-    props = {"stack": "dev", "provider": "moonshot", "configKey": "moonshotApiKey", "projectDir": str(project),
+    props = {"stack": "dev", "provider": "moonshot", "configKey": "moonshotApiKey",
              "secretStore": spec.secretStore.model_dump(exclude_none=True), "apiKey": key}
     provider = ApiKeySecretProvider()
     failures = provider.check({}, props).failures

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 from pathlib import Path
 
@@ -24,9 +25,11 @@ ROTATED = "sk-rotated-moonshot-0123456789abcdefghij"
 
 
 @pytest.fixture
-def deployed(tmp_path: Path) -> tuple[Path, dict[str, Recorded]]:
-    """The dev stack after one mocked `up`: the project and the state the engine would keep."""
+def deployed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict[str, Recorded]]:
+    """The dev stack after one mocked `up`: the project and the state the engine would keep; the
+    working folder is the project's, as the engine's for the provider plugin."""
     copy_known_project(tmp_path)
+    monkeypatch.chdir(tmp_path)
     config, _ = config_from_stack_file(tmp_path / "stacks" / "Pulumi.dev.yaml")
     config |= {"kimi-infra:moonshotApiKey": CANARY_KEY, "kimi-infra:kimicodeApiKey": KIMICODE_CANARY}
     result = run_program("dev", tmp_path, config, ["kimi-infra:moonshotApiKey", "kimi-infra:kimicodeApiKey"])
@@ -112,3 +115,59 @@ def test_the_program_renders_every_setting_as_the_cli_does(tmp_path: Path):
     deployed = (tmp_path / "out" / "openclaw.json5").read_text()
     assert "https://llm-proxy.example.com/moonshot/v1" in deployed
     assert deployed == rendered_by_cli(tmp_path, "proxied")
+
+
+def test_the_state_holds_no_path_of_the_checkout(deployed):
+    """A team's checkouts and CI runners share one state: no input, output or id names a machine path."""
+    project, state = deployed
+    for name, recorded in state.items():
+        held = json.dumps([recorded.id, recorded.inputs, recorded.outputs])
+        assert str(project) not in held, f"{name} holds {project}"
+    assert state["openclaw-config-local"].outputs["location"] == ".kimi-infra/dev/openclaw.json5"
+
+
+def test_read_and_delete_act_on_the_checkout_the_engine_runs_not_the_one_that_ran_up(deployed, tmp_path: Path,
+                                                                                      monkeypatch):
+    first, state = deployed
+    second = tmp_path / "second-checkout"
+    shutil.copytree(first, second)
+    target = state["openclaw-config-local"]
+    provider = provider_of(target)
+    location = target.outputs["location"]
+    monkeypatch.chdir(second)
+
+    (second / location).unlink()
+    assert provider.read(target.id, target.outputs).id == ""  # gone here, though the first checkout has it
+    shutil.copy2(first / location, second / location)
+    assert provider.read(target.id, target.outputs).outs["contentHash"] == target.outputs["contentHash"]
+    provider.delete(target.id, target.outputs)
+    assert not (second / location).exists()
+    assert (first / location).exists()
+
+
+def test_a_state_an_older_version_wrote_upgrades_in_place_writing_nothing(deployed):
+    """0.2.x kept `projectDir` (the checkout's absolute path) and an absolute file location: the next
+    `up` updates in place (no replacement), writes neither the target nor the store, and the state
+    it leaves holds neither."""
+    project, state = deployed
+    old_checkout = "/home/someone/old-checkout"
+    target, key = state["openclaw-config-local"], state["moonshot-key"]
+    target_outputs = {**target.outputs, "projectDir": old_checkout,
+                      "location": f"{old_checkout}/{target.outputs['location']}"}
+    key_outputs = {**key.outputs, "projectDir": old_checkout}
+    deployed_file = project / target.outputs["location"]
+    before = deployed_file.stat()
+    versions = open_store(load_stack(project, "dev").spec, "moonshot", project).describe().versions
+
+    for recorded, old_outputs in ((target, target_outputs), (key, key_outputs)):
+        provider = provider_of(recorded)
+        diff = provider.diff(recorded.id, old_outputs, recorded.inputs)
+        assert diff.changes and not diff.replaces
+        updated = provider.update(recorded.id, old_outputs, recorded.inputs).outs
+        assert old_checkout not in json.dumps(updated)
+        refreshed = provider.read(recorded.id, old_outputs).outs
+        assert old_checkout not in json.dumps(refreshed)
+
+    after = deployed_file.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # no write: same file, untouched
+    assert open_store(load_stack(project, "dev").spec, "moonshot", project).describe().versions == versions

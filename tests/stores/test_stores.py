@@ -497,15 +497,15 @@ def test_unknown_profile_is_one_line(aws):
 
 
 @pytest.mark.parametrize(("code", "message", "says"), [
-    ("KMSDisabledException", "The key is disabled.", "KMS key alias/kimi is unusable"),
-    ("KMSInvalidStateException", "Pending deletion.", "KMS key alias/kimi is unusable"),
-    ("KMSAccessDeniedException", "Not allowed.", "KMS key alias/kimi is unusable"),
-    ("DecryptionFailure", "Cannot decrypt.", "KMS key alias/kimi is unusable"),
+    ("KMSDisabledException", "The key is disabled.", "KMS key alias/kimi): the KMS key cannot be used"),
+    ("KMSInvalidStateException", "Pending deletion.", "KMS key alias/kimi): the KMS key cannot be used"),
+    ("KMSAccessDeniedException", "Not allowed.", "KMS key alias/kimi): the KMS key cannot be used"),
+    ("DecryptionFailure", "Cannot decrypt.", "KMS key alias/kimi): the KMS key cannot be used"),
     ("AccessDeniedException", "User is not authorized.", "access denied"),
-    ("UnrecognizedClientException", "Bad token.", "access denied"),
+    ("UnrecognizedClientException", "Bad token.", "AWS rejected the credentials"),
     ("InvalidRequestException", "The secret is marked for deletion.", "scheduled for deletion"),
-    ("ThrottlingException", "Rate exceeded.", "limit reached"),
-    ("InternalServiceError", "Oops " + CANARY_KEY, "see the AWS docs for InternalServiceError"),
+    ("ThrottlingException", "Rate exceeded.", "AWS is throttling requests"),
+    ("InternalServiceError", "Oops " + CANARY_KEY, "AWS answered InternalServiceError"),
 ])
 def test_aws_error_codes_map_to_one_line(code, message, says):
     # moto cannot make KMS fail (it accepts any key id), so these answers are built by hand.
@@ -578,7 +578,7 @@ def test_access_denied_names_the_secret_and_writes_nothing(iam_moto, monkeypatch
         with pytest.raises(StoreError) as error:
             step()
         assert_clear_error(error, "kimi-infra/prod/moonshot", says="access denied")
-        assert "fix: check the credentials" in str(error.value)
+        assert "fix: allow the AWS identity in use this call" in str(error.value)
 
     admin = iam_moto.client(iam_moto.admin)
     versions = admin.list_secret_version_ids(SecretId="kimi-infra/prod/moonshot")["Versions"]

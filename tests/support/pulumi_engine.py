@@ -19,6 +19,7 @@ from tests.support.moto import aws_test_env
 from tests.support.project import CANARY_KEY, PROJECT_DIR, copy_known_project
 
 BUILD_SCRIPT = PROJECT_DIR / "engine" / "build.sh"
+PAIR_FILE = PROJECT_DIR / "engine" / "pulumi-pair.env"
 BUILD_TIMEOUT_S = 1800  # a cold build downloads ~1.6 GB of Go modules and compiles for ~5-8 min
 PASSPHRASE = "engine-tests-passphrase"
 DOCUMENTED_OUTPUTS = frozenset({"secretNames", "secretArns", "secretVersionIds", "modelRefs", "renderHash", "targets",
@@ -32,6 +33,12 @@ PROJECT_FILES = ("Pulumi.yaml", "__main__.py", "components", "kimi_infra", "requ
 
 class EngineUnavailable(RuntimeError):
     """`engine/build.sh` failed; the message carries the build's own error."""
+
+
+def pulumi_pair() -> dict[str, str]:
+    """The engine/SDK pair the project names: {"PULUMI_ENGINE_VERSION": ..., "PULUMI_SDK_VERSION": ...}."""
+    lines = (line for line in PAIR_FILE.read_text().splitlines() if line.strip() and not line.startswith("#"))
+    return {key.strip(): value.strip() for key, value in (line.split("=", 1) for line in lines)}
 
 
 def build_engine() -> Path:

@@ -542,7 +542,7 @@ def test_no_credentials(aws, monkeypatch):
 
 
 @pytest.mark.parametrize(("code", "kind", "phrase"), [
-    ("AccessDenied", TargetError, "access denied; fix: allow the AWS identity in use to write here"),
+    ("AccessDenied", TargetError, "access denied; fix: allow the AWS identity in use this call"),
     ("AccessDeniedException", TargetError, "access denied"),
     ("PreconditionFailed", ConflictError, "another writer changed it"),
     ("ConditionalRequestConflict", ConflictError, "another writer changed it"),
