@@ -77,6 +77,7 @@ class ConfigTargetProvider(ResourceProvider):
     def _deploy(self, props: dict[str, Any]) -> dict[str, Any]:
         target, rendered = self._target_and_render(props)
         outcome = target.write(rendered)
+        _publish_fleet_facts(props, rendered.content_hash)
         return {**props, "contentHash": rendered.content_hash, "outcome": outcome}
 
     def _is_deployed(self, props: dict[str, Any]) -> bool:
@@ -90,6 +91,20 @@ class ConfigTargetProvider(ResourceProvider):
         spec, project_dir = _spec(props), Path(props["projectDir"])
         hasher = content_hasher(spec, project_dir)
         return open_deploy_target(props, spec, hasher), render_for_deploy(spec, project_dir, hasher=hasher)
+
+
+def _publish_fleet_facts(props: dict[str, Any], content_hash: str) -> None:
+    """`pulumi up` publishes the fleet facts next to the target it wrote, as `deploy` does (the same
+    core function), so agents see a change whichever door made it."""
+    from pydantic import TypeAdapter
+
+    from kimi_infra.models import TargetSpec
+    from kimi_infra.ops.fleet import place_for, publish_facts
+
+    spec = _spec(props)
+    place = place_for(TypeAdapter(TargetSpec).validate_python(props["target"]))
+    if spec.fleet is not None and place is not None:
+        publish_facts(spec, Path(props["projectDir"]), content_hash, places=[place])
 
 
 def _spec(props: dict[str, Any]) -> StackSpec:
