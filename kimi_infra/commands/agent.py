@@ -13,7 +13,7 @@ from kimi_infra.commands.options import profile_option, say, stack_option
 @stack_option
 @click.option("--target", "-t", "target", required=True, metavar="NAME",
               help="The stack's s3 or ssm target to take the config from (its name in the stack file).")
-@click.option("--include", "include", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--include", "include", required=True, type=click.Path(path_type=Path),
               metavar="PATH", help="The file the gateway `$include`s (under its config's folder or "
               "OPENCLAW_INCLUDE_ROOTS); written atomically, 0600 when it holds keys, else 0644.")
 @click.option("--gateway-id", metavar="ID", help="This gateway's name in reports (default: the host name).")

@@ -50,3 +50,59 @@ def test_a_deploy_reaches_every_agent_on_s3_and_ssm(aws, tmp_path, gateways):
         got = report(agent.settings.gateway_id, target)
         assert got["configRevision"] == second and got["stack"] == STACK and got["lastError"] is None
         assert got["gatewayId"] == agent.settings.gateway_id and got["appliedAt"] and got["agentVersion"]
+
+
+def test_an_unchanged_poll_is_one_conditional_request_with_no_body_and_no_key(aws, tmp_path, gateways, aws_calls):
+    project = fleet_project(tmp_path / "project", key_mode="inline")
+    first_deploy(project)
+    on_s3, on_ssm = make_agent(project, gateways, "gw-s3"), make_agent(project, gateways, "gw-ssm", target="param")
+    assert on_s3.poll() and on_ssm.poll()
+    aws_calls.clear()
+
+    assert on_s3.poll() and on_ssm.poll()
+
+    [s3_call, ssm_call] = aws_calls.answered
+    assert (s3_call.service, s3_call.operation, s3_call.status) == ("s3", "GetObject", 304)
+    assert s3_call.params["Key"].endswith(".fleet.json") and s3_call.params["IfNoneMatch"]
+    assert "Body" not in s3_call.answer or not s3_call.answer["Body"]  # 304: nothing downloaded
+    assert (ssm_call.service, ssm_call.operation) == ("ssm", "GetParameter")
+    assert ssm_call.params["Name"].endswith(".fleet") and not ssm_call.params.get("WithDecryption")
+    assert len(ssm_call.answer["Parameter"]["Value"]) < 1024  # the facts: version ids, not the config
+    assert [service for service, _, _ in aws_calls.calls] == ["s3", "ssm"]  # no Secrets Manager call
+
+
+def test_a_config_put_behind_our_back_is_refused_and_the_last_good_stays(aws, tmp_path, gateways):
+    project = fleet_project(tmp_path / "project")
+    good = first_deploy(project)
+    agent = make_agent(project, gateways, "gw-a")
+    assert agent.once() == 0
+    before = agent.include.read_bytes()
+    s3 = boto3.client("s3", region_name="us-east-1")
+    key = TARGETS[0]["key"]
+    facts = json.loads(s3.get_object(Bucket=BUCKET, Key=f"{key}.fleet.json")["Body"].read())
+
+    # Invalid content, with its hash forged everywhere deploy publishes one: our model refuses it.
+    invalid = '{ models: { mode: "merge", providers: { moonshot: { baseUrl: 42 } } } }'
+    forged = PLAIN.of_text(invalid)
+    s3.put_object(Bucket=BUCKET, Key=key, Body=invalid.encode(), Metadata={"kimi-infra-content-hash": forged})
+    s3.put_object(Bucket=BUCKET, Key=f"{key}.fleet.json", Body=json.dumps({**facts, "configRevision": forged}))
+
+    assert agent.once() == 1
+    assert agent.include.read_bytes() == before
+    got = report("gw-a")
+    assert got["configRevision"] == good and "fails our checks" in got["lastError"]
+    assert any("refused, the last good config stays" in line for line in agent.lines)
+
+    # A valid config of another stack, its facts untouched: its hash is not the published revision.
+    other = deployed_text("bucket").replace("131072", "65536")
+    s3.put_object(Bucket=BUCKET, Key=key, Body=other.encode(), Metadata={"kimi-infra-content-hash": good})
+    s3.put_object(Bucket=BUCKET, Key=f"{key}.fleet.json", Body=json.dumps(facts))
+    fresh = make_agent(project, gateways, "gw-fresh")
+    assert fresh.once() == 1
+    assert not fresh.include.exists()
+    assert "not the one `deploy` published" in report("gw-fresh")["lastError"]
+
+    # Facts of another stack are refused as such.
+    s3.put_object(Bucket=BUCKET, Key=f"{key}.fleet.json", Body=json.dumps({**facts, "stack": "prod"}))
+    assert agent.once() == 1
+    assert "belong to stack prod" in report("gw-a")["lastError"] and agent.include.read_bytes() == before
