@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from kimi_infra.commands.options import json_option, profile_option, stack_option
+
+if TYPE_CHECKING:
+    from kimi_infra.ops.fleet import FleetState
 
 
 @click.command()
@@ -34,11 +38,12 @@ def fleet(project_dir: Path, stack: str, as_json: bool) -> None:
         raise KimiInfraError.exit(EXIT_FINDING)
 
 
-def _show(state) -> None:
+def _show(state: FleetState) -> None:
     current = state.current
     revision = current.config_revision[:12] if current else "none published"
-    click.echo(f"stack {state.stack}: config {revision}, "
-               f"keys {', '.join(f'{p} {v[:12]}' for p, v in (current.key_versions if current else {}).items()) or '-'}")
+    versions = current.key_versions if current else {}
+    keys = ", ".join(f"{provider} {version[:12]}" for provider, version in versions.items()) or "-"
+    click.echo(f"stack {state.stack}: config {revision}, keys {keys}")
     for gateway in state.gateways:
         verdict = "stale" if gateway["stale"] else "current" if gateway["current"] else "lagging"
         error = f", last error: {gateway['lastError']}" if gateway.get("lastError") else ""

@@ -324,7 +324,7 @@ def current_key_versions(spec: StackSpec, project_dir: Path) -> dict[str, str]:
 
     if spec.files_reference_env:
         return {}
-    versions = {}
+    versions: dict[str, str] = {}
     for provider in spec.providers:
         current = open_store(spec, provider, project_dir).describe().version_in("current")
         if current is not None:
@@ -342,8 +342,9 @@ def publish_facts(spec: StackSpec, project_dir: Path, config_revision: str, say:
     facts = Facts(spec.stack, config_revision, spec.keyMode, current_key_versions(spec, project_dir),
                   iso(now_utc()))
     written = [place.location for place in places if place.publish(facts)]
-    for location in written if say else []:
-        say(f"{location}: fleet facts published (revision {config_revision[:12]})")
+    if say is not None:
+        for location in written:
+            say(f"{location}: fleet facts published (revision {config_revision[:12]})")
     return written
 
 
