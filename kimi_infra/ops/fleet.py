@@ -7,10 +7,9 @@ Design (the README's "Fleet" section has the long form and the quota arithmetic)
   id. Version ids only, never a key: it is safe to read for every gateway.
   S3 `s3://B/K` -> facts `s3://B/K.fleet.json`; SSM `/P` -> facts parameter `/P.fleet` (String).
 - An agent polls only the facts. S3: a conditional GetObject (`IfNoneMatch` = the ETag it last
-  saw) answers 304 with no body when nothing changed. SSM has no conditional read and
-  DescribeParameters (which gives a version without the value) has a far lower rate than
-  GetParameter, so the agent GetParameters the facts parameter (~300 bytes, no config, no key)
-  and compares its Version. Either way an unchanged poll is one request, downloads no config and
+  saw) answers 304 with no body when nothing changed. SSM has no conditional read, so the agent
+  reads the facts parameter with GetParameter (~300 bytes, no config, no key; the call whose
+  throughput can be raised) and compares its Version. Either way an unchanged poll is one request, downloads no config and
   reads no key: a rotation publishes the new key version where agents already look, so no agent
   asks Secrets Manager (in secretref mode the gateway's resolver reads the key on `openclaw
   secrets reload`, once per rotation).

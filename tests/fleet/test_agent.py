@@ -7,6 +7,7 @@ import json
 import stat
 
 import boto3
+import pytest
 
 from kimi_infra.content_hash import PLAIN
 from tests.support.fleet import BUCKET, STACK, TARGETS, deploy, first_deploy, fleet_project, make_agent
@@ -106,3 +107,25 @@ def test_a_config_put_behind_our_back_is_refused_and_the_last_good_stays(aws, tm
     s3.put_object(Bucket=BUCKET, Key=f"{key}.fleet.json", Body=json.dumps({**facts, "stack": "prod"}))
     assert agent.once() == 1
     assert "belong to stack prod" in report("gw-a")["lastError"] and agent.include.read_bytes() == before
+
+
+@pytest.mark.contract
+def test_secretref_a_failed_reload_is_reported_and_retried_with_backoff(aws, tmp_path, gateways, openclaw,
+                                                                         resolver_launcher, monkeypatch):
+    from kimi_infra.ops.agent import backoff
+
+    monkeypatch.setenv("OPENCLAW_STATE_DIR", str(tmp_path / "openclaw-state"))
+    project = fleet_project(tmp_path / "project", key_mode="secretref",
+                            resolver={"command": str(resolver_launcher)})
+    revision = first_deploy(project)
+    # The real CLI on a host whose gateway is down: `config validate` passes, `secrets reload` fails.
+    agent = make_agent(project, gateways, "gw-down", openclaw=str(openclaw.launcher))
+
+    assert agent.poll() is False
+    assert agent.include.exists(), agent.lines
+    assert PLAIN.of_bytes(agent.include.read_bytes()) == revision  # the config is applied all the same
+    got = report("gw-down")
+    assert got["configRevision"] == revision and got["keyVersions"] == {}  # the new key is not confirmed
+    assert "`openclaw secrets reload` failed" in got["lastError"] and "do not revoke it yet" in got["lastError"]
+    assert agent.poll() is False and agent.state.failures == 2 and agent.state.reload_pending
+    assert [backoff(n, 30) for n in (0, 1, 2, 3, 5, 10)] == [30, 30, 60, 120, 300, 300]
