@@ -45,11 +45,14 @@ def poll_cost(project: Path, root: Path) -> None:
             uninstall()
         for call in counter.answered:
             size = len(json.dumps(call.answer, default=str).encode()) if call.status != 304 else 0
-            print(f"unchanged poll, {target}: {call.service} {call.operation} {call.params.get('Key') or call.params.get('Name')}"
-                  f" -> HTTP {call.status}, ~{size} bytes of answer")
+            name = call.params.get("Key") or call.params.get("Name")
+            print(f"unchanged poll, {target}: {call.service} {call.operation} {name} -> HTTP {call.status}, "
+                  f"~{size} bytes of answer")
         secrets = [op for service, op, _ in counter.calls if service == "secretsmanager"]
+        config_read = any(call.status == 200 and not str(call.params.get("Key", "")).endswith(".fleet.json")
+                          and call.operation == "GetObject" for call in counter.answered)
         print(f"unchanged poll, {target}: {len(counter.calls)} request(s), Secrets Manager calls: {len(secrets)}, "
-              f"config body read: {any(op == 'GetObject' and st == 200 for op, st in [(c.operation, c.status) for c in counter.answered])}")
+              f"config body read: {config_read}")
 
 
 def propagation(project: Path, root: Path, agents_n: int) -> None:

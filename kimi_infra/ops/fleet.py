@@ -9,8 +9,8 @@ Design (the README's "Fleet" section has the long form and the quota arithmetic)
 - An agent polls only the facts. S3: a conditional GetObject (`IfNoneMatch` = the ETag it last
   saw) answers 304 with no body when nothing changed. SSM has no conditional read, so the agent
   reads the facts parameter with GetParameter (~300 bytes, no config, no key; the call whose
-  throughput can be raised) and compares its Version. Either way an unchanged poll is one request, downloads no config and
-  reads no key: a rotation publishes the new key version where agents already look, so no agent
+  throughput can be raised) and compares its Version. Either way an unchanged poll is one
+  request, downloads no config and reads no key: a rotation publishes the new key version where agents already look, so no agent
   asks Secrets Manager (in secretref mode the gateway's resolver reads the key on `openclaw
   secrets reload`, once per rotation).
 - Only when the facts name a config revision the agent has not applied does it read the config
