@@ -29,7 +29,6 @@ from kimi_infra.models import StackSpec
 from kimi_infra.ops.fleet import (
     GATEWAY_ID,
     Facts,
-    FleetError,
     Place,
     S3Place,
     Say,
@@ -204,9 +203,10 @@ def poll_once(settings: AgentSettings, state: AgentState, say: Say) -> bool:
         state.failures += 1
         if state.last_error != error_before:
             say(f"agent {settings.gateway_id}: {state.last_error}")
+    reported = True
     if changed or state.last_error != error_before or _heartbeat_due(settings, state):
-        _report(settings, state, say)
-    return state.last_error is None and state.reload_pending is None
+        reported = _report(settings, state, say)
+    return state.last_error is None and state.reload_pending is None and reported
 
 
 def _apply(settings: AgentSettings, state: AgentState, say: Say) -> bool:
@@ -327,13 +327,16 @@ def report_of(settings: AgentSettings, state: AgentState) -> dict[str, Any]:
             "lastError": state.last_error, "agentVersion": __version__}
 
 
-def _report(settings: AgentSettings, state: AgentState, say: Say) -> None:
+def _report(settings: AgentSettings, state: AgentState, say: Say) -> bool:
+    """Write this gateway's report; False (and one line) when AWS refuses it: `fleet` cannot see
+    this gateway then, so `--once` fails and the loop tries again at the next poll."""
     try:
         settings.place.write_report(settings.gateway_id, report_of(settings, state))
     except KimiInfraError as error:
         say(f"agent {settings.gateway_id}: cannot report: {error}")
-        return
+        return False
     state.last_report = time.monotonic()
+    return True
 
 
 # --- the loop -------------------------------------------------------------------------------------
@@ -354,8 +357,9 @@ def run(settings: AgentSettings, say: Say, stop: threading.Event, once: bool = F
         f"{settings.include}, every {settings.interval:g} s")
     try:
         state = start_state(settings)
-    except FleetError as error:
-        state = AgentState(last_error=str(error))
+    except KimiInfraError as error:  # e.g. AWS unreachable: the first poll tries again and reports it
+        say(f"agent {settings.gateway_id}: {error}")
+        state = AgentState()
     while True:
         ok = poll_once(settings, state, say)
         if once:
