@@ -10,9 +10,9 @@ Design (the README's "Fleet" section has the long form and the quota arithmetic)
   saw) answers 304 with no body when nothing changed. SSM has no conditional read, so the agent
   reads the facts parameter with GetParameter (~300 bytes, no config, no key; the call whose
   throughput can be raised) and compares its Version. Either way an unchanged poll is one
-  request, downloads no config and reads no key: a rotation publishes the new key version where agents already look, so no agent
-  asks Secrets Manager (in secretref mode the gateway's resolver reads the key on `openclaw
-  secrets reload`, once per rotation).
+  request, downloads no config and reads no key: a rotation publishes the new key version
+  where agents already look, so no agent asks Secrets Manager (in secretref mode the
+  gateway's resolver reads the key on `openclaw secrets reload`, once per rotation).
 - Only when the facts name a config revision the agent has not applied does it read the config
   (one GetObject/GetParameter), check it (our model, this stack, its hash equals the published
   revision and, on S3, the object's hash metadata) and write it for the gateway to `$include`.
