@@ -186,3 +186,35 @@ def test_wait_fleet_is_refused_in_reference_mode_before_anything_changes(aws, tm
     [line] = result.stderr.strip().splitlines()
     assert "--wait-fleet: in keyMode reference" in line
     assert secret_versions() == before
+
+
+def test_sigterm_stops_a_running_agent_cleanly_with_one_line_per_event(aws, tmp_path, gateways):
+    project = fleet_project(tmp_path / "project")
+    first_deploy(project)
+    include = gateways / "gw-t" / "models.json5"
+    include.parent.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kimi_infra", "--project-dir", str(project), "agent", "--stack", STACK, "--target",
+         "param", "--include", str(include), "--gateway-id", "gw-t", "--interval", "1"],
+        cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):  # until it has applied the config (at most a minute)
+            if include.exists() or process.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert include.exists()
+        deploy(fleet_project(tmp_path / "project", context_window=170_000))
+        for _ in range(600):  # until the running agent has taken the change
+            if "170000" in include.read_text():
+                break
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert stdout == ""
+    lines = stderr.strip().splitlines()
+    assert lines[0].startswith("agent gw-t: stack fl, ssm:us-east-1:/kimi-infra/fl/openclaw-config -> ")
+    assert [line for line in lines if "applied config" in line] == lines[1:3] and lines[-1] == "agent gw-t: stopped"
+    assert "170000" in include.read_text()
