@@ -32,7 +32,7 @@ from kimi_infra.stackfile import (
 # boolean as "true"/"false", the rest as plain strings. Every StackSpec field but `stack` is listed
 # (a unit test checks), so no value is guessed at from its text.
 STRUCTURED_SETTINGS = ("providers", "modelOverrides", "extraModels", "aliases", "baseUrls", "secretStore", "targets",
-                       "resolver")
+                       "resolver", "fleet")
 BOOLEAN_SETTINGS = ("legacyEnvBlock", "allowCrossRegionBaseUrl")
 TEXT_SETTINGS = ("region", "keyMode", "primaryModel")
 

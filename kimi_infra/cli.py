@@ -17,9 +17,11 @@ from kimi_infra.errors import KimiInfraError
 
 # The one table of commands: name -> "module:attribute", loaded on demand.
 COMMANDS = {
+    "agent": "kimi_infra.commands.agent:agent",
     "catalog-check": "kimi_infra.commands.catalog_check:catalog_check",
     "deploy": "kimi_infra.commands.deploy:deploy",
     "doctor": "kimi_infra.commands.doctor:doctor",
+    "fleet": "kimi_infra.commands.fleet:fleet",
     "history": "kimi_infra.commands.history:history",
     "iam-policy": "kimi_infra.commands.iam_policy:iam_policy",
     "install-resolver": "kimi_infra.commands.install_resolver:install_resolver",
@@ -37,6 +39,7 @@ SECTIONS = {
     "Deploy and keys": ("deploy", "set-key", "rotate", "rollback", "promote"),
     "Operate": ("render", "history", "install-resolver", "iam-policy"),
     "Inspect": ("status", "doctor", "validate", "catalog-check"),
+    "Gateway hosts": ("agent", "fleet"),
 }
 
 

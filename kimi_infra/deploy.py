@@ -104,6 +104,12 @@ def deploy_all(spec: StackSpec, project_dir: Path, progress: Callable[[str, str]
         from kimi_infra.ops.deploy_plan import record_deployed
 
         record_deployed(project_dir, spec.stack, locations, rendered.content_hash, hasher.algorithm)
+    if spec.fleet is not None:  # after the targets: an agent never sees facts ahead of their config
+        from kimi_infra.ops.fleet import publish_facts
+
+        for location in publish_facts(spec, project_dir, rendered.content_hash):
+            if progress:
+                progress(f"{location} (fleet facts)", "published")
     return outcomes
 
 

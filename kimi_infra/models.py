@@ -277,6 +277,16 @@ class SsmTargetSpec(Strict):
 TargetSpec = Annotated[FileTargetSpec | S3TargetSpec | SsmTargetSpec, Field(discriminator="kind")]
 
 
+class FleetSpec(Strict):
+    """Gateway hosts run `kimi-infra agent` against the stack's S3/SSM targets: `deploy` and `rotate`
+    publish a small facts object (config revision, key version ids; never a key) next to each such
+    target, and agents report there. Off unless the stack file asks (`kimi-infra:fleet: {}`)."""
+
+    # How often an agent reports even when nothing changed; `fleet` calls a report older than
+    # STALE_HEARTBEATS of these stale.
+    heartbeatSeconds: Annotated[int, Field(ge=5, le=86_400)] = 60
+
+
 class ResolverSpec(Strict):
     """The exec resolver OpenClaw runs in `secretref` mode (an absolute path on the gateway host).
 
@@ -321,6 +331,7 @@ class StackSpec(Strict):
     secretStore: SecretStoreSpec = LocalStoreSpec(kind="local")
     targets: Annotated[list[TargetSpec], Field(min_length=1)]
     resolver: ResolverSpec | None = None
+    fleet: FleetSpec | None = None
     # Provider name -> API base URL (a proxy in front of the provider); rules in kimi_infra.base_urls.
     baseUrls: dict[Text, Annotated[str, StringConstraints(min_length=1, max_length=2048)]] = {}
     allowCrossRegionBaseUrl: bool = False

@@ -145,6 +145,7 @@ class ConfigTargetProvider(ResourceProvider):
                                   fix=f"review it with `kimi-infra deploy --stack {spec.stack} --preview`, then "
                                   "move it aside, or overwrite it with `deploy --yes` once; run again")
         outcome = target.write(rendered)
+        _publish_fleet_facts(props, rendered.content_hash)
         return {**props, "contentHash": rendered.content_hash, "writtenHash": rendered.content_hash,
                 "outcome": outcome}
 
@@ -193,6 +194,20 @@ def check_target_path(props: dict[str, Any]) -> None:
     target = TypeAdapter(TargetSpec).validate_python(props["target"])
     alone = spec.model_copy(update={"targets": [target]})
     check_distinct_paths(running_project_dir(), alone, stack_file(spec.stack))
+
+
+def _publish_fleet_facts(props: dict[str, Any], content_hash: str) -> None:
+    """`pulumi up` publishes the fleet facts next to the target it wrote, as `deploy` does (the same
+    core function), so agents see a change whichever door made it."""
+    from pydantic import TypeAdapter
+
+    from kimi_infra.models import TargetSpec
+    from kimi_infra.ops.fleet import place_for, publish_facts
+
+    spec = _spec(props)
+    place = place_for(TypeAdapter(TargetSpec).validate_python(props["target"]))
+    if spec.fleet is not None and place is not None:
+        publish_facts(spec, running_project_dir(), content_hash, places=[place])
 
 
 def _spec(props: dict[str, Any]) -> StackSpec:

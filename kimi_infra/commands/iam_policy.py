@@ -13,10 +13,13 @@ from kimi_infra.ops.iam_policy import Role
 
 @click.command("iam-policy")
 @stack_option
-@click.option("--for", "role", required=True, type=click.Choice(["gateway", "operator"]),
-              help="gateway: read the current keys; operator: also rotate them.")
+@click.option("--for", "role", required=True, type=click.Choice(["gateway", "operator", "agent"]),
+              help="gateway: read the current keys; operator: also rotate them; agent: `kimi-infra agent` on a "
+                   "gateway host (read the config and fleet facts, write its own report).")
+@click.option("--gateway-id", metavar="ID", help="With --for agent: the one gateway whose report it may write "
+              "(default: the role's kimi-infra-gateway-id tag, as an IAM policy variable).")
 @click.pass_obj
-def iam_policy(project_dir: Path, stack: str, role: Role) -> None:
+def iam_policy(project_dir: Path, stack: str, role: Role | str, gateway_id: str | None) -> None:
     """Print the IAM policy (JSON) the stack's gateway or operator needs, with ARNs from AWS.
 
     Best printed after `pulumi up` or `deploy`: a secret or SSM parameter not made yet is named by
@@ -26,4 +29,9 @@ def iam_policy(project_dir: Path, stack: str, role: Role) -> None:
     from kimi_infra.stackfile import load_stack
 
     loaded = load_stack(project_dir, stack)
-    click.echo(json.dumps(stack_policy(loaded.spec, project_dir, role), indent=2))
+    if role == "agent":
+        from kimi_infra.ops.agent_policy import agent_policy
+
+        click.echo(json.dumps(agent_policy(loaded.spec, project_dir, gateway_id), indent=2))
+        return
+    click.echo(json.dumps(stack_policy(loaded.spec, project_dir, role), indent=2))  # type: ignore[arg-type]

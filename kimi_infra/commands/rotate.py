@@ -22,12 +22,17 @@ from kimi_infra.commands.options import json_option, profile_option, provider_op
               help="Then run `openclaw secrets reload` (the gateway named by OPENCLAW_CONFIG_PATH) and check it.")
 @click.option("--openclaw", "openclaw", default="openclaw", show_default=True, metavar="PATH",
               help="The openclaw command --reload-gateway runs.")
+@click.option("--wait-fleet", is_flag=True,
+              help="Then wait until every live gateway's agent reports the new key (see `fleet`), and say from "
+                   "when the old key may be revoked.")
+@click.option("--fleet-timeout", type=float, default=600.0, show_default=True, metavar="SECONDS",
+              help="With --wait-fleet: give up after this long (exit 1 naming the gateways that lag).")
 @json_option
 @profile_option
 @click.pass_obj
 def rotate(project_dir: Path, stack: str, provider: str, key_file: Path | None, key_stdin: bool,
            skip_verify: bool, verify_base_url: str | None, verify_timeout: float | None, resume: bool,
-           reload_gateway: bool, openclaw: str, as_json: bool) -> None:
+           reload_gateway: bool, openclaw: str, wait_fleet: bool, fleet_timeout: float, as_json: bool) -> None:
     """Rotate a provider's API key: stage, verify, promote, re-write the targets that hold it.
 
     The new key is checked with GET <baseUrl>/models before it becomes current; the old key
@@ -48,6 +53,10 @@ def rotate(project_dir: Path, stack: str, provider: str, key_file: Path | None, 
     spec, base_url = stack_provider(project_dir, stack, provider)
     if reload_gateway:
         check_reload_mode(spec.keyMode, provider)
+    if wait_fleet:
+        from kimi_infra.ops.fleet import check_fleet_wait
+
+        check_fleet_wait(spec)
     verify_url = verify_url_for(provider, base_url, verify_base_url, skip_verify)
     key = read_key(key_file, key_stdin, provider, new=True)
     with missing_key_hint(stack, provider):
@@ -58,8 +67,12 @@ def rotate(project_dir: Path, stack: str, provider: str, key_file: Path | None, 
                          say=say)
     if reload_gateway:
         reload(openclaw, f"{stack}/{provider}", say)
-    else:
+    elif not wait_fleet:
         say(f"{stack}/{provider}: {next_step(spec.keyMode, provider)}")
+    if wait_fleet:
+        from kimi_infra.ops.fleet import wait_for_rotation
+
+        wait_for_rotation(spec, project_dir, provider, timeout=fleet_timeout, say=say)
     say(f"{stack}/{provider}: done")
     if as_json:
         click.echo(json.dumps(key_report(spec, project_dir, provider), indent=2))

@@ -178,10 +178,15 @@ def _add_targets(spec: Any, resources: Resources) -> None:
             # bucket and key are all there is to it.
             bucket = f"arn:{partition_for_region(target.region)}:s3:::{target.bucket}"
             resources.objects.append(f"{bucket}/{target.key}")
+            if spec.fleet is not None:  # the fleet facts deploy/rotate publish, the reports `fleet` reads
+                resources.objects += [f"{bucket}/{target.key}.fleet.json", f"{bucket}/{target.key}.fleet/*"]
             _add_once(resources.buckets, bucket)
             kms_actions = S3_KMS_ACTIONS
         elif isinstance(target, SsmTargetSpec):
             resources.parameters.append(_parameter_arn(target))
+            if spec.fleet is not None:
+                arn = resources.parameters[-1]
+                resources.parameters += [f"{arn}.fleet", f"{arn}.fleet-reports/*"]
             kms_actions = SSM_KMS_ACTIONS
         else:
             continue

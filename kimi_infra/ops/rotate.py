@@ -215,6 +215,10 @@ def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progre
             f"(give the gateways the new key in {variable})")
         return
     if spec.gateway_fetches_keys:
+        from kimi_infra.ops.fleet import publish_current
+
+        if publish_current(spec, project_dir, say):  # the agents reload their gateways themselves
+            return
         say(f"{label}: keyMode secretref: targets hold no key; run `{RELOAD_HINT}` on each gateway "
             "so it picks up the new key")
         return

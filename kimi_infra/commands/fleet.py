@@ -1,0 +1,55 @@
+"""`fleet`: what every gateway of a stack runs, against what the stack publishes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from kimi_infra.commands.options import json_option, profile_option, stack_option
+
+if TYPE_CHECKING:
+    from kimi_infra.ops.fleet import FleetState
+
+
+@click.command()
+@stack_option
+@json_option
+@profile_option
+@click.pass_obj
+def fleet(project_dir: Path, stack: str, as_json: bool) -> None:
+    """Every gateway's config revision and key versions against the current ones.
+
+    Reads the reports the agents write next to the stack's S3/SSM targets. A report older than
+    three heartbeats is stale. Exit 0 when every gateway is current, 1 when one lags or is stale.
+    """
+    from kimi_infra.errors import EXIT_FINDING, KimiInfraError
+    from kimi_infra.ops.fleet import fleet_state
+    from kimi_infra.stackfile import load_stack
+
+    state = fleet_state(load_stack(project_dir, stack).spec)
+    if as_json:
+        click.echo(json.dumps(state.to_json(), indent=2))
+    else:
+        _show(state)
+    if not state.ok:
+        raise KimiInfraError.exit(EXIT_FINDING)
+
+
+def _show(state: FleetState) -> None:
+    current = state.current
+    revision = current.config_revision[:12] if current else "none published"
+    versions = current.key_versions if current else {}
+    keys = ", ".join(f"{provider} {version[:12]}" for provider, version in versions.items()) or "-"
+    click.echo(f"stack {state.stack}: config {revision}, keys {keys}")
+    for gateway in state.gateways:
+        verdict = "stale" if gateway["stale"] else "current" if gateway["current"] else "lagging"
+        error = f", last error: {gateway['lastError']}" if gateway.get("lastError") else ""
+        click.echo(f"  {gateway['gatewayId']} ({gateway['host']}, {gateway['target']}): {verdict}, config "
+                   f"{str(gateway['configRevision'])[:12]}, reported {gateway['reportedAt']}{error}")
+    for provider, count in state.old_keys().items():
+        click.echo(f"  {provider}: {count} gateway(s) still on an older key")
+    if not state.gateways:
+        click.echo("  no gateway has reported yet")

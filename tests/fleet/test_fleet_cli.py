@@ -1,0 +1,220 @@
+"""The fleet commands as a user runs them (subprocesses): `agent` bad input, kill -9, `fleet --json`,
+`rotate --wait-fleet` with agents running, and no key anywhere in what they say or write."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+
+from kimi_infra.content_hash import PLAIN
+from tests.support.fleet import BUCKET, KEYS, STACK, TARGETS, deploy, first_deploy, fleet_project, make_agent
+from tests.support.project import PROJECT_DIR, run_cli
+
+NEW_KEY = "sk-fleet-rotated-0123456789abcdefghij"
+
+
+def agent_cli(project: Path, *args: str) -> subprocess.CompletedProcess:
+    return run_cli("--project-dir", str(project), "agent", "--stack", STACK, *args)
+
+
+def fleet_json(project: Path) -> tuple[int, dict]:
+    result = run_cli("--project-dir", str(project), "fleet", "--stack", STACK, "--json")
+    return result.returncode, json.loads(result.stdout)
+
+
+def s3_objects() -> list[str]:
+    listed = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket=BUCKET)
+    return sorted(item["Key"] for item in listed.get("Contents", []))
+
+
+@pytest.mark.parametrize(("args", "where"), [
+    (["--stack", "nope", "--target", "bucket"], "no stack named 'nope'"),
+    (["--target", "nope"], "--target: stack fl has no target named 'nope'"),
+    (["--target", "local"], "--target: target local is a file target"),
+    (["--target", "bucket", "--include", "/etc/kimi-models.json5"], "is outside the folders the gateway may include"),
+    (["--target", "bucket", "--include", "{root}/missing/models.json5"], "does not exist"),
+    (["--target", "bucket", "--include", "{root}"], "is not a regular file"),
+])
+def test_bad_input_is_one_line_exit_2_and_nothing_written(aws, tmp_path, gateways, args, where):
+    project = fleet_project(tmp_path / "project")
+    first_deploy(project)
+    before = s3_objects()
+    if "--include" not in args:
+        args = [*args, "--include", str(gateways / "models.json5")]
+    command = ["--project-dir", str(project), "agent", *(["--stack", STACK] if "--stack" not in args else []),
+               *[arg.replace("{root}", str(gateways)) for arg in args], "--once"]
+
+    result = run_cli(*command)
+
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert where in line and "fix: " in line
+    assert s3_objects() == before and list(gateways.iterdir()) == []
+
+
+def test_kill_9_mid_write_leaves_no_partial_include_and_it_converges(aws, tmp_path, gateways):
+    project = fleet_project(tmp_path / "project")
+    revisions = {first_deploy(project)}
+    include = gateways / "gw-k" / "models.json5"
+    include.parent.mkdir()
+    chance = random.Random(21)
+    for round_ in range(6):
+        revisions.add(deploy(fleet_project(tmp_path / "project", context_window=100_000 + round_)))
+        process = subprocess.Popen(
+            [sys.executable, "-m", "kimi_infra", "--project-dir", str(project), "agent", "--stack", STACK,
+             "--target", "bucket", "--include", str(include), "--gateway-id", "gw-k", "--once"],
+            cwd=PROJECT_DIR, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(chance.uniform(0.3, 1.5))  # import, poll, read, write: the kill lands anywhere in it
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        if include.exists():  # the old revision or a new one, never half a file
+            assert PLAIN.of_bytes(include.read_bytes()) in revisions
+
+    last = deploy(fleet_project(tmp_path / "project", context_window=99_999))
+    assert agent_cli(project, "--target", "bucket", "--include", str(include), "--gateway-id", "gw-k",
+                     "--once").returncode == 0
+    assert PLAIN.of_bytes(include.read_bytes()) == last
+    assert [p.name for p in include.parent.iterdir()] == ["models.json5"]  # no temp file left behind
+
+
+def test_fleet_json_says_who_is_current_lagging_and_stale(aws, tmp_path, gateways):
+    project = fleet_project(tmp_path / "project")
+    first_deploy(project)
+    agents = [make_agent(project, gateways, name, target) for name, target in
+              [("gw-a", "bucket"), ("gw-b", "bucket"), ("gw-c", "param")]]
+    assert [agent.once() for agent in agents] == [0, 0, 0]
+    code, state = fleet_json(project)
+    assert code == 0 and [g["current"] for g in state["gateways"]] == [True, True, True]
+
+    second = deploy(fleet_project(tmp_path / "project", context_window=150_000))
+    assert agents[0].once() == 0
+    # gw-c last reported 10 minutes ago (3 heartbeats of 60 s are 3 minutes): stale.
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    name = f"{TARGETS[1]['parameter']}.fleet-reports/gw-c"
+    old = json.loads(ssm.get_parameter(Name=name)["Parameter"]["Value"])
+    old["reportedAt"] = (datetime.now(UTC) - timedelta(minutes=10)).isoformat()
+    ssm.put_parameter(Name=name, Value=json.dumps(old), Type="String", Overwrite=True)
+
+    code, state = fleet_json(project)
+
+    assert code == 1
+    assert set(state) == {"stack", "current", "gateways", "oldKeys"} and state["stack"] == STACK
+    assert state["current"] == {"configRevision": second, "keyVersions": {}}
+    by_id = {g["gatewayId"]: g for g in state["gateways"]}
+    assert set(by_id["gw-a"]) >= {"gatewayId", "host", "configRevision", "keyVersions", "appliedAt", "reportedAt",
+                                  "lastError", "current", "stale"}
+    assert (by_id["gw-a"]["current"], by_id["gw-a"]["stale"]) == (True, False)
+    assert (by_id["gw-b"]["current"], by_id["gw-b"]["stale"]) == (False, False)
+    assert by_id["gw-c"]["stale"] is True
+    lines = run_cli("--project-dir", str(project), "fleet", "--stack", STACK)
+    assert lines.returncode == 1 and "gw-b" in lines.stdout and "lagging" in lines.stdout and "stale" in lines.stdout
+
+
+def test_rotate_wait_fleet_waits_for_every_agent_and_says_when_to_revoke(aws, tmp_path, gateways):
+    project = fleet_project(tmp_path / "project", key_mode="inline")
+    first_deploy(project)
+    agents = [make_agent(project, gateways, name, target) for name, target in
+              [("gw-a", "bucket"), ("gw-b", "bucket"), ("gw-c", "param")]]
+    stop = threading.Event()
+    threads = [agent.run_in_thread(stop) for agent in agents]
+    try:
+        result = run_cli("--project-dir", str(project), "rotate", "-s", STACK, "-p", "moonshot", "--key-stdin",
+                         "--skip-verify", "--wait-fleet", "--fleet-timeout", "60", stdin=NEW_KEY)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=10)
+
+    assert result.returncode == 0, result.stderr
+    assert "every live gateway runs the new key" in result.stderr and "may be revoked from" in result.stderr
+    code, state = fleet_json(project)
+    assert code == 0
+    new_version = state["current"]["keyVersions"]["moonshot"]
+    assert all(g["keyVersions"]["moonshot"] == new_version for g in state["gateways"])
+    for agent in agents:
+        assert NEW_KEY in agent.include.read_text()
+        assert agent.include.stat().st_mode & 0o777 == 0o600  # inline: the include holds keys
+    # No key in any report, agent log line, or command output.
+    said = result.stdout + result.stderr + json.dumps(state) + "".join(line for a in agents for line in a.lines)
+    for key in [NEW_KEY, *KEYS.values()]:
+        assert key not in said
+
+
+def test_rotate_wait_fleet_times_out_naming_the_gateway_that_lags(aws, tmp_path, gateways):
+    project = fleet_project(tmp_path / "project", key_mode="inline")
+    first_deploy(project)
+    running, silent = make_agent(project, gateways, "gw-run"), make_agent(project, gateways, "gw-silent")
+    assert silent.once() == 0  # reported a minute ago, then its agent stopped: live, but lagging
+    stop = threading.Event()
+    thread = running.run_in_thread(stop)
+    try:
+        result = run_cli("--project-dir", str(project), "rotate", "-s", STACK, "-p", "moonshot", "--key-stdin",
+                         "--skip-verify", "--wait-fleet", "--fleet-timeout", "5", stdin=NEW_KEY)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+    assert result.returncode == 1, result.stderr
+    error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "gw-silent" in error[0] and "gw-run" not in error[0]
+    assert "do not revoke it" in error[0]
+
+
+def secret_versions() -> list[tuple[str, list[str]]]:
+    listed = boto3.client("secretsmanager", region_name="us-east-1").list_secret_version_ids(
+        SecretId=f"kimi-infra/{STACK}/moonshot")["Versions"]
+    return sorted((v["VersionId"], v["VersionStages"]) for v in listed)
+
+
+def test_wait_fleet_is_refused_in_reference_mode_before_anything_changes(aws, tmp_path, gateways):
+    project = fleet_project(tmp_path / "project")
+    first_deploy(project)
+    before = secret_versions()
+    result = run_cli("--project-dir", str(project), "rotate", "-s", STACK, "-p", "moonshot", "--key-stdin",
+                     "--skip-verify", "--wait-fleet", stdin=NEW_KEY)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "--wait-fleet: in keyMode reference" in line
+    assert secret_versions() == before
+
+
+def test_sigterm_stops_a_running_agent_cleanly_with_one_line_per_event(aws, tmp_path, gateways):
+    project = fleet_project(tmp_path / "project")
+    first_deploy(project)
+    include = gateways / "gw-t" / "models.json5"
+    include.parent.mkdir()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "kimi_infra", "--project-dir", str(project), "agent", "--stack", STACK, "--target",
+         "param", "--include", str(include), "--gateway-id", "gw-t", "--interval", "1"],
+        cwd=PROJECT_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(600):  # until it has applied the config (at most a minute)
+            if include.exists() or process.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert include.exists()
+        deploy(fleet_project(tmp_path / "project", context_window=170_000))
+        for _ in range(600):  # until the running agent has taken the change
+            if "170000" in include.read_text():
+                break
+            time.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr
+    assert stdout == ""
+    lines = stderr.strip().splitlines()
+    assert lines[0].startswith("agent gw-t: stack fl, ssm:us-east-1:/kimi-infra/fl/openclaw-config -> ")
+    assert [line for line in lines if "applied config" in line] == lines[1:3] and lines[-1] == "agent gw-t: stopped"
+    assert "170000" in include.read_text()
