@@ -52,7 +52,7 @@ class Strict(BaseModel):
     """Base for every model: strict types, unknown fields are errors."""
 
     # hide_input_in_errors: a rendered config holds keys, and an error must never quote one.
-    model_config = ConfigDict(strict=True, extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(strict=True, extra="forbid", hide_input_in_errors=True, defer_build=True)
 
 
 # --- The OpenClaw config (what we render) -------------------------------------------------
