@@ -2,6 +2,8 @@
 #   make dev    creates/refreshes .venv, renders and validates the dev stack, deploys it to the
 #               dev stack's local target, and says where the files went
 #   make test   creates/refreshes .venv with the test tools, runs `make lint` (ruff, mypy), then every test
+# and for the inner loop:
+#   make check  lint, then every test that needs no engine, no gateway and no OpenClaw install (by markers)
 # The venv is rebuilt only when a lock file changes (the stamp files below). pip installs the locks as they
 # are (exact versions, every file's hash: --require-hashes refuses anything else) and resolves nothing; the
 # project itself goes in editable, --no-deps. requirements*.txt say what we need; `make lock` re-locks.
@@ -13,8 +15,12 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 LOCK_VENV := .venv-lock
 PIP_TOOLS := pip-tools==7.6.2
 PIP_COMPILE := $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-find-links
+# Tests run in parallel (pytest-xdist), whole files per worker and the gateway files on one worker
+# (tests/support/parallel.py); PYTEST_PARALLEL= (empty) runs them in this process, one by one.
+PYTEST_PARALLEL ?= -n auto
+CHECK_MARKERS := not engine and not gateway and not contract and not openclaw
 
-.PHONY: dev test engine engine-test contract bench lint lock clean
+.PHONY: dev test check engine engine-test contract bench lint lock clean
 
 $(VENV)/.runtime: requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -45,7 +51,11 @@ dev: $(VENV)/.runtime
 # its cache); with KIMI_INFRA_SKIP_ENGINE=1 a failed build does not stop the run, and the engine tests skip.
 test: lint
 	@$(MAKE) --no-print-directory engine >/dev/null || [ "$$KIMI_INFRA_SKIP_ENGINE" = 1 ]
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_PARALLEL)
+
+# The fast lane: no engine build, no gateway, no OpenClaw install; `make test` still runs these too.
+check: lint
+	$(PY) -m pytest $(PYTEST_PARALLEL) -m "$(CHECK_MARKERS)"
 
 # Builds (or reuses) the pinned Pulumi CLI and Python language host from Go modules into
 # ~/.cache/kimi-infra/pulumi-<version>/bin (KIMI_INFRA_ENGINE_CACHE picks another folder than

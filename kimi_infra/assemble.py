@@ -14,9 +14,6 @@ from kimi_infra.catalog import PROVIDERS, ProviderInfo, secret_id
 from kimi_infra.errors import SpecError
 from kimi_infra.models import (
     RESOLVER_PROVIDER,
-    AgentDefaults,
-    AgentModelEntry,
-    Agents,
     AwsSecretsManagerStoreSpec,
     EnvBlock,
     ExecSecretProvider,
@@ -24,10 +21,7 @@ from kimi_infra.models import (
     LocalStoreSpec,
     ModelDefinition,
     ModelOverride,
-    ModelsSection,
     OpenClawConfig,
-    PrimaryModel,
-    ProviderConfig,
     SecretRef,
     SecretsSection,
     StackSpec,
@@ -169,30 +163,27 @@ def assemble(spec: StackSpec, keys: Mapping[str, Secret] | None = None) -> OpenC
     """Build the stack's OpenClaw config; inline mode needs `keys` (provider name -> key)."""
     models = check_stack(spec)
     providers = enabled_providers(spec)
-    defaults = AgentDefaults(
-        model=PrimaryModel(primary=spec.primaryModel or models[0].ref),
-        models={m.ref: AgentModelEntry(alias=m.alias) for m in models},
-    )
-    section = ModelsSection(
-        mode="merge",
-        providers={
-            info.name: ProviderConfig(
-                baseUrl=base_url(spec, info),
-                apiKey=_api_key(spec, info),
-                api=info.api,
-                models=[m.definition for m in models if m.provider == info.name],
-            )
+    # One validation of the whole: every field is checked and OpenClawConfig's own validator
+    # re-checks the whole (refs resolve, aliases unique), so a bug here can never render a config
+    # that `validate` would reject. One call rather than a constructor per part: render runs per
+    # stack, and the CLI's start builds one validator instead of seven.
+    return OpenClawConfig.model_validate({
+        "env": _env_block(spec, providers, keys),
+        "secrets": _secrets_section(spec),
+        "agents": {"defaults": {
+            "model": {"primary": spec.primaryModel or models[0].ref},
+            "models": {m.ref: {"alias": m.alias} for m in models},
+        }},
+        "models": {"mode": "merge", "providers": {
+            info.name: {
+                "baseUrl": base_url(spec, info),
+                "apiKey": _api_key(spec, info),
+                "api": info.api,
+                "models": [m.definition for m in models if m.provider == info.name],
+            }
             for info in providers
-        },
-    )
-    # OpenClawConfig's own validator re-checks the whole (refs resolve, aliases unique), so a bug
-    # here can never render a config that `validate` would reject.
-    return OpenClawConfig(
-        env=_env_block(spec, providers, keys),
-        secrets=_secrets_section(spec),
-        agents=Agents(defaults=defaults),
-        models=section,
-    )
+        }},
+    })
 
 
 def _api_key(spec: StackSpec, info: ProviderInfo) -> str | SecretRef:

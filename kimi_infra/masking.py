@@ -14,13 +14,19 @@ MASKED_KEY = Secret("<masked>")
 # A key in the env block (`MOONSHOT_API_KEY: "..."`, quoted or bare name) or a literal apiKey that
 # is not a `${VAR}` reference: the value is replaced before any text is shown.
 _ENV_KEY = re.compile(r'("?[A-Z][A-Z0-9_]*_API_KEY"?\s*:\s*)("(?:[^"\\]|\\.)*")')
-_API_KEY = re.compile(r'("?apiKey"?\s*:\s*)("(?!\$\{)(?:[^"\\]|\\.)*")')
+# It starts at `apiKey` (a quote before it is left in place): the literal prefix lets `re` jump from
+# one `apiKey` to the next instead of trying the pattern at every character.
+_API_KEY = re.compile(r'(apiKey"?\s*:\s*)("(?!\$\{)(?:[^"\\]|\\.)*")')
+_ENV_KEY_HINT = re.compile(r'_API_KEY"?\s*:\s*"')  # the part of _ENV_KEY after its `[A-Z]` scan
+_MASKED_VALUE = f'"{MASKED_KEY.reveal()}"'
 
 
 def mask_keys(text: str) -> str:
     """`text` with every key value replaced by MASKED_KEY."""
-    masked = f'\\1"{MASKED_KEY.reveal()}"'
-    return _API_KEY.sub(masked, _ENV_KEY.sub(masked, text))
+    masked = f'\\1{_MASKED_VALUE}'
+    if _ENV_KEY_HINT.search(text):
+        text = _ENV_KEY.sub(masked, text)
+    return _API_KEY.sub(masked, text)
 
 
 def key_values(text: str) -> list[Secret | None]:
@@ -39,5 +45,14 @@ def _decoded(literal: str) -> Secret | None:
 
 
 def holds_key(text: str) -> bool:
-    """Whether `text` holds a key value (not only `${VAR}` references)."""
-    return mask_keys(text) != text
+    """Whether `text` holds a key value (not only `${VAR}` references): whether `mask_keys` would
+    change it, found without building the masked copy (this runs on every content hash)."""
+    # Every env-key match holds what _ENV_KEY_HINT finds: most configs skip the slow regex altogether.
+    if _ENV_KEY_HINT.search(text) and _changes(_ENV_KEY, text):
+        return True
+    return _changes(_API_KEY, text)
+
+
+def _changes(pattern: re.Pattern[str], text: str) -> bool:
+    """Whether masking a match of `pattern` changes `text`: a value already masked stays the same."""
+    return any(match.group(0)[match.end(1) - match.start():] != _MASKED_VALUE for match in pattern.finditer(text))

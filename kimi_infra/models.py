@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Tag, model_validator
 
 from kimi_infra.paths import STATE_DIR
 
@@ -26,9 +26,12 @@ KeyMode = Literal["reference", "inline", "secretref"]
 # contract test checks the edge values against `openclaw config validate`.
 JS_MAX_SAFE_INTEGER = 2**53 - 1
 PositiveInt = Annotated[int, Field(gt=0, le=JS_MAX_SAFE_INTEGER)]
-# float first: its error (e.g. "finite number" for 1e400) is the one a user of prices needs to
-# read; pydantic's smart union still keeps an int an int.
-NonNegativeNumber = Annotated[float | int, Field(ge=0, le=JS_MAX_SAFE_INTEGER, allow_inf_nan=False)]
+# float first: its error is the one a user of prices needs to read; pydantic's smart union still
+# keeps an int an int. Each member carries the bounds, so pydantic checks them in its core (bounds
+# on the union would run as Python functions for every number); the upper bound also refuses
+# infinity and NaN. The tags keep error locations as users wrote them (errors._UNION_TAGS).
+NonNegativeNumber = Annotated[float, Field(ge=0, le=JS_MAX_SAFE_INTEGER), Tag("float")] | Annotated[
+    int, Field(ge=0, le=JS_MAX_SAFE_INTEGER), Tag("int")]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 ModelId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
 # A model ref is "<provider>/<model id>", as in `moonshot/kimi-k2-0905-preview`.
@@ -49,7 +52,7 @@ class Strict(BaseModel):
     """Base for every model: strict types, unknown fields are errors."""
 
     # hide_input_in_errors: a rendered config holds keys, and an error must never quote one.
-    model_config = ConfigDict(strict=True, extra="forbid", hide_input_in_errors=True)
+    model_config = ConfigDict(strict=True, extra="forbid", hide_input_in_errors=True, defer_build=True)
 
 
 # --- The OpenClaw config (what we render) -------------------------------------------------
@@ -218,9 +221,10 @@ class ModelOverride(Strict):
 class ExtraModel(ModelDefinition):
     """A model the catalog does not have yet; defaults as for the seed's text models."""
 
+    # Mutable defaults come from factories: pydantic deep-copies a default value on every use.
     reasoning: bool = False
-    input: Annotated[list[Literal["text", "image"]], Field(min_length=1)] = ["text"]
-    cost: ModelCost = ModelCost(input=0, output=0, cacheRead=0, cacheWrite=0)
+    input: Annotated[list[Literal["text", "image"]], Field(min_length=1, default_factory=lambda: ["text"])]
+    cost: ModelCost = Field(default_factory=lambda: ModelCost(input=0, output=0, cacheRead=0, cacheWrite=0))
     alias: Text | None = None
 
 
@@ -325,15 +329,16 @@ class StackSpec(Strict):
     keyMode: KeyMode = "reference"
     legacyEnvBlock: bool = False
     primaryModel: ModelRef | None = None
-    modelOverrides: dict[ModelRef, ModelOverride] = {}
-    extraModels: dict[ProviderName, list[ExtraModel]] = {}
-    aliases: dict[ModelRef, Text] = {}
-    secretStore: SecretStoreSpec = LocalStoreSpec(kind="local")
+    # Mutable defaults come from factories: pydantic deep-copies a default value on every use.
+    modelOverrides: dict[ModelRef, ModelOverride] = Field(default_factory=dict)
+    extraModels: dict[ProviderName, list[ExtraModel]] = Field(default_factory=dict)
+    aliases: dict[ModelRef, Text] = Field(default_factory=dict)
+    secretStore: SecretStoreSpec = Field(default_factory=lambda: LocalStoreSpec(kind="local"))
     targets: Annotated[list[TargetSpec], Field(min_length=1)]
     resolver: ResolverSpec | None = None
     fleet: FleetSpec | None = None
     # Provider name -> API base URL (a proxy in front of the provider); rules in kimi_infra.base_urls.
-    baseUrls: dict[Text, Annotated[str, StringConstraints(min_length=1, max_length=2048)]] = {}
+    baseUrls: dict[Text, Annotated[str, StringConstraints(min_length=1, max_length=2048)]] = Field(default_factory=dict)
     allowCrossRegionBaseUrl: bool = False
     # Cross-field rules (known models, unique names, cn support) live in `assemble.check_stack`,
     # which can name the exact field and fix in its error.

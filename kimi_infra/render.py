@@ -7,7 +7,7 @@ lists of plain values on one line, everything else one item per line.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from json.encoder import encode_basestring  # C-accelerated: quotes and escapes, keeps non-ASCII
@@ -79,6 +79,16 @@ def _syntax_message(text: str, message: str) -> str:
 
 
 def _value(value: object, depth: int) -> str:
+    # Exact types first: model_dump gives plain str/dict/list/int, and `type() is` is the cheap test.
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)  # type: ignore[arg-type]
+    if kind is dict:
+        return _object(value, depth)  # type: ignore[arg-type]
+    if kind is list:
+        return _array(value, depth)  # type: ignore[arg-type]
+    if kind is int:
+        return int.__repr__(value)
     if isinstance(value, str):
         return encode_basestring(value)
     if isinstance(value, dict):
@@ -91,19 +101,26 @@ def _value(value: object, depth: int) -> str:
 def _object(obj: dict[str, Any], depth: int) -> str:
     if not obj:
         return "{}"
-    items = [_key(k) + ": " + _value(v, depth + 1) for k, v in obj.items()]
-    if _is_flat(obj.values()):
-        return "{ " + ", ".join(items) + " }"
-    return _block("{", items, "}", depth)
+    items = []
+    nested = False  # flat objects go on one line; found in the same pass that renders the items
+    for key, value in obj.items():
+        if type(value) is str:  # most values: skip the dispatch
+            items.append(_key(key) + encode_basestring(value))
+            continue
+        nested = nested or isinstance(value, (dict, list))
+        items.append(_key(key) + _value(value, depth + 1))
+    if nested:
+        return _block("{", items, "}", depth)
+    return "{ " + ", ".join(items) + " }"
 
 
 def _array(items: list[Any], depth: int) -> str:
     if not items:
         return "[]"
     rendered = [_value(v, depth + 1) for v in items]
-    if _is_flat(items):
-        return "[" + ", ".join(rendered) + "]"
-    return _block("[", rendered, "]", depth)
+    if any(isinstance(v, (dict, list)) for v in items):
+        return _block("[", rendered, "]", depth)
+    return "[" + ", ".join(rendered) + "]"
 
 
 def _block(open_: str, items: list[str], close: str, depth: int) -> str:
@@ -111,13 +128,10 @@ def _block(open_: str, items: list[str], close: str, depth: int) -> str:
     return open_ + inner[1:] + inner.join(items) + "\n" + _INDENT * depth + close
 
 
-def _is_flat(values: Iterable[Any]) -> bool:
-    return all(not isinstance(value, (dict, list)) for value in values)
-
-
 @lru_cache(maxsize=4096)
 def _key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else encode_basestring(key)
+    """`key: ` as JSON5 writes it: bare when it can be, else quoted."""
+    return (key if _BARE_KEY.match(key) else encode_basestring(key)) + ": "
 
 
 def _scalar(value: object) -> str:

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +26,38 @@ CANARY_KEY = "sk-canary-0123456789abcdefghijklmnopqrstuvwxyzCANARY"
 
 
 def run_cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-            stdin: str | None = None) -> subprocess.CompletedProcess:
-    """`python -m kimi_infra ...` in a real subprocess, as a user runs it."""
-    full_env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "kimi_infra", *args], cwd=cwd or PROJECT_DIR, env=full_env,
-                          input=stdin, capture_output=True, text=True, timeout=120)
+            stdin: str | None = None, in_process: bool = True) -> subprocess.CompletedProcess:
+    """`kimi-infra ...` with these arguments, working folder, environment and stdin; its exit code,
+    stdout and stderr as a CompletedProcess.
+
+    By default in this process, through click's test runner: the same command code with the same
+    inputs, without a fresh interpreter and its imports per call (most tests are about what the
+    CLI says and writes). An exception that escapes the CLI ends as it would in a process: exit 1
+    and its traceback on stderr. `in_process=False` runs `python -m kimi_infra` in a real
+    subprocess, for tests about the process itself (imports, signals, what other processes see).
+    """
+    if not in_process:
+        full_env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR), **(env or {})}
+        return subprocess.run([sys.executable, "-m", "kimi_infra", *args], cwd=cwd or PROJECT_DIR, env=full_env,
+                              input=stdin, capture_output=True, text=True, timeout=120)
+    return _run_in_process(list(args), cwd or PROJECT_DIR, env or {}, stdin)
+
+
+def _run_in_process(args: list[str], cwd: Path, env: dict[str, str], stdin: str | None) -> subprocess.CompletedProcess:
+    from click.testing import CliRunner
+
+    from kimi_infra.cli import cli
+
+    before = Path.cwd()
+    os.chdir(cwd)
+    try:
+        result = CliRunner(env=env).invoke(cli, args, input=stdin, prog_name="kimi-infra")
+    finally:
+        os.chdir(before)
+    stderr = result.stderr
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(["kimi-infra", *args], result.exit_code, result.stdout, stderr)
 
 
 def copy_known_project(root: Path, stacks: tuple[str, ...] = KNOWN_STACKS) -> Path:

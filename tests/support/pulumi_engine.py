@@ -7,6 +7,7 @@ with its own PULUMI_HOME and state backend, and with AWS pointed at a moto_serve
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -42,8 +43,15 @@ def pulumi_pair() -> dict[str, str]:
 
 
 def build_engine() -> Path:
-    """The folder holding the built engine (built now, or reused); EngineUnavailable if it cannot be built."""
-    result = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+    """The folder holding the built engine (built now, or reused); EngineUnavailable if it cannot be built.
+
+    Parallel test workers each ask: a lock makes one build while the others wait, then reuse it
+    (two builds at once would swap the bin/ folder under a worker already running it)."""
+    cache = Path(os.environ.get("KIMI_INFRA_ENGINE_CACHE") or Path.home() / ".cache" / "kimi-infra")
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".engine-tests.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        result = subprocess.run(["bash", str(BUILD_SCRIPT)], capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
     lines = result.stdout.strip().splitlines()
     if result.returncode != 0 or not lines:
         tail = "\n".join(result.stderr.strip().splitlines()[-15:])
