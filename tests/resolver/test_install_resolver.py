@@ -123,7 +123,8 @@ def test_a_failed_test_run_leaves_the_working_launcher_untouched(tmp_path):
     shutil.copytree(PROJECT_DIR / "kimi_infra", broken / "kimi_infra",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (broken / "kimi_infra" / "resolver.py").write_text("def main():\n    raise SystemExit('resolver broken')\n")
-    result = run_cli("install-resolver", "--dest", str(dest), env={"PYTHONPATH": str(broken)}, cwd=broken)
+    result = run_cli("install-resolver", "--dest", str(dest), env={"PYTHONPATH": str(broken)}, cwd=broken,
+                     in_process=False)  # the launcher runs the checkout of the process that writes it
     _refused(result, "does not answer a test request (resolver broken)")
     assert dest.read_bytes() == working
     assert os.listdir(dest.parent) == [dest.name]  # the tested temp went too
