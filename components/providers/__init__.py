@@ -9,6 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from components.providers import one_line
+
+one_line.install()  # in the engine's provider plugin: our errors reach the user as one line (one_line.py)
+
 LEGACY_INPUTS = ("projectDir",)
 """Inputs an older kimi-infra kept in the state (the checkout's absolute path): ignored when read,
 dropped by the next update or refresh."""
