@@ -188,7 +188,8 @@ def check_target_path(props: dict[str, Any]) -> None:
     from pydantic import TypeAdapter
 
     from kimi_infra.models import TargetSpec
-    from kimi_infra.paths import check_distinct_paths, stack_file
+    from kimi_infra.path_rules import check_distinct_paths
+    from kimi_infra.paths import stack_file
 
     spec = _spec(props)
     target = TypeAdapter(TargetSpec).validate_python(props["target"])

@@ -313,7 +313,8 @@ def _current_or_none(store: SecretStore) -> Secret | None:
 def _open_store(spec: StackSpec, provider: str, project_dir: Path) -> SecretStore:
     """The provider's store, after refusing targets that would overwrite kimi-infra's own files:
     before the first stage moves, not when the targets are re-written at the end."""
-    from kimi_infra.paths import check_distinct_paths, stack_file
+    from kimi_infra.path_rules import check_distinct_paths
+    from kimi_infra.paths import stack_file
 
     check_distinct_paths(project_dir, spec, stack_file(spec.stack))
     return open_store(spec, provider, project_dir)
