@@ -106,7 +106,7 @@ def deploy_all(spec: StackSpec, project_dir: Path, progress: Callable[[str, str]
 
         record_deployed(project_dir, spec.stack, locations, rendered.content_hash, hasher.algorithm)
     if spec.fleet is not None:  # after the targets: an agent never sees facts ahead of their config
-        from kimi_infra.ops.fleet import publish_facts
+        from kimi_infra.fleet import publish_facts
 
         for location in publish_facts(spec, project_dir, rendered.content_hash):
             if progress:
