@@ -69,9 +69,12 @@ engine-test: $(VENV)/.dev engine
 contract: $(VENV)/.dev
 	$(PY) -m pytest -m contract
 
-lint: $(VENV)/.dev  # ruff everywhere; mypy on kimi_infra and components, strict for the pure core (pyproject.toml)
+# ruff everywhere; mypy on kimi_infra and components, strict for the pure core; lint-imports keeps the layers
+# (core < stores/targets < deploy < ops < commands < cli, no cycles): all three configured in pyproject.toml
+lint: $(VENV)/.dev
 	$(PY) -m ruff check kimi_infra components tests bench
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: $(VENV)/.dev
 	$(PY) bench/render_scale.py

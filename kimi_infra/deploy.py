@@ -15,7 +15,8 @@ from kimi_infra.aws import reusing_clients
 from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.errors import KimiInfraError, in_file
 from kimi_infra.models import FileTargetSpec, S3TargetSpec, SsmTargetSpec, StackSpec, TargetSpec
-from kimi_infra.paths import check_distinct_paths, stack_file
+from kimi_infra.path_rules import check_distinct_paths
+from kimi_infra.paths import stack_file
 from kimi_infra.render import Rendered, render_masked, render_stack
 from kimi_infra.secret import Secret
 
@@ -62,7 +63,7 @@ def keyed_hasher(spec: StackSpec, project_dir: Path, *, read_only: bool = False)
 def current_keys(spec: StackSpec, project_dir: Path,
                  known_keys: Mapping[str, Secret] | None = None) -> dict[str, Secret]:
     """Each enabled provider's current key: from `known_keys`, else from the stack's store."""
-    from kimi_infra.ops.set_key import set_key_hint
+    from kimi_infra.key_rules import set_key_hint
     from kimi_infra.stores import StoreError, open_store
 
     keys = dict(known_keys or {})
@@ -101,11 +102,11 @@ def deploy_all(spec: StackSpec, project_dir: Path, progress: Callable[[str, str]
             progress(target.location, outcomes[target_spec.name])
         locations.append(target.location)
     if record:
-        from kimi_infra.ops.deploy_plan import record_deployed
+        from kimi_infra.deploy_record import record_deployed
 
         record_deployed(project_dir, spec.stack, locations, rendered.content_hash, hasher.algorithm)
     if spec.fleet is not None:  # after the targets: an agent never sees facts ahead of their config
-        from kimi_infra.ops.fleet import publish_facts
+        from kimi_infra.fleet import publish_facts
 
         for location in publish_facts(spec, project_dir, rendered.content_hash):
             if progress:
@@ -184,9 +185,8 @@ def check_new_keys(spec: StackSpec, project_dir: Path, keys: Mapping[str, Secret
     """The checks `set-key` makes on a key it is given, for keys a deploy may store: the shape of
     a bearer token (no inner newline, CR, padding, control or non-ASCII character), one key
     given for two providers, and another provider's stored key given for this one."""
-    from kimi_infra.ops.env_keys import refuse_shared_keys
-    from kimi_infra.ops.set_key import refuse_other_providers_key
-    from kimi_infra.ops.verify import check_key_text
+    from kimi_infra.key_rules import check_key_text, refuse_shared_keys
+    from kimi_infra.stores import refuse_other_providers_key
 
     for name, key in keys.items():
         try:
@@ -203,7 +203,7 @@ def _needed_keys(spec: StackSpec, project_dir: Path, given: Mapping[str, Secret]
                  source: KeySource) -> dict[str, Secret]:
     """Inline and secretref stacks need every provider's key: the store's current one, else the
     one given (which the deploy then stores). Reference stacks need none."""
-    from kimi_infra.ops.set_key import set_key_hint
+    from kimi_infra.key_rules import set_key_hint
     from kimi_infra.stores import open_store
 
     if spec.files_reference_env:

@@ -10,6 +10,7 @@ upgraded; the next write stores the current version. Hashes and target specs onl
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -122,3 +123,16 @@ def write_record(project_dir: Path, stack: str, targets: dict[str, RecordEntry])
     document = DeployRecord(targets=targets).model_dump(mode="json", exclude_none=True)
     text = json.dumps(document, indent=2, sort_keys=True) + "\n"
     write_atomic(record_path(project_dir, stack), text.encode("utf-8"), 0o644)
+
+
+def record_deployed(project_dir: Path, stack: str, locations: Iterable[str], content_hash: str,
+                    algorithm: str) -> None:
+    """Note that `locations` now hold `content_hash` (taken with `algorithm`) by our hand (a
+    redeploy, a rotation), so it is not drift later. Locations not in the record stay out."""
+    record = read_record(project_dir, stack)
+    mine = [location for location in locations if location in record]
+    for location in mine:
+        record[location] = record[location].model_copy(update={"contentHash": content_hash,
+                                                               "hashAlgorithm": algorithm})
+    if mine:
+        write_record(project_dir, stack, record)

@@ -2,7 +2,7 @@
 
 `deploy --prune`, the engine's delete, and the delete after a replace (a target whose location
 changed) all ask `keep_reason` first. A location is removed only if
-1. it passes the path rules (`kimi_infra.paths.check_distinct_paths`: never a stack file, a
+1. it passes the path rules (`kimi_infra.path_rules.check_distinct_paths`: never a stack file, a
    store file or its locks, the record, a history log, another stack's state folder);
 2. no stack of the project names it now (another stack may have deployed there since); and
 3. its live content is what kimi-infra last wrote there (the deploy record's hash, or the
@@ -92,7 +92,7 @@ def hash_as_written(text: str, algorithm: str, keyed: Callable[[], ContentHasher
 
 def _path_rule(spec: StackSpec, target_spec: TargetSpec, project_dir: Path) -> str | None:
     """The path rule a file location breaks (one clause), or None."""
-    from kimi_infra.paths import check_distinct_paths
+    from kimi_infra.path_rules import check_distinct_paths
 
     if target_spec.kind != "file":
         return None

@@ -107,7 +107,7 @@ def _key_problem(props: dict[str, Any]) -> str | None:
     """Why the config's key (`apiKey`) cannot be stored, or None (no key, or not known yet)."""
     from pulumi.runtime.rpc import UNKNOWN, unwrap_rpc_secret
 
-    from kimi_infra.ops.verify import check_key_text
+    from kimi_infra.key_rules import check_key_text
 
     key = unwrap_rpc_secret(props.get("apiKey"))
     if not isinstance(key, str) or not key or key == UNKNOWN:

@@ -188,7 +188,8 @@ def check_target_path(props: dict[str, Any]) -> None:
     from pydantic import TypeAdapter
 
     from kimi_infra.models import TargetSpec
-    from kimi_infra.paths import check_distinct_paths, stack_file
+    from kimi_infra.path_rules import check_distinct_paths
+    from kimi_infra.paths import stack_file
 
     spec = _spec(props)
     target = TypeAdapter(TargetSpec).validate_python(props["target"])
@@ -201,8 +202,8 @@ def _publish_fleet_facts(props: dict[str, Any], content_hash: str) -> None:
     core function), so agents see a change whichever door made it."""
     from pydantic import TypeAdapter
 
+    from kimi_infra.fleet import place_for, publish_facts
     from kimi_infra.models import TargetSpec
-    from kimi_infra.ops.fleet import place_for, publish_facts
 
     spec = _spec(props)
     place = place_for(TypeAdapter(TargetSpec).validate_python(props["target"]))

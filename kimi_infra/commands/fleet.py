@@ -11,7 +11,7 @@ import click
 from kimi_infra.commands.options import json_option, profile_option, stack_option
 
 if TYPE_CHECKING:
-    from kimi_infra.ops.fleet import FleetState
+    from kimi_infra.fleet import FleetState
 
 
 @click.command()
@@ -26,7 +26,7 @@ def fleet(project_dir: Path, stack: str, as_json: bool) -> None:
     three heartbeats is stale. Exit 0 when every gateway is current, 1 when one lags or is stale.
     """
     from kimi_infra.errors import EXIT_FINDING, KimiInfraError
-    from kimi_infra.ops.fleet import fleet_state
+    from kimi_infra.fleet import fleet_state
     from kimi_infra.stackfile import load_stack
 
     state = fleet_state(load_stack(project_dir, stack).spec)

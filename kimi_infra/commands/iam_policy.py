@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from kimi_infra.commands.options import stack_option
+from kimi_infra.commands.options import say, stack_option
 from kimi_infra.ops.iam_policy import Role
 
 
@@ -34,4 +34,4 @@ def iam_policy(project_dir: Path, stack: str, role: Role | str, gateway_id: str 
 
         click.echo(json.dumps(agent_policy(loaded.spec, project_dir, gateway_id), indent=2))
         return
-    click.echo(json.dumps(stack_policy(loaded.spec, project_dir, role), indent=2))  # type: ignore[arg-type]
+    click.echo(json.dumps(stack_policy(loaded.spec, project_dir, role, say), indent=2))  # type: ignore[arg-type]

@@ -52,7 +52,7 @@ def check_key_source(key_file: Path | None, key_stdin: bool) -> None:
 def read_key(key_file: Path | None, key_stdin: bool, provider: str, *, new: bool = False) -> Secret | None:
     """The key from --key-file or --key-stdin as a Secret (stripped), or None if neither.
     `new`: it replaces a key (rotate), so messages say "the new ... key"."""
-    from kimi_infra.ops.verify import check_key_text
+    from kimi_infra.key_rules import check_key_text
     from kimi_infra.secret import Secret
 
     check_key_source(key_file, key_stdin)

@@ -52,7 +52,7 @@ def verify_url_for(provider: str, catalog_url: str, given: str | None, skip: boo
 def missing_key_hint(stack: str, provider: str) -> Iterator[None]:
     """A provider without a key in the store gets the fix that stores the first one (`set-key`)."""
     from kimi_infra.errors import KimiInfraError
-    from kimi_infra.ops.set_key import set_key_hint
+    from kimi_infra.key_rules import set_key_hint
     from kimi_infra.stores import SecretNotFoundError
 
     try:

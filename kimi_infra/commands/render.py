@@ -23,7 +23,7 @@ def render(project_dir: Path, stack: str, out: str | None) -> None:
     """
     from kimi_infra.errors import in_file
     from kimi_infra.ops.env_keys import keys_from_environment
-    from kimi_infra.paths import check_distinct_paths
+    from kimi_infra.path_rules import check_distinct_paths
     from kimi_infra.render import render_stack
     from kimi_infra.stackfile import display_path, load_stack
 

@@ -54,7 +54,7 @@ def rotate(project_dir: Path, stack: str, provider: str, key_file: Path | None, 
     if reload_gateway:
         check_reload_mode(spec.keyMode, provider)
     if wait_fleet:
-        from kimi_infra.ops.fleet import check_fleet_wait
+        from kimi_infra.fleet import check_fleet_wait
 
         check_fleet_wait(spec)
     verify_url = verify_url_for(provider, base_url, verify_base_url, skip_verify)
@@ -70,7 +70,7 @@ def rotate(project_dir: Path, stack: str, provider: str, key_file: Path | None, 
     elif not wait_fleet:
         say(f"{stack}/{provider}: {next_step(spec.keyMode, provider)}")
     if wait_fleet:
-        from kimi_infra.ops.fleet import wait_for_rotation
+        from kimi_infra.fleet import wait_for_rotation
 
         wait_for_rotation(spec, project_dir, provider, timeout=fleet_timeout, say=say)
     say(f"{stack}/{provider}: done")

@@ -1,7 +1,7 @@
 """`kimi-infra agent`: on a gateway host, keep the file the gateway `$include`s equal to the stack's
 config, make the gateway pick up rotated keys, and report what it runs.
 
-Design (see `kimi_infra.ops.fleet` and the README's "Fleet" section): each poll is one request for
+Design (see `kimi_infra.fleet` and the README's "Fleet" section): each poll is one request for
 the stack's facts (S3: a conditional GetObject answered 304 without a body; SSM: GetParameter of the
 small facts parameter). Only a new config revision makes it read the config, and only a new key
 version (secretref mode) makes it run `openclaw secrets reload`; the agent never reads a key. It
@@ -25,8 +25,7 @@ from typing import Any
 from kimi_infra import __version__
 from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.errors import KimiInfraError
-from kimi_infra.models import StackSpec
-from kimi_infra.ops.fleet import (
+from kimi_infra.fleet import (
     GATEWAY_ID,
     Facts,
     Place,
@@ -37,6 +36,7 @@ from kimi_infra.ops.fleet import (
     place_for,
     require_fleet,
 )
+from kimi_infra.models import StackSpec
 
 DEFAULT_INTERVAL_S = 30.0
 MAX_BACKOFF_S = 300.0

@@ -13,8 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from kimi_infra.fleet import place_for, require_fleet
 from kimi_infra.models import S3TargetSpec, SsmTargetSpec, StackSpec
-from kimi_infra.ops.fleet import place_for, require_fleet
 
 GATEWAY_TAG = "kimi-infra-gateway-id"
 GATEWAY_VARIABLE = "${aws:PrincipalTag/" + GATEWAY_TAG + "}"

@@ -24,7 +24,7 @@ class CatalogCheck:
 def check_catalog(spec: StackSpec, project_dir: Path, provider: str, base_url: str) -> CatalogCheck:
     """Ask `base_url`/models with the provider's current key and compare with our rendered ids."""
     from kimi_infra.assemble import check_stack
-    from kimi_infra.ops.set_key import set_key_hint
+    from kimi_infra.key_rules import set_key_hint
     from kimi_infra.stores import open_store
 
     store = open_store(spec, provider, project_dir)

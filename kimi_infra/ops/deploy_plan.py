@@ -12,13 +12,13 @@ is still ours.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from kimi_infra.content_hash import ContentHasher
-from kimi_infra.deploy_record import RecordEntry, read_record, record_path, write_record
+from kimi_infra.deploy_record import RecordEntry, read_record, record_deployed, record_path, write_record
 from kimi_infra.masking import mask_keys
 from kimi_infra.models import StackSpec
 from kimi_infra.ownership import Keep, Written, hash_as_written, keep_reason
@@ -222,19 +222,6 @@ def apply_plan(plan: DeployPlan, spec: StackSpec, project_dir: Path, *, prune: b
                                                  hashAlgorithm=plan.hasher.algorithm)
     write_record(project_dir, spec.stack, kept)
     return pruned
-
-
-def record_deployed(project_dir: Path, stack: str, locations: Iterable[str], content_hash: str,
-                    algorithm: str) -> None:
-    """Note that `locations` now hold `content_hash` (taken with `algorithm`) by our hand (a
-    redeploy, a rotation), so it is not drift later. Locations not in the record stay out."""
-    record = read_record(project_dir, stack)
-    mine = [location for location in locations if location in record]
-    for location in mine:
-        record[location] = record[location].model_copy(update={"contentHash": content_hash,
-                                                               "hashAlgorithm": algorithm})
-    if mine:
-        write_record(project_dir, stack, record)
 
 
 def _remove(orphan: Orphan, spec: StackSpec, project_dir: Path, progress: Callable[[str, str], None] | None) -> None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 
 from kimi_infra.assemble import enabled_providers
 from kimi_infra.errors import SpecError
+from kimi_infra.key_rules import FIELD, refuse_shared_keys
 from kimi_infra.models import StackSpec
 from kimi_infra.secret import Secret
-
-FIELD = "kimi-infra:keyMode"
 
 
 def keys_from_environment(spec: StackSpec, *, required: bool = True) -> dict[str, Secret]:
@@ -28,11 +26,3 @@ def keys_from_environment(spec: StackSpec, *, required: bool = True) -> dict[str
                             f"export {info.env_var} in the environment (keys are never taken as arguments)")
     refuse_shared_keys(keys)
     return keys
-
-
-def refuse_shared_keys(keys: Mapping[str, Secret], field: str = FIELD) -> None:
-    """One key given for two providers is refused (SpecError on `field`): the keys are not
-    interchangeable, and one of the two is then certainly wrong."""
-    if len(keys) > 1 and len(set(keys.values())) < len(keys):
-        raise SpecError(field, f"the same key is set for {' and '.join(keys)}",
-                        "give each provider its own key (Moonshot and Kimi Code keys are not interchangeable)")

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from kimi_infra.commands.options import say
 from kimi_infra.errors import KimiInfraError
 
 Role = Literal["gateway", "operator"]
@@ -67,9 +66,10 @@ class Resources:
     target_keys: dict[str, list[str]] = field(default_factory=dict)  # key ARN -> KMS actions
 
 
-def stack_policy(spec: Any, project_dir: Path, role: Role) -> dict[str, Any]:
+def stack_policy(spec: Any, project_dir: Path, role: Role, say: Callable[[str], None]) -> dict[str, Any]:
     """The policy document for `role` over the stack's secrets and KMS keys (and for the operator
-    its S3 and SSM targets), every ARN asked of AWS."""
+    its S3 and SSM targets), every ARN asked of AWS; `say` gets the note on secrets named by pattern
+    (the command's stderr: ops sits below the click layer)."""
     from kimi_infra.aws import reusing_clients
     from kimi_infra.models import LocalStoreSpec
 
@@ -78,7 +78,7 @@ def stack_policy(spec: Any, project_dir: Path, role: Role) -> dict[str, Any]:
                              fix="give the stack an aws-secrets-manager secretStore")
     with reusing_clients():
         resources = Resources()
-        resources.secrets, resources.missing_secrets = _secret_resources(spec, project_dir, role)
+        resources.secrets, resources.missing_secrets = _secret_resources(spec, project_dir, role, say)
         store = spec.secretStore
         resources.store_key = _kms_key_arn(store.kmsKeyId, store.region, store.profile) if store.kmsKeyId else None
         if role == "operator":
@@ -124,7 +124,8 @@ def _target_statements(resources: Resources) -> list[dict[str, Any]]:
     return statements
 
 
-def _secret_resources(spec: Any, project_dir: Path, role: Role) -> tuple[list[str], list[str]]:
+def _secret_resources(spec: Any, project_dir: Path, role: Role,
+                      say: Callable[[str], None]) -> tuple[list[str], list[str]]:
     """Each provider's secret (and for the operator the token salt): its ARN from DescribeSecret,
     or the pattern a secret of that name will match once made, and those patterns apart."""
     from kimi_infra.stores import open_store

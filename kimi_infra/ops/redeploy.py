@@ -111,7 +111,7 @@ def _refuse_old_keys(spec: StackSpec, project_dir: Path, text: str, revision: st
 
 def apply_redeploy(plan: Redeploy, project_dir: Path) -> str:
     """Write the revision (protected when it holds a key) and record it as what we deployed."""
-    from kimi_infra.ops.deploy_plan import record_deployed
+    from kimi_infra.deploy_record import record_deployed
 
     outcome = plan.target.write(plan.rendered)
     record_deployed(project_dir, plan.stack, [plan.target.location], plan.rendered.content_hash,

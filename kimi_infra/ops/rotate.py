@@ -215,8 +215,6 @@ def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progre
             f"(give the gateways the new key in {variable})")
         return
     if spec.gateway_fetches_keys:
-        from kimi_infra.ops.fleet import publish_current
-
         if publish_current(spec, project_dir, say):  # the agents reload their gateways themselves
             return
         say(f"{label}: keyMode secretref: targets hold no key; run `{RELOAD_HINT}` on each gateway "
@@ -313,7 +311,8 @@ def _current_or_none(store: SecretStore) -> Secret | None:
 def _open_store(spec: StackSpec, provider: str, project_dir: Path) -> SecretStore:
     """The provider's store, after refusing targets that would overwrite kimi-infra's own files:
     before the first stage moves, not when the targets are re-written at the end."""
-    from kimi_infra.paths import check_distinct_paths, stack_file
+    from kimi_infra.path_rules import check_distinct_paths
+    from kimi_infra.paths import stack_file
 
     check_distinct_paths(project_dir, spec, stack_file(spec.stack))
     return open_store(spec, provider, project_dir)
@@ -340,3 +339,15 @@ def _short(token: str) -> str:
 
 def _resume_command(stack: str, provider: str) -> str:
     return f"python -m kimi_infra rotate --stack {stack} --provider {provider} --resume"
+
+
+def publish_current(spec: StackSpec, project_dir: Path, say: Callable[[str], None] | None = None) -> list[str]:
+    """Publish the facts of what is deployed now: the fresh render's hash (after a rotation in
+    reference or secretref mode, which writes no target but changes a key version). Here, not in
+    `kimi_infra.fleet`: it renders, and `deploy` (which publishes facts too) sits above the fleet module."""
+    if spec.fleet is None:
+        return []
+    from kimi_infra.deploy import render_for_deploy
+    from kimi_infra.fleet import publish_facts
+
+    return publish_facts(spec, project_dir, render_for_deploy(spec, project_dir).content_hash, say)

@@ -16,16 +16,6 @@ from kimi_infra.models import StackSpec
 from kimi_infra.secret import Secret
 
 
-def set_key_hint(stack: str, provider: str) -> str:
-    """The fix hint for a missing key: the CLI command and `pulumi up` both."""
-    return (f"run `kimi-infra set-key --stack {stack} --provider {provider} --key-stdin` "
-            f"(or `pulumi up -s {stack}` with kimi-infra:{_config_key(provider)} set)")
-
-
-def _config_key(provider: str) -> str:
-    return "moonshotApiKey" if provider == "moonshot" else "kimicodeApiKey"
-
-
 @dataclass(frozen=True)
 class StoredKey:
     """Where the first key went: the secret's name and its version (never the key)."""
@@ -47,7 +37,7 @@ def set_first_key(spec: StackSpec, project_dir: Path, provider: str, key: Secret
     `verify_url` (None: skip) within `verify_timeout` seconds (None: the default); then create the
     secret. Nothing is written before every check passed."""
     from kimi_infra.ops.verify import get_models
-    from kimi_infra.stores import open_store
+    from kimi_infra.stores import open_store, refuse_other_providers_key
 
     store = open_store(spec, provider, project_dir)
     if store.exists():
@@ -62,16 +52,3 @@ def set_first_key(spec: StackSpec, project_dir: Path, provider: str, key: Secret
         say(f"{spec.stack}/{provider}: not verified (--skip-verify)")
     result = store.ensure(key)
     return StoredKey(spec.stack, provider, store.name, result.version_id, verify_url)
-
-
-def refuse_other_providers_key(spec: StackSpec, project_dir: Path, provider: str, key: Secret) -> None:
-    """Moonshot and Kimi Code keys are not interchangeable: the other provider's key is refused."""
-    from kimi_infra.stores import open_store
-
-    for other in spec.providers:
-        if other == provider:
-            continue
-        store = open_store(spec, other, project_dir)
-        if store.exists() and store.get("current") == key:
-            raise KimiInfraError(f"the key is {other}'s key in this stack", where=f"{spec.stack}/{provider}",
-                                 fix=f"give the {provider} key (Moonshot and Kimi Code keys are not interchangeable)")

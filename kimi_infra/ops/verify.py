@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import re
 import socket
 import threading
 import urllib.error
@@ -27,23 +26,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from kimi_infra.base_urls import is_loopback_host
-from kimi_infra.errors import KimiInfraError
+from kimi_infra.key_rules import VerifyError, check_key_text
 from kimi_infra.secret import Secret
 
 TIMEOUT_SECONDS = 20.0
 """The default deadline of one check, from the first byte sent to the last byte read."""
 NETWORK_FIX = "check network or use --verify-base-url / --skip-verify"
-# A bearer token is printable ASCII without spaces. Checking first also keeps http.client from
-# raising "Invalid header value 'Bearer <key>'", which would quote the key.
-_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 _WRONG_KEY_FIXES = {
     "moonshot": "check the key is a Moonshot Open Platform key (Kimi Code keys do not work here)",
     "kimi-code": "check the key is a Kimi Code key (Moonshot Open Platform keys do not work here)",
 }
-
-
-class VerifyError(KimiInfraError):
-    """The provider did not accept the key, or could not be asked; names provider and endpoint."""
 
 
 @dataclass(frozen=True)
@@ -68,13 +60,6 @@ class ModelsAnswer:
             raise VerifyError("a model id is not a string", where=f"{self.provider} at {self.url}",
                               fix="check the base URL")
         return ids
-
-
-def check_key_text(provider: str, key: Secret) -> None:
-    """Refuse a key that cannot be a bearer token (spaces, control or non-ASCII characters)."""
-    if not _HEADER_SAFE.fullmatch(key.reveal()):
-        raise VerifyError(f"the {provider} key has characters no API key has (spaces, control or non-ASCII "
-                          "characters)", fix="give the key alone, exactly as the provider's console shows it")
 
 
 def check_base_url(provider: str, base_url: str) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kimi_infra.errors import KimiInfraError
 from kimi_infra.paths import project_path
 from kimi_infra.secret_ids import secret_id
 from kimi_infra.stores.base import (
@@ -25,6 +26,7 @@ from kimi_infra.stores.local_file import LocalFileStore
 
 if TYPE_CHECKING:  # the models need pydantic: the resolver imports this package without it
     from kimi_infra.models import AwsSecretsManagerStoreSpec, LocalStoreSpec, StackSpec
+    from kimi_infra.secret import Secret
     from kimi_infra.stores.aws_secrets_manager import AwsSecretsManagerStore
 
 __all__ = [
@@ -88,3 +90,14 @@ def _aws_store(store_spec: AwsSecretsManagerStoreSpec, name: str, tags: dict[str
 
     return AwsSecretsManagerStore(name, store_spec.region, kms_key_id=store_spec.kmsKeyId,
                                   profile=store_spec.profile, tags=tags)
+
+
+def refuse_other_providers_key(spec: StackSpec, project_dir: Path, provider: str, key: Secret) -> None:
+    """Moonshot and Kimi Code keys are not interchangeable: the other provider's key is refused."""
+    for other in spec.providers:
+        if other == provider:
+            continue
+        store = open_store(spec, other, project_dir)
+        if store.exists() and store.get("current") == key:
+            raise KimiInfraError(f"the key is {other}'s key in this stack", where=f"{spec.stack}/{provider}",
+                                 fix=f"give the {provider} key (Moonshot and Kimi Code keys are not interchangeable)")

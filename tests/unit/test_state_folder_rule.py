@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kimi_infra.errors import KimiInfraError
-from kimi_infra.paths import check_distinct_paths
+from kimi_infra.path_rules import check_distinct_paths
 from kimi_infra.stackfile import load_stack
 from tests.support.project import dev_like, make_project
 

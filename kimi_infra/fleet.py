@@ -347,16 +347,6 @@ def publish_facts(spec: StackSpec, project_dir: Path, config_revision: str, say:
     return written
 
 
-def publish_current(spec: StackSpec, project_dir: Path, say: Say | None = None) -> list[str]:
-    """Publish the facts of what is deployed now: the fresh render's hash (after a rotation in
-    reference or secretref mode, which writes no target but changes a key version)."""
-    if spec.fleet is None:
-        return []
-    from kimi_infra.deploy import render_for_deploy
-
-    return publish_facts(spec, project_dir, render_for_deploy(spec, project_dir).content_hash, say)
-
-
 # --- what the fleet runs --------------------------------------------------------------------------
 
 
