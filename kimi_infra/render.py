@@ -101,7 +101,7 @@ def _value(value: object, depth: int) -> str:
 def _object(obj: dict[str, Any], depth: int) -> str:
     if not obj:
         return "{}"
-    items = []
+    items: list[str] = []
     append = items.append
     nested = False  # flat objects go on one line; found in the same pass that renders the items
     for key, value in obj.items():
@@ -130,7 +130,7 @@ def _object(obj: dict[str, Any], depth: int) -> str:
 def _array(items: list[Any], depth: int) -> str:
     if not items:
         return "[]"
-    rendered = []
+    rendered: list[str] = []
     append = rendered.append
     nested = False
     for value in items:
