@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 
 from kimi_infra.base_urls import base_url, check_base_urls
 from kimi_infra.catalog import PROVIDERS, ProviderInfo, secret_id
@@ -42,7 +43,7 @@ class RenderedModel:
     definition: ModelDefinition
     alias: str
 
-    @property
+    @cached_property  # read by every check and by assemble: computed once (writes __dict__, frozen or not)
     def ref(self) -> str:
         return f"{self.provider}/{self.definition.id}"
 
@@ -163,6 +164,9 @@ def assemble(spec: StackSpec, keys: Mapping[str, Secret] | None = None) -> OpenC
     """Build the stack's OpenClaw config; inline mode needs `keys` (provider name -> key)."""
     models = check_stack(spec)
     providers = enabled_providers(spec)
+    definitions: dict[str, list[ModelDefinition]] = {info.name: [] for info in providers}
+    for model in models:  # one pass, in the order check_stack gives (catalog, then extras)
+        definitions[model.provider].append(model.definition)
     # One validation of the whole: every field is checked and OpenClawConfig's own validator
     # re-checks the whole (refs resolve, aliases unique), so a bug here can never render a config
     # that `validate` would reject. One call rather than a constructor per part: render runs per
@@ -179,7 +183,7 @@ def assemble(spec: StackSpec, keys: Mapping[str, Secret] | None = None) -> OpenC
                 "baseUrl": base_url(spec, info),
                 "apiKey": _api_key(spec, info),
                 "api": info.api,
-                "models": [m.definition for m in models if m.provider == info.name],
+                "models": definitions[info.name],
             }
             for info in providers
         }},

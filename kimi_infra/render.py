@@ -101,14 +101,27 @@ def _value(value: object, depth: int) -> str:
 def _object(obj: dict[str, Any], depth: int) -> str:
     if not obj:
         return "{}"
-    items = []
+    items: list[str] = []
+    append = items.append
     nested = False  # flat objects go on one line; found in the same pass that renders the items
     for key, value in obj.items():
-        if type(value) is str:  # most values: skip the dispatch
-            items.append(_key(key) + encode_basestring(value))
-            continue
-        nested = nested or isinstance(value, (dict, list))
-        items.append(_key(key) + _value(value, depth + 1))
+        # Exact types inline (model_dump gives plain ones): a call per value is most of the cost.
+        kind = type(value)
+        if kind is str:
+            append(_key(key) + encode_basestring(value))
+        elif kind is int:
+            append(_key(key) + int.__repr__(value))
+        elif kind is bool:
+            append(_key(key) + ("true" if value else "false"))
+        elif kind is dict:
+            nested = True
+            append(_key(key) + _object(value, depth + 1))
+        elif kind is list:
+            nested = True
+            append(_key(key) + _array(value, depth + 1))
+        else:
+            nested = nested or isinstance(value, (dict, list))
+            append(_key(key) + _value(value, depth + 1))
     if nested:
         return _block("{", items, "}", depth)
     return "{ " + ", ".join(items) + " }"
@@ -117,8 +130,16 @@ def _object(obj: dict[str, Any], depth: int) -> str:
 def _array(items: list[Any], depth: int) -> str:
     if not items:
         return "[]"
-    rendered = [_value(v, depth + 1) for v in items]
-    if any(isinstance(v, (dict, list)) for v in items):
+    rendered: list[str] = []
+    append = rendered.append
+    nested = False
+    for value in items:
+        if type(value) is str:  # e.g. `input: ["text"]`
+            append(encode_basestring(value))
+            continue
+        nested = nested or isinstance(value, (dict, list))
+        append(_value(value, depth + 1))
+    if nested:
         return _block("[", rendered, "]", depth)
     return "[" + ", ".join(rendered) + "]"
 
