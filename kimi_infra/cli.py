@@ -68,6 +68,11 @@ class _Cli(click.Group):
         module, attribute = COMMANDS[name].split(":")
         return getattr(importlib.import_module(module), attribute)
 
+    def resolve_command(self, ctx: click.Context,
+                        args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        ctx.meta[_ARGS] = list(args)  # the command's own words, for a usage error's --json document
+        return super().resolve_command(ctx, args)
+
     def invoke(self, ctx: click.Context):
         from kimi_infra.aws import reusing_clients
 
@@ -77,8 +82,11 @@ class _Cli(click.Group):
         except KimiInfraError as error:
             _report(ctx, error)
             ctx.exit(error.exit_code)
+        except click.exceptions.UsageError as error:
+            _report_usage_error(ctx, error)
+            raise  # click prints its usage line on stderr and exits 2
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
-            raise  # click's own: usage errors, --help, a declined prompt
+            raise  # click's own: --help, a declined prompt
         except Exception as error:  # the one place a bug becomes one line, not a traceback
             if ctx.params.get("debug"):
                 import traceback
@@ -87,6 +95,23 @@ class _Cli(click.Group):
             crash = _crash(ctx, error)
             _report(ctx, crash, crashed=True)
             ctx.exit(crash.exit_code)
+
+
+_ARGS = "kimi_infra.cli.args"
+
+
+def _report_usage_error(ctx: click.Context, error: click.exceptions.UsageError) -> None:
+    """With --json, a usage error (a missing or unknown option) is one JSON document on stdout too,
+    like every other error; click still prints its usage line on stderr."""
+    import json
+
+    args = ctx.meta.get(_ARGS, [])
+    if "--json" not in args[1:]:
+        return
+    command = " ".join(["kimi-infra", *args[:1]])
+    problem = error.format_message()
+    usage_error = KimiInfraError(problem, where=command, fix=f"see `{command} --help`")
+    click.echo(json.dumps({"error": usage_error.to_json(), "exitCode": 2}, indent=2))
 
 
 def _crash(ctx: click.Context, error: Exception) -> KimiInfraError:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kimi_infra.cli import COMMANDS
 from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
@@ -50,3 +51,21 @@ def test_every_json_error_names_where_problem_and_fix(project: Path, command: st
     assert "fix:" not in error["problem"] and "fix:" not in error["fix"]
     assert result.stderr.strip().splitlines()[-1] == f"error: {error['where']}: {error['problem']}; fix: {error['fix']}"
     assert CANARY_KEY not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_a_usage_error_with_json_is_one_document_too(tmp_path: Path, command: str):
+    """click's usage errors (an unknown option) keep click's usage text on stderr and, with --json,
+    also print the one JSON error document every other error prints."""
+    result = run_cli(command, "--no-such-option", "--json", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    document = json.loads(result.stdout)
+    assert document["exitCode"] == 2
+    assert document["error"]["where"] == f"kimi-infra {command}"
+    assert "--no-such-option" in document["error"]["problem"]
+    assert document["error"]["fix"] == f"see `kimi-infra {command} --help`"
+
+
+def test_a_usage_error_without_json_prints_no_document(tmp_path: Path):
+    result = run_cli("status", "--no-such-option", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == "" and "No such option" in result.stderr
