@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import re
 import stat
 import tempfile
 import time
@@ -56,16 +57,30 @@ def remove_stale_temps(path: Path) -> list[Path]:
     """
     removed = []
     prefix = f".{path.name}."
+    ours = re.compile(re.escape(prefix) + _TEMP_TAIL)
     for name in glob.glob(glob.escape(str(path.parent / prefix)) + "*.tmp"):
         temp = Path(name)
-        if _writer_alive(temp, prefix):
-            continue
+        if not ours.fullmatch(temp.name) or not _owned_by_us(temp) or _writer_alive(temp, prefix):
+            continue  # another tool's file, or a live writer's temp: never ours to remove
         try:
             temp.unlink()
             removed.append(temp)
         except FileNotFoundError:
             continue  # its writer finished meanwhile
     return removed
+
+
+# What `write_atomic` adds after `.<name>.`: its pid (absent in older versions) and mkstemp's 8 random
+# characters. Only temps of exactly this shape, owned by this user, are ever removed.
+_TEMP_TAIL = r"(?:\d+\.)?[a-z0-9_]{8}\.tmp"
+
+
+def _owned_by_us(temp: Path) -> bool:
+    try:
+        info = temp.lstat()
+    except FileNotFoundError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_uid == os.geteuid()
 
 
 def sweep_stale_temps(path: Path) -> None:

@@ -80,7 +80,7 @@ def _plant_stale_temps(project: Path) -> list[Path]:
     inline target and beside the store file."""
     planted = []
     for path in (project / "out" / "openclaw.json5", project / ".kimi-infra" / "t" / "secrets.json"):
-        temp = path.with_name(f".{path.name}.{DEAD_PID}.x1y2z3.tmp")
+        temp = path.with_name(f".{path.name}.{DEAD_PID}.x1y2z3ab.tmp")
         temp.write_text(f'{{"apiKey": "{MOONSHOT}"}}\n')
         temp.chmod(0o600)
         planted.append(temp)

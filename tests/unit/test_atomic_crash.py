@@ -44,11 +44,27 @@ def test_the_next_store_write_removes_a_temp_left_by_a_kill_9(tmp_path):
 
 def test_a_live_writers_temp_stays(tmp_path):
     target = tmp_path / "config.json5"
-    mine = tmp_path / f".config.json5.{os.getpid()}.abc123.tmp"  # this process is alive
+    mine = tmp_path / f".config.json5.{os.getpid()}.abc123de.tmp"  # this process is alive
     mine.write_text("in flight")
-    dead = tmp_path / ".config.json5.4194305.abc123.tmp"  # above Linux's pid_max: no such process
+    dead = tmp_path / ".config.json5.4194305.abc123de.tmp"  # above Linux's pid_max: no such process
     dead.write_text("left by a crash")
 
     assert remove_stale_temps(target) == [dead]
     write_atomic(target, b"new", 0o644)
     assert mine.exists() and not dead.exists() and target.read_bytes() == b"new"
+
+
+def test_only_temps_of_our_own_shape_are_removed(tmp_path):
+    """A read sweeps stale temps beside a target, so it must never take another tool's file for one:
+    only `.<name>.<pid>.<8 mkstemp characters>.tmp` (or the older form without a pid) of a dead writer."""
+    target = tmp_path / "openclaw.json5"
+    dead_pid = "999999999"
+    ours = tmp_path / f".openclaw.json5.{dead_pid}.abc_12xy.tmp"
+    legacy = tmp_path / ".openclaw.json5.k2m9_q1z.tmp"
+    others = [tmp_path / ".openclaw.json5.backup.tmp", tmp_path / f".openclaw.json5.{dead_pid}.mine.tmp",
+              tmp_path / f".openclaw.json5.{dead_pid}.ABCDEFGH.tmp"]
+    for path in [ours, legacy, *others]:
+        path.write_text("x")
+        os.utime(path, (0, 0))  # old enough for the legacy rule
+    assert sorted(remove_stale_temps(target)) == sorted([ours, legacy])
+    assert all(path.exists() for path in others)
