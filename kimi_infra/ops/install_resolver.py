@@ -27,8 +27,9 @@ from kimi_infra.errors import KimiInfraError
 CODE_DIR = Path(__file__).resolve().parent.parent.parent  # the folder holding `kimi_infra/`
 MAX_SHEBANG = 127  # bytes the kernel reads of a `#!` line on older Linux; longer ones get cut
 
+MARKER = "written by `python -m kimi_infra install-resolver`"  # in every launcher; nothing else is replaced
 LAUNCHER = '''#!{python}
-"""kimi-infra exec SecretRef resolver for OpenClaw, written by `python -m kimi_infra install-resolver`."""
+"""kimi-infra exec SecretRef resolver for OpenClaw, ''' + MARKER + '''."""
 import sys
 
 sys.path.insert(0, {code_dir!r})
@@ -71,7 +72,25 @@ def check_destination(path: Path) -> None:
     if _same_file(path, Path(sys.executable)):
         raise KimiInfraError(f"{path} is the Python interpreter the launcher runs ({sys.executable})",
                              where=WHERE, fix=_SAFE_PLACE)
+    _refuse_other_files(path)
     check_folders(path)
+
+
+def _refuse_other_files(path: Path) -> None:
+    """Only an earlier launcher (or a symlink, which is replaced, never followed) may be replaced:
+    any other file there (a key store, a stack file, someone's program) is never overwritten."""
+    try:
+        info = path.lstat()
+    except OSError:
+        return  # nothing there (or no folder to hold it: the write says why)
+    if stat.S_ISLNK(info.st_mode):
+        return
+    if stat.S_ISREG(info.st_mode):
+        with path.open("rb") as handle:
+            if MARKER.encode() in handle.read(1024):
+                return
+    raise KimiInfraError(f"{path} exists and is not a resolver launcher kimi-infra wrote: it is never replaced",
+                         where=WHERE, fix=f"remove it yourself if it may go, or {_SAFE_PLACE}")
 
 
 _SAFE_PLACE = "choose a path of its own, e.g. /opt/kimi-infra/bin/kimi-infra-resolve"

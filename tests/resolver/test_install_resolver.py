@@ -128,3 +128,21 @@ def test_a_failed_test_run_leaves_the_working_launcher_untouched(tmp_path):
     _refused(result, "does not answer a test request (resolver broken)")
     assert dest.read_bytes() == working
     assert os.listdir(dest.parent) == [dest.name]  # the tested temp went too
+
+
+@pytest.mark.parametrize("name", ["secrets.json", "Pulumi.dev.yaml", "program.py"])
+def test_an_existing_file_that_is_not_a_launcher_is_never_replaced(tmp_path, name):
+    """A key store, a stack file, anyone's program: `--dest` at it is refused and it stays as it was
+    (the launcher replaced a dev key store whole); an earlier launcher is replaced as before."""
+    victim = tmp_path / "bin" / name
+    victim.parent.mkdir()
+    victim.write_text('{"kept": "the dev keys"}')
+    _refused(run_cli("install-resolver", "--dest", str(victim)), "is not a resolver launcher kimi-infra wrote")
+    assert victim.read_text() == '{"kept": "the dev keys"}'
+    assert os.listdir(victim.parent) == [name]
+
+
+def test_an_earlier_launcher_is_replaced(tmp_path):
+    dest = install_launcher(tmp_path / "bin" / "kimi-infra-resolve")
+    result = run_cli("install-resolver", "--dest", str(dest))
+    assert result.returncode == 0, result.stderr
