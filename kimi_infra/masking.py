@@ -13,11 +13,13 @@ MASKED_KEY = Secret("<masked>")
 
 # A key in the env block (`MOONSHOT_API_KEY: "..."`, quoted or bare name) or a literal apiKey that
 # is not a `${VAR}` reference: the value is replaced before any text is shown.
-_ENV_KEY = re.compile(r'("?[A-Z][A-Z0-9_]*_API_KEY"?\s*:\s*)("(?:[^"\\]|\\.)*")')
+_ENV_KEY = re.compile(r'''(["']?[A-Z][A-Z0-9_]*_API_KEY["']?\s*:\s*)("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')''',
+                      re.IGNORECASE)
 # It starts at `apiKey` (a quote before it is left in place): the literal prefix lets `re` jump from
-# one `apiKey` to the next instead of trying the pattern at every character.
-_API_KEY = re.compile(r'(apiKey"?\s*:\s*)("(?!\$\{)(?:[^"\\]|\\.)*")')
-_ENV_KEY_HINT = re.compile(r'_API_KEY"?\s*:\s*"')  # the part of _ENV_KEY after its `[A-Z]` scan
+# one `apiKey` to the next instead of trying the pattern at every character. Only a value that is
+# exactly one `${VAR}` reference is left alone; JSON5 allows single quotes, so both kinds count.
+_API_KEY = re.compile(r'''(apiKey["']?\s*:\s*)("(?!\$\{\w+\}")(?:[^"\\]|\\.)*"|'(?!\$\{\w+\}')(?:[^'\\]|\\.)*')''')
+_ENV_KEY_HINT = re.compile(r'''_API_KEY["']?\s*:\s*["']''', re.IGNORECASE)  # _ENV_KEY after its `[A-Z]` scan
 _MASKED_VALUE = f'"{MASKED_KEY.reveal()}"'
 
 

@@ -16,12 +16,14 @@ from kimi_infra.masking import holds_key, key_values, mask_keys
 from kimi_infra.secret import Secret
 
 # The definitions as first written: every pattern tried at every character.
-FULL_SCAN_ENV_KEY = re.compile(r'("?[A-Z][A-Z0-9_]*_API_KEY"?\s*:\s*)"(?:[^"\\]|\\.)*"')
-FULL_SCAN_API_KEY = re.compile(r'("?apiKey"?\s*:\s*)"(?!\$\{)(?:[^"\\]|\\.)*"')
+FULL_SCAN_ENV_KEY = re.compile(r'''(["']?[A-Z][A-Z0-9_]*_API_KEY["']?\s*:\s*)(?:"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')''',
+                               re.IGNORECASE)
+FULL_SCAN_API_KEY = re.compile(
+    r'''(["']?apiKey["']?\s*:\s*)(?:"(?!\$\{\w+\}")(?:[^"\\]|\\.)*"|'(?!\$\{\w+\}')(?:[^'\\]|\\.)*')''')
 
 # Pieces that make near-misses likely: quotes, escapes, references, masked values, key names.
-FRAGMENTS = ['"', "\\", ":", " ", "\n", "apiKey", "MOONSHOT_API_KEY", "_API_KEY", "X", "${", "}", "<masked>",
-             '"<masked>"', "sk-1", ",", "{", "vars"]
+FRAGMENTS = ['"', "'", "\\", ":", " ", "\n", "apiKey", "MOONSHOT_API_KEY", "_API_KEY", "X", "${", "}", "<masked>",
+             '"<masked>"', "sk-1", ",", "{", "vars", "moonshot_api_key", "${X}"]
 texts = st.lists(st.sampled_from(FRAGMENTS), max_size=40).map("".join)
 
 
@@ -54,3 +56,11 @@ def test_key_values_are_exactly_what_mask_keys_hides_decoded():
 def test_a_literal_json_cannot_decode_equals_no_key():
     assert key_values('apiKey: "sk-\\x41"') == [None]
     assert Secret("sk-A") not in key_values('apiKey: "sk-\\x41"')
+
+
+def test_json5_single_quotes_and_a_reference_with_more_after_it_are_keys_too():
+    """JSON5 takes single quotes: a hand-edited target with them must not show its key in a diff."""
+    for text in ["apiKey: 'sk-live'", "'apiKey': \"sk-live\"", 'apiKey: "${X}sk-live"',
+                 "env: { vars: { MOONSHOT_API_KEY: 'sk-live' } }", 'env: { vars: { moonshot_api_key: "sk-live" } }']:
+        assert holds_key(text) and "sk-live" not in mask_keys(text), text
+    assert not holds_key("apiKey: '${MOONSHOT_API_KEY}'")
