@@ -45,11 +45,18 @@ def _show(state: FleetState) -> None:
     keys = ", ".join(f"{provider} {version[:12]}" for provider, version in versions.items()) or "-"
     click.echo(f"stack {state.stack}: config {revision}, keys {keys}")
     for gateway in state.gateways:
+        shown = {name: _printable(value) for name, value in gateway.items()}
         verdict = "stale" if gateway["stale"] else "current" if gateway["current"] else "lagging"
-        error = f", last error: {gateway['lastError']}" if gateway.get("lastError") else ""
-        click.echo(f"  {gateway['gatewayId']} ({gateway['host']}, {gateway['target']}): {verdict}, config "
-                   f"{str(gateway['configRevision'])[:12]}, reported {gateway['reportedAt']}{error}")
+        error = f", last error: {shown['lastError']}" if gateway.get("lastError") else ""
+        click.echo(f"  {shown['gatewayId']} ({shown['host']}, {shown['target']}): {verdict}, config "
+                   f"{shown['configRevision'][:12]}, reported {shown['reportedAt']}{error}")
     for provider, count in state.old_keys().items():
         click.echo(f"  {provider}: {count} gateway(s) still on an older key")
     if not state.gateways:
         click.echo("  no gateway has reported yet")
+
+
+def _printable(value: object) -> str:
+    """A report field as one line of plain text: each agent writes its own report, so a line
+    break or terminal escape in it must not fake lines of this output."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in str(value))
