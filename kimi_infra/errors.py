@@ -81,15 +81,22 @@ def in_file(file: str) -> Iterator[None]:
         raise error.in_file(file) from None
 
 
+MAX_FILE_CHARS = 16 * 2**20  # far above any config or stack file: `validate /dev/zero` must not eat the memory
+
+
 def parse_file(path: Path, where: str, parse: Callable[[str], T]) -> T:
     """Read `path` as UTF-8 and `parse` its text: the boundary where errors get the file's name `where`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open(encoding="utf-8") as handle:
+            text = handle.read(MAX_FILE_CHARS + 1)
     except OSError as error:
         raise KimiInfraError(f"cannot read: {error.strerror}", where=where) from None
     except UnicodeDecodeError as error:  # its text would quote bytes of the file
         raise SpecError("document", f"is not UTF-8 text (byte {error.start})", "save the file as UTF-8",
                         file=where) from None
+    if len(text) > MAX_FILE_CHARS:
+        raise SpecError("document", f"is over {MAX_FILE_CHARS // 2**20} Mi characters: not a file kimi-infra reads",
+                        "check the path", file=where)
     with in_file(where):
         return parse(text)
 

@@ -70,3 +70,11 @@ def test_a_gateway_config_is_pointed_at_openclaw_not_the_stack_file_reference(tm
     out.write_text(out.read_text().replace("{\n", "{\n  gateway: { port: 18789 },\n", 1))
     result = run_cli("validate", str(out))
     assert result.returncode == 1 and "--openclaw PATH" in result.stderr and "stack file" not in result.stderr
+
+
+def test_an_endless_file_is_refused_in_one_line_not_read_whole():
+    """`validate /dev/zero` read until the OOM killer came; files are read up to a bound."""
+    result = run_cli("validate", "/dev/zero")
+    assert result.returncode == 1
+    assert (result.stdout + result.stderr).strip() == ("invalid: /dev/zero: document: is over 16 Mi characters: not a "
+                                                       "file kimi-infra reads; fix: check the path")
