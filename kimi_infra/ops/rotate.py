@@ -32,6 +32,7 @@ from kimi_infra.ops.verify import VerifyError, get_models
 from kimi_infra.secret import Secret
 from kimi_infra.stores import SecretDescription, SecretStore, Stage, StoreError, open_store
 from kimi_infra.stores.base import ConcurrentRotationError
+from kimi_infra.targets.base import ConflictError
 
 Progress = Callable[[str], None]
 
@@ -197,15 +198,30 @@ def write(rotation: Rotation, state: SecretDescription) -> None:
                      "the targets, so this run leaves them alone")
         return
     # The promoted key is current now: pass it rather than read it back from the store.
-    write_targets(rotation.spec, rotation.project_dir, rotation.provider, rotation.say,
-                  known_keys={**rotation.other_keys, rotation.provider: rotation.key}, salt=rotation.salt)
+    known_keys: dict[str, Secret] | None = {**rotation.other_keys, rotation.provider: rotation.key}
+    for _ in range(CONFLICT_RETRIES):
+        try:
+            write_targets(rotation.spec, rotation.project_dir, rotation.provider, rotation.say,
+                          known_keys=known_keys, salt=rotation.salt, conflicts=True)
+            return
+        except ConflictError:
+            # Another writer (a rotation that finished just before ours) wrote a target between our
+            # read and our write: render again from the store's current keys, and write over it.
+            rotation.say(f"{rotation.label}: a target changed under us; writing it again from the current keys")
+            known_keys = None
+    write_targets(rotation.spec, rotation.project_dir, rotation.provider, rotation.say, salt=rotation.salt)
+
+
+CONFLICT_RETRIES = 3
 
 
 def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progress,
-                  known_keys: dict[str, Secret] | None = None, salt: bytes | None = None) -> None:
+                  known_keys: dict[str, Secret] | None = None, salt: bytes | None = None,
+                  conflicts: bool = False) -> None:
     """Inline: re-render from the current keys and write every target. Reference and
     secretref: no target holds a key, so nothing is written; say what the gateway needs.
-    `salt`: the stack's salt when the caller has read it already."""
+    `salt`: the stack's salt when the caller has read it already; `conflicts`: a ConflictError
+    (another writer got there between our read and our write) reaches the caller as it is."""
     from kimi_infra.deploy import deploy_all
 
     label = _label(spec, provider)
