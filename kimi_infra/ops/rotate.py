@@ -240,6 +240,8 @@ def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progre
         deploy_all(spec, project_dir, lambda location, outcome: say(f"{label}: {location}: {outcome}"),
                    known_keys=known_keys, hasher=ContentHasher(salt) if salt else None, record=True)
     except KimiInfraError as error:
+        if conflicts and isinstance(error, ConflictError):
+            raise
         raise RotationError(f"the key changed but not every target was written: {error} "
                             f"(then run `{_resume_command(spec.stack, provider)}` to finish)", where=label) from None
 

@@ -573,3 +573,32 @@ def test_each_store_keeps_its_own_random_salt(tmp_path):
     second = LocalFileStore(tmp_path / "b" / "secrets.json", "kimi-infra/dev/moonshot")
     assert first.token_salt() == first.token_salt() != second.token_salt()
     assert len(first.token_salt()) == 32
+
+
+def test_a_target_written_by_another_writer_between_our_read_and_write_is_written_again(
+        aws, fake, tmp_path, monkeypatch):
+    """Two rotations one after the other can write an S3 target at the same time: the later one's
+    conditional put then fails (moto answers 412). It renders again from the store's current keys and
+    writes over it, so the targets end on the current key (the run failed and left the older key)."""
+    from kimi_infra.targets.s3 import S3Target
+
+    project = make_project(tmp_path, "inline")
+    spec = seed(project, "staging")
+    real_snapshot = S3Target._snapshot
+    intrusions = []
+
+    def snapshot_then_someone_writes(self, client):
+        snapshot = real_snapshot(self, client)
+        if not intrusions:  # the other writer gets in once, right after our read
+            intrusions.append(self.location)
+            client.put_object(Bucket=self.bucket, Key=self.key, Body=b"// another writer's config\n")
+        return snapshot
+
+    monkeypatch.setattr(S3Target, "_snapshot", snapshot_then_someone_writes)
+    lines = rotate_here(spec, project, fake, NEW["moonshot"])
+
+    assert intrusions, "the S3 target was never read"
+    assert any("a target changed under us; writing it again from the current keys" in line for line in lines)
+    assert stages(spec, project)["current"] == NEW["moonshot"]
+    for text in deployed_texts(spec, project):
+        assert NEW["moonshot"] in text and OLD["moonshot"] not in text
