@@ -17,6 +17,10 @@ from kimi_infra.masking import holds_key
 _DOMAIN = b"kimi-infra content\0"  # keeps a content hash apart from a rotation token of the same salt
 
 
+KEYED_ALGORITHM = "hmac-sha256"
+"""The algorithm of a hasher with a salt: the hashes of configs that hold keys."""
+
+
 @dataclass(frozen=True)
 class ContentHasher:
     """Hashes deployed bytes: plain sha256 without a salt, HMAC-SHA256 keyed by `salt` with one."""
@@ -26,7 +30,7 @@ class ContentHasher:
     @property
     def algorithm(self) -> str:
         """`sha256` or `hmac-sha256`: what `status`, `deploy` and `history` reports say they show."""
-        return "sha256" if self.salt is None else "hmac-sha256"
+        return "sha256" if self.salt is None else KEYED_ALGORITHM
 
     def of_bytes(self, data: bytes) -> str:
         """The hex digest of `data`; WITHHELD for bytes that hold a key when there is no salt."""

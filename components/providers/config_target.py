@@ -37,7 +37,7 @@ from pulumi.dynamic import (
 )
 
 from components.providers import LEGACY_INPUTS, portable_location, running_project_dir, same_location, without_legacy
-from kimi_infra.content_hash import PLAIN, ContentHasher
+from kimi_infra.content_hash import KEYED_ALGORITHM, PLAIN, ContentHasher
 from kimi_infra.deploy import content_hasher, keyed_hasher, render_for_deploy
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.models import StackSpec
@@ -119,7 +119,7 @@ class ConfigTargetProvider(ResourceProvider):
         spec, project_dir = _spec(props), running_project_dir()
         target = open_deploy_target(props, spec, PLAIN)  # keep_reason hashes as the stored hash was taken
         written = [Written(props.get("writtenHash") or props.get("contentHash"),
-                           "hmac-sha256" if spec.files_hold_keys else PLAIN.algorithm),  # as `content_hasher` took it
+                           KEYED_ALGORITHM if spec.files_hold_keys else PLAIN.algorithm),  # as `content_hasher` took it
                    *_rendered_now(spec, project_dir)]
         keep = keep_reason(spec, TypeAdapter(TargetSpec).validate_python(props["target"]), target, project_dir,
                            written, lambda: keyed_hasher(spec, project_dir))
