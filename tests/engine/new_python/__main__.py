@@ -50,7 +50,9 @@ if PROBE in ("wait-for-cancel", "ignore-cancel"):
         signal.signal(signal.SIGTERM, record_signal)
     else:  # records the signal and carries on: only SIGKILL ends it
         signal.signal(signal.SIGINT, lambda signum, _frame: (MARKS / "program-signal").write_text("SIGINT"))
-    (MARKS / "program-pid").write_text(str(os.getpid()))
+    # written whole then renamed: the test polls for the file and must never read it half-written
+    (MARKS / "program-pid.tmp").write_text(str(os.getpid()))
+    (MARKS / "program-pid.tmp").rename(MARKS / "program-pid")
     time.sleep(WAIT_S)
 elif PROBE == "slow-provider":
     Slow("slow", str(MARKS))
