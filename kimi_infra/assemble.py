@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import field as dataclass_field
 
 from kimi_infra.base_urls import base_url, check_base_urls
 from kimi_infra.catalog import PROVIDERS, ProviderInfo, secret_id
@@ -42,10 +42,11 @@ class RenderedModel:
     provider: str
     definition: ModelDefinition
     alias: str
+    ref: str = dataclass_field(init=False)  # `<provider>/<model id>`, read by every check and by assemble
 
-    @cached_property  # read by every check and by assemble: computed once (writes __dict__, frozen or not)
-    def ref(self) -> str:
-        return f"{self.provider}/{self.definition.id}"
+    def __post_init__(self) -> None:
+        # A plain attribute set once: a cached_property takes a lock on every read (Python 3.11).
+        object.__setattr__(self, "ref", f"{self.provider}/{self.definition.id}")
 
 
 def enabled_providers(spec: StackSpec) -> list[ProviderInfo]:

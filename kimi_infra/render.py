@@ -7,13 +7,16 @@ lists of plain values on one line, everything else one item per line.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from json.encoder import encode_basestring  # C-accelerated: quotes and escapes, keeps non-ASCII
 from typing import Any
 
+from pydantic import BaseModel
+
 from kimi_infra.assemble import assemble
+from kimi_infra.catalog import PROVIDERS
 from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.masking import MASKED_KEY
 from kimi_infra.models import OpenClawConfig, StackSpec
@@ -22,6 +25,7 @@ from kimi_infra.secret import Secret
 
 _BARE_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _INDENT = "  "
+_CONTAINERS = (dict, list, BaseModel)  # written over several lines when they hold one
 
 
 @dataclass(frozen=True)
@@ -47,7 +51,7 @@ def render(config: OpenClawConfig, header: str | None = None) -> Rendered:
     The hash is plain sha256 (`withheld` for a config with keys); `render_for_deploy` rehashes a
     key-bearing config with the stack's salt.
     """
-    body = _value(config.model_dump(exclude_none=True), 0)
+    body = _model(config, 0)  # written from the models: what model_dump(exclude_none=True) gives, without the copy
     text = (f"// {header}\n" if header else "") + body + "\n"
     return Rendered(text=text, content_hash=PLAIN.of_text(text), holds_secret=config.env is not None)
 
@@ -79,7 +83,7 @@ def _syntax_message(text: str, message: str) -> str:
 
 
 def _value(value: object, depth: int) -> str:
-    # Exact types first: model_dump gives plain str/dict/list/int, and `type() is` is the cheap test.
+    # Exact types first: the models hold plain str/dict/list/int, and `type() is` is the cheap test.
     kind = type(value)
     if kind is str:
         return encode_basestring(value)  # type: ignore[arg-type]
@@ -89,6 +93,8 @@ def _value(value: object, depth: int) -> str:
         return _array(value, depth)  # type: ignore[arg-type]
     if kind is int:
         return int.__repr__(value)
+    if isinstance(value, BaseModel):
+        return _model(value, depth)
     if isinstance(value, str):
         return encode_basestring(value)
     if isinstance(value, dict):
@@ -98,14 +104,37 @@ def _value(value: object, depth: int) -> str:
     return _scalar(value)
 
 
+# The catalog's model definitions are module constants that every stack's config shares (assemble
+# puts the same objects in; a change to one would already show in every stack), so the text of each
+# at a given depth is written once per process. Parsed or overridden models are new objects: never cached.
+_CATALOG_IDS = frozenset(id(entry.definition) for info in PROVIDERS.values() for entry in info.models)
+_catalog_text: dict[tuple[int, int], str] = {}
+
+
+def _model(model: BaseModel, depth: int) -> str:
+    """A model as an object: its fields in declaration order, None left out (as model_dump(exclude_none=True))."""
+    key = (id(model), depth)
+    text = _catalog_text.get(key)
+    if text is not None:
+        return text
+    values = model.__dict__
+    text = _members([(name, values[name]) for name in type(model).__pydantic_fields__
+                     if values[name] is not None], depth)
+    if key[0] in _CATALOG_IDS:
+        _catalog_text[key] = text
+    return text
+
+
 def _object(obj: dict[str, Any], depth: int) -> str:
-    if not obj:
-        return "{}"
+    return _members(obj.items(), depth)
+
+
+def _members(pairs: Iterable[tuple[str, Any]], depth: int) -> str:
     items: list[str] = []
     append = items.append
     nested = False  # flat objects go on one line; found in the same pass that renders the items
-    for key, value in obj.items():
-        # Exact types inline (model_dump gives plain ones): a call per value is most of the cost.
+    for key, value in pairs:
+        # Exact types inline (the models hold plain ones): a call per value is most of the cost.
         kind = type(value)
         if kind is str:
             append(_key(key) + encode_basestring(value))
@@ -120,8 +149,10 @@ def _object(obj: dict[str, Any], depth: int) -> str:
             nested = True
             append(_key(key) + _array(value, depth + 1))
         else:
-            nested = nested or isinstance(value, (dict, list))
+            nested = nested or isinstance(value, _CONTAINERS)
             append(_key(key) + _value(value, depth + 1))
+    if not items:
+        return "{}"
     if nested:
         return _block("{", items, "}", depth)
     return "{ " + ", ".join(items) + " }"
@@ -137,7 +168,7 @@ def _array(items: list[Any], depth: int) -> str:
         if type(value) is str:  # e.g. `input: ["text"]`
             append(encode_basestring(value))
             continue
-        nested = nested or isinstance(value, (dict, list))
+        nested = nested or isinstance(value, _CONTAINERS)
         append(_value(value, depth + 1))
     if nested:
         return _block("[", rendered, "]", depth)
