@@ -16,6 +16,7 @@ from kimi_infra.errors import SpecError
 from kimi_infra.models import (
     RESOLVER_PROVIDER,
     AwsSecretsManagerStoreSpec,
+    CostOverride,
     EnvBlock,
     ExecSecretProvider,
     LegacyEnvBlock,
@@ -47,6 +48,14 @@ class RenderedModel:
     def __post_init__(self) -> None:
         # A plain attribute set once: a cached_property takes a lock on every read (Python 3.11).
         object.__setattr__(self, "ref", f"{self.provider}/{self.definition.id}")
+
+
+_CATALOG_MODELS: dict[str, tuple[RenderedModel, ...]] = {
+    info.name: tuple(RenderedModel(info.name, entry.definition, entry.alias) for entry in info.models)
+    for info in PROVIDERS.values()
+}
+"""Each provider's catalog models as a stack renders them without overrides or aliases (immutable,
+so every stack shares them)."""
 
 
 def enabled_providers(spec: StackSpec) -> list[ProviderInfo]:
@@ -120,10 +129,13 @@ def _check_target_names(spec: StackSpec, fail: Fail) -> None:
 def _rendered_models(spec: StackSpec, fail: Fail) -> list[RenderedModel]:
     models: list[RenderedModel] = []
     for info in enabled_providers(spec):
-        for entry in info.models:
-            ref = info.ref(entry.definition.id)
-            definition = _apply_override(entry.definition, spec.modelOverrides.get(ref))
-            models.append(RenderedModel(info.name, definition, spec.aliases.get(ref, entry.alias)))
+        for shared in _CATALOG_MODELS[info.name]:
+            override, alias = spec.modelOverrides.get(shared.ref), spec.aliases.get(shared.ref)
+            if override is None and alias is None:
+                models.append(shared)  # as the catalog has it: the same object for every stack
+                continue
+            definition = _apply_override(shared.definition, override)
+            models.append(RenderedModel(info.name, definition, shared.alias if alias is None else alias))
         known = {m.definition.id for m in models if m.provider == info.name}
         for index, extra in enumerate(spec.extraModels.get(info.name, [])):
             field = f"extraModels.{info.name}[{index}]"
@@ -142,10 +154,16 @@ def _rendered_models(spec: StackSpec, fail: Fail) -> list[RenderedModel]:
 def _apply_override(definition: ModelDefinition, override: ModelOverride | None) -> ModelDefinition:
     if override is None:
         return definition
-    changes = override.model_dump(exclude_none=True, exclude={"cost"})
+    changes = _named_fields(override)
     if override.cost is not None:
-        changes["cost"] = definition.cost.model_copy(update=override.cost.model_dump(exclude_none=True))
+        changes["cost"] = definition.cost.model_copy(update=_named_fields(override.cost))
     return definition.model_copy(update=changes)
+
+
+def _named_fields(override: ModelOverride | CostOverride) -> dict[str, object]:
+    """The fields an override names (those not None); the caller merges a named `cost` itself."""
+    # What model_dump(exclude_none=True) gives for these flat models, without the serializer per stack.
+    return {name: value for name, value in override.__dict__.items() if value is not None}
 
 
 def _check_alias_collisions(models: list[RenderedModel], fail: Fail) -> None:

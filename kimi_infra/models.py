@@ -181,9 +181,10 @@ class OpenClawConfig(Strict):
         defaults = self.agents.defaults
         if defaults.model.primary not in rendered:
             raise ValueError(f"primary model {defaults.model.primary!r} is not among the rendered models")
-        for ref in defaults.models:
-            if ref not in rendered:
-                raise ValueError(f"agents.defaults.models names {ref!r}, which is not a rendered model")
+        if not rendered.issuperset(defaults.models):  # one set operation per config; the loop names the first
+            for ref in defaults.models:
+                if ref not in rendered:
+                    raise ValueError(f"agents.defaults.models names {ref!r}, which is not a rendered model")
         _require_unique([e.alias for e in defaults.models.values() if e.alias], "alias")
         self._check_secret_refs()
         return self
@@ -360,6 +361,8 @@ class StackSpec(Strict):
 
 
 def _require_unique(values: list[str], what: str) -> None:
+    if len(set(values)) == len(values):  # the common case, in one C call (this runs per validated config)
+        return
     seen: set[str] = set()
     for value in values:
         if value in seen:

@@ -7,9 +7,9 @@ lists of plain values on one line, everything else one item per line.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cache, lru_cache
 from json.encoder import encode_basestring  # C-accelerated: quotes and escapes, keeps non-ASCII
 from typing import Any
 
@@ -118,18 +118,27 @@ def _model(model: BaseModel, depth: int) -> str:
     if text is not None:
         return text
     values = model.__dict__
-    text = _members([(name, values[name]) for name in type(model).__pydantic_fields__
+    text = _members([(key_text, values[name]) for name, key_text in _field_keys(type(model))
                      if values[name] is not None], depth)
     if key[0] in _CATALOG_IDS:
         _catalog_text[key] = text
     return text
 
 
+@cache
+def _field_keys(model_class: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+    """(field name, its `key: ` text) of each field, in declaration order: computed once per class."""
+    return tuple((name, _key(name)) for name in model_class.__pydantic_fields__)
+
+
 def _object(obj: dict[str, Any], depth: int) -> str:
-    return _members(obj.items(), depth)
+    return _members([(_key(key), value) for key, value in obj.items()], depth)
 
 
-def _members(pairs: Iterable[tuple[str, Any]], depth: int) -> str:
+def _members(pairs: list[tuple[str, Any]], depth: int) -> str:
+    """An object from (`key: ` text, value) pairs."""
+    if not pairs:
+        return "{}"
     items: list[str] = []
     append = items.append
     nested = False  # flat objects go on one line; found in the same pass that renders the items
@@ -137,22 +146,23 @@ def _members(pairs: Iterable[tuple[str, Any]], depth: int) -> str:
         # Exact types inline (the models hold plain ones): a call per value is most of the cost.
         kind = type(value)
         if kind is str:
-            append(_key(key) + encode_basestring(value))
+            append(key + encode_basestring(value))
         elif kind is int:
-            append(_key(key) + int.__repr__(value))
+            append(key + int.__repr__(value))
         elif kind is bool:
-            append(_key(key) + ("true" if value else "false"))
-        elif kind is dict:
-            nested = True
-            append(_key(key) + _object(value, depth + 1))
+            append(key + ("true" if value else "false"))
         elif kind is list:
             nested = True
-            append(_key(key) + _array(value, depth + 1))
+            append(key + _array(value, depth + 1))
+        elif kind is dict:
+            nested = True
+            append(key + _object(value, depth + 1))
+        elif isinstance(value, BaseModel):
+            nested = True
+            append(key + _model(value, depth + 1))
         else:
             nested = nested or isinstance(value, _CONTAINERS)
-            append(_key(key) + _value(value, depth + 1))
-    if not items:
-        return "{}"
+            append(key + _value(value, depth + 1))
     if nested:
         return _block("{", items, "}", depth)
     return "{ " + ", ".join(items) + " }"
@@ -167,6 +177,10 @@ def _array(items: list[Any], depth: int) -> str:
     for value in items:
         if type(value) is str:  # e.g. `input: ["text"]`
             append(encode_basestring(value))
+            continue
+        if isinstance(value, BaseModel):  # e.g. a provider's models
+            nested = True
+            append(_model(value, depth + 1))
             continue
         nested = nested or isinstance(value, _CONTAINERS)
         append(_value(value, depth + 1))
