@@ -2,10 +2,11 @@
 
 `render` reads every stack file of the project; PyYAML's import is a good part of its start.
 This reader takes only a subset whose meaning is plain (block mappings and sequences, comments,
-plain scalars from a small alphabet, whole numbers, true/false) and gives exactly what PyYAML's
-safe loader gives for it. Anything else (quotes, flow `{}`/`[]`, anchors, tags, block scalars,
-tabs, YAML 1.1's yes/no/on/off/null words, other number forms, a duplicate key, odd indentation)
-makes it answer NOT_SIMPLE, and the caller reads the text with PyYAML, errors and all.
+plain scalars from a small alphabet, whole numbers, true/false; printable ASCII only) and gives
+exactly what PyYAML's safe loader gives for it. Anything else (quotes, flow `{}`/`[]`, anchors, tags,
+block scalars, tabs, YAML 1.1's yes/no/on/off/null words, other number forms, a duplicate key, odd
+indentation, a character beyond ASCII) makes it answer NOT_SIMPLE, and the caller reads the text
+with PyYAML, errors and all.
 Pure: no imports beyond `re`.
 """
 
@@ -25,8 +26,9 @@ _INT = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")  # a whole number PyYAML reads as
 # (true/false are handled here).
 _RESERVED = frozenset({"yes", "Yes", "YES", "no", "No", "NO", "True", "TRUE", "False", "FALSE", "on", "On", "ON",
                        "off", "Off", "OFF", "null", "Null", "NULL", ".inf", ".Inf", ".INF", ".nan", ".NaN", ".NAN"})
-# Characters PyYAML refuses or reads as line breaks (NEL, LS, PS), tabs and CR: left to PyYAML.
-_AWKWARD = re.compile("[^\x0a\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Besides printable ASCII and newlines (checked with isascii first): tabs, CR, control characters.
+# Text with any other character (non-ASCII even in a comment) is left to PyYAML.
+_AWKWARD = re.compile(r"[^\n\x20-\x7e]")
 
 
 class _NotSimple(Exception):
@@ -35,7 +37,7 @@ class _NotSimple(Exception):
 
 def load(text: str) -> Any:
     """The document in `text` as PyYAML's safe loader reads it, or NOT_SIMPLE."""
-    if _AWKWARD.search(text) or text.startswith("\ufeff"):
+    if not text.isascii() or _AWKWARD.search(text):
         return NOT_SIMPLE
     lines = _significant_lines(text)
     if not lines:
