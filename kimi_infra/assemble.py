@@ -10,11 +10,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
+from pydantic import BaseModel
+
 from kimi_infra.base_urls import base_url, check_base_urls
 from kimi_infra.catalog import PROVIDERS, ProviderInfo, secret_id
 from kimi_infra.errors import SpecError
 from kimi_infra.models import (
     RESOLVER_PROVIDER,
+    AgentModelEntry,
     AwsSecretsManagerStoreSpec,
     CostOverride,
     EnvBlock,
@@ -56,6 +59,17 @@ _CATALOG_MODELS: dict[str, tuple[RenderedModel, ...]] = {
 }
 """Each provider's catalog models as a stack renders them without overrides or aliases (immutable,
 so every stack shares them)."""
+_CATALOG_ENTRIES = {m.alias: AgentModelEntry(alias=m.alias) for shared in _CATALOG_MODELS.values() for m in shared}
+"""The `agents.defaults.models` entry of each catalog alias, shared by every stack that keeps it."""
+
+
+def shared_objects() -> list[BaseModel]:
+    """The model objects that assemble puts unchanged into every config that uses them: catalog
+    definitions, their cost and compat, the catalog aliases' entries. Module constants, never
+    changed (a change would show in every stack), so `render` writes each one's text once."""
+    definitions = [m.definition for shared in _CATALOG_MODELS.values() for m in shared]
+    parts = [part for d in definitions for part in (d.cost, d.compat) if part is not None]
+    return [*definitions, *parts, *_CATALOG_ENTRIES.values()]
 
 
 def enabled_providers(spec: StackSpec) -> list[ProviderInfo]:
@@ -195,7 +209,7 @@ def assemble(spec: StackSpec, keys: Mapping[str, Secret] | None = None) -> OpenC
         "secrets": _secrets_section(spec),
         "agents": {"defaults": {
             "model": {"primary": spec.primaryModel or models[0].ref},
-            "models": {m.ref: {"alias": m.alias} for m in models},
+            "models": {m.ref: _CATALOG_ENTRIES.get(m.alias) or {"alias": m.alias} for m in models},
         }},
         "models": {"mode": "merge", "providers": {
             info.name: {

@@ -15,8 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from kimi_infra.assemble import assemble
-from kimi_infra.catalog import PROVIDERS
+from kimi_infra.assemble import assemble, shared_objects
 from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.masking import MASKED_KEY
 from kimi_infra.models import OpenClawConfig, StackSpec
@@ -104,10 +103,10 @@ def _value(value: object, depth: int) -> str:
     return _scalar(value)
 
 
-# The catalog's model definitions are module constants that every stack's config shares (assemble
-# puts the same objects in; a change to one would already show in every stack), so the text of each
-# at a given depth is written once per process. Parsed or overridden models are new objects: never cached.
-_CATALOG_IDS = frozenset(id(entry.definition) for info in PROVIDERS.values() for entry in info.models)
+# The catalog's models are module constants that every stack's config shares (assemble puts the same
+# objects in: `shared_objects`), so the text of each at a given depth is written once per process.
+# Parsed or overridden models are new objects: never cached.
+_CATALOG_IDS = frozenset(id(shared) for shared in shared_objects())
 _catalog_text: dict[tuple[int, int], str] = {}
 
 
