@@ -10,7 +10,6 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cache, lru_cache
-from json.encoder import encode_basestring  # C-accelerated: quotes and escapes, keeps non-ASCII
 from typing import Any
 
 from pydantic import BaseModel
@@ -21,6 +20,11 @@ from kimi_infra.masking import MASKED_KEY
 from kimi_infra.models import OpenClawConfig, StackSpec
 from kimi_infra.paths import stack_file
 from kimi_infra.secret import Secret
+
+try:  # json's C accelerator itself: quotes and escapes, keeps non-ASCII; `import json` costs every start
+    from _json import encode_basestring
+except ImportError:  # a Python without it: json's own fallback, the same function
+    from json.encoder import encode_basestring
 
 _BARE_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _INDENT = "  "
