@@ -8,14 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import field as dataclass_field
+
+from pydantic import BaseModel
 
 from kimi_infra.base_urls import base_url, check_base_urls
 from kimi_infra.catalog import PROVIDERS, ProviderInfo, secret_id
 from kimi_infra.errors import SpecError
 from kimi_infra.models import (
     RESOLVER_PROVIDER,
+    AgentModelEntry,
     AwsSecretsManagerStoreSpec,
+    CostOverride,
     EnvBlock,
     ExecSecretProvider,
     LegacyEnvBlock,
@@ -42,10 +46,30 @@ class RenderedModel:
     provider: str
     definition: ModelDefinition
     alias: str
+    ref: str = dataclass_field(init=False)  # `<provider>/<model id>`, read by every check and by assemble
 
-    @cached_property  # read by every check and by assemble: computed once (writes __dict__, frozen or not)
-    def ref(self) -> str:
-        return f"{self.provider}/{self.definition.id}"
+    def __post_init__(self) -> None:
+        # A plain attribute set once: a cached_property takes a lock on every read (Python 3.11).
+        object.__setattr__(self, "ref", f"{self.provider}/{self.definition.id}")
+
+
+_CATALOG_MODELS: dict[str, tuple[RenderedModel, ...]] = {
+    info.name: tuple(RenderedModel(info.name, entry.definition, entry.alias) for entry in info.models)
+    for info in PROVIDERS.values()
+}
+"""Each provider's catalog models as a stack renders them without overrides or aliases (immutable,
+so every stack shares them)."""
+_CATALOG_ENTRIES = {m.alias: AgentModelEntry(alias=m.alias) for shared in _CATALOG_MODELS.values() for m in shared}
+"""The `agents.defaults.models` entry of each catalog alias, shared by every stack that keeps it."""
+
+
+def shared_objects() -> list[BaseModel]:
+    """The model objects that assemble puts unchanged into every config that uses them: catalog
+    definitions, their cost and compat, the catalog aliases' entries. Module constants, never
+    changed (a change would show in every stack), so `render` writes each one's text once."""
+    definitions = [m.definition for shared in _CATALOG_MODELS.values() for m in shared]
+    parts = [part for d in definitions for part in (d.cost, d.compat) if part is not None]
+    return [*definitions, *parts, *_CATALOG_ENTRIES.values()]
 
 
 def enabled_providers(spec: StackSpec) -> list[ProviderInfo]:
@@ -119,10 +143,13 @@ def _check_target_names(spec: StackSpec, fail: Fail) -> None:
 def _rendered_models(spec: StackSpec, fail: Fail) -> list[RenderedModel]:
     models: list[RenderedModel] = []
     for info in enabled_providers(spec):
-        for entry in info.models:
-            ref = info.ref(entry.definition.id)
-            definition = _apply_override(entry.definition, spec.modelOverrides.get(ref))
-            models.append(RenderedModel(info.name, definition, spec.aliases.get(ref, entry.alias)))
+        for shared in _CATALOG_MODELS[info.name]:
+            override, alias = spec.modelOverrides.get(shared.ref), spec.aliases.get(shared.ref)
+            if override is None and alias is None:
+                models.append(shared)  # as the catalog has it: the same object for every stack
+                continue
+            definition = _apply_override(shared.definition, override)
+            models.append(RenderedModel(info.name, definition, shared.alias if alias is None else alias))
         known = {m.definition.id for m in models if m.provider == info.name}
         for index, extra in enumerate(spec.extraModels.get(info.name, [])):
             field = f"extraModels.{info.name}[{index}]"
@@ -141,10 +168,16 @@ def _rendered_models(spec: StackSpec, fail: Fail) -> list[RenderedModel]:
 def _apply_override(definition: ModelDefinition, override: ModelOverride | None) -> ModelDefinition:
     if override is None:
         return definition
-    changes = override.model_dump(exclude_none=True, exclude={"cost"})
+    changes = _named_fields(override)
     if override.cost is not None:
-        changes["cost"] = definition.cost.model_copy(update=override.cost.model_dump(exclude_none=True))
+        changes["cost"] = definition.cost.model_copy(update=_named_fields(override.cost))
     return definition.model_copy(update=changes)
+
+
+def _named_fields(override: ModelOverride | CostOverride) -> dict[str, object]:
+    """The fields an override names (those not None); the caller merges a named `cost` itself."""
+    # What model_dump(exclude_none=True) gives for these flat models, without the serializer per stack.
+    return {name: value for name, value in override.__dict__.items() if value is not None}
 
 
 def _check_alias_collisions(models: list[RenderedModel], fail: Fail) -> None:
@@ -176,7 +209,7 @@ def assemble(spec: StackSpec, keys: Mapping[str, Secret] | None = None) -> OpenC
         "secrets": _secrets_section(spec),
         "agents": {"defaults": {
             "model": {"primary": spec.primaryModel or models[0].ref},
-            "models": {m.ref: {"alias": m.alias} for m in models},
+            "models": {m.ref: _CATALOG_ENTRIES.get(m.alias) or {"alias": m.alias} for m in models},
         }},
         "models": {"mode": "merge", "providers": {
             info.name: {

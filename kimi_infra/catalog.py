@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kimi_infra.models import ModelCompat, ModelCost, ModelDefinition, ProviderApi, ProviderName, Region
+from kimi_infra.models import ModelDefinition, ProviderApi, ProviderName, Region
 from kimi_infra.secret_ids import secret_id as secret_id  # re-exported: stores and ops import it here
 
 API: ProviderApi = "openai-completions"
-FREE = ModelCost(input=0, output=0, cacheRead=0, cacheWrite=0)
+# The seed's facts go through ModelDefinition's validator as plain data: the nested cost and compat
+# are checked inside it, so the CLI's start builds one validator here instead of three.
+_FREE = {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0}
 
 
 @dataclass(frozen=True)
@@ -40,15 +42,15 @@ class ProviderInfo:
 
 
 def _kimi_k2(model_id: str, name: str, alias: str, *, reasoning: bool) -> CatalogModel:
-    definition = ModelDefinition(
-        id=model_id,
-        name=name,
-        reasoning=reasoning,
-        input=["text"],
-        cost=FREE,
-        contextWindow=256000,
-        maxTokens=8192,
-    )
+    definition = ModelDefinition.model_validate({
+        "id": model_id,
+        "name": name,
+        "reasoning": reasoning,
+        "input": ["text"],
+        "cost": _FREE,
+        "contextWindow": 256000,
+        "maxTokens": 8192,
+    })
     return CatalogModel(definition=definition, alias=alias)
 
 
@@ -73,17 +75,17 @@ KIMI_CODE = ProviderInfo(
     base_urls={"global": "https://api.kimi.com/coding/v1"},
     models=(
         CatalogModel(
-            definition=ModelDefinition(
-                id="kimi-for-coding",
-                name="Kimi For Coding",
-                reasoning=True,
-                input=["text"],
-                cost=FREE,
-                contextWindow=262144,
-                maxTokens=32768,
-                headers={"User-Agent": "KimiCLI/0.77"},
-                compat=ModelCompat(supportsDeveloperRole=False),
-            ),
+            definition=ModelDefinition.model_validate({
+                "id": "kimi-for-coding",
+                "name": "Kimi For Coding",
+                "reasoning": True,
+                "input": ["text"],
+                "cost": _FREE,
+                "contextWindow": 262144,
+                "maxTokens": 32768,
+                "headers": {"User-Agent": "KimiCLI/0.77"},
+                "compat": {"supportsDeveloperRole": False},
+            }),
             alias="Kimi Code",
         ),
     ),

@@ -35,15 +35,27 @@ class ContentHasher:
     def of_bytes(self, data: bytes) -> str:
         """The hex digest of `data`; WITHHELD for bytes that hold a key when there is no salt."""
         if self.salt is not None:
-            return hmac.new(self.salt, _DOMAIN + data, hashlib.sha256).hexdigest()
-        # e.g. an inline config still deployed after the stack switched to keyMode reference
-        if holds_key(data.decode("utf-8", "replace")):
-            return WITHHELD
-        return hashlib.sha256(data).hexdigest()
+            return _keyed(self.salt, data)
+        return _plain(data, data.decode("utf-8", "replace"))
 
     def of_text(self, text: str) -> str:
         """The hex digest of `text` as UTF-8 (what every target stores)."""
-        return self.of_bytes(text.encode("utf-8"))
+        data = text.encode("utf-8")
+        if self.salt is not None:
+            return _keyed(self.salt, data)
+        return _plain(data, text)  # `text` is what decoding `data` gives: no second copy per render
+
+
+def _keyed(salt: bytes, data: bytes) -> str:
+    return hmac.new(salt, _DOMAIN + data, hashlib.sha256).hexdigest()
+
+
+def _plain(data: bytes, text: str) -> str:
+    """sha256 of `data`, or WITHHELD when its `text` holds a key."""
+    # e.g. an inline config still deployed after the stack switched to keyMode reference
+    if holds_key(text):
+        return WITHHELD
+    return hashlib.sha256(data).hexdigest()
 
 
 PLAIN = ContentHasher()

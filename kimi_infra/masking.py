@@ -3,7 +3,6 @@ diffs, redeploys and content hashes share. Pure: no pydantic, boto3 or pulumi.""
 
 from __future__ import annotations
 
-import json
 import re
 
 from kimi_infra.secret import Secret
@@ -39,6 +38,8 @@ def key_values(text: str) -> list[Secret | None]:
 
 
 def _decoded(literal: str) -> Secret | None:
+    import json  # here: `render` hashes with this module at every start and never decodes a key
+
     try:
         value = json.loads(literal)
     except ValueError:

@@ -9,19 +9,26 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import lru_cache
-from json.encoder import encode_basestring  # C-accelerated: quotes and escapes, keeps non-ASCII
+from functools import cache, lru_cache
 from typing import Any
 
-from kimi_infra.assemble import assemble
+from pydantic import BaseModel
+
+from kimi_infra.assemble import assemble, shared_objects
 from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.masking import MASKED_KEY
 from kimi_infra.models import OpenClawConfig, StackSpec
 from kimi_infra.paths import stack_file
 from kimi_infra.secret import Secret
 
+try:  # json's C accelerator itself: quotes and escapes, keeps non-ASCII; `import json` costs every start
+    from _json import encode_basestring
+except ImportError:  # a Python without it: json's own fallback, the same function
+    from json.encoder import encode_basestring
+
 _BARE_KEY = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 _INDENT = "  "
+_CONTAINERS = (dict, list, BaseModel)  # written over several lines when they hold one
 
 
 @dataclass(frozen=True)
@@ -47,7 +54,7 @@ def render(config: OpenClawConfig, header: str | None = None) -> Rendered:
     The hash is plain sha256 (`withheld` for a config with keys); `render_for_deploy` rehashes a
     key-bearing config with the stack's salt.
     """
-    body = _value(config.model_dump(exclude_none=True), 0)
+    body = _model(config, 0)  # written from the models: what model_dump(exclude_none=True) gives, without the copy
     text = (f"// {header}\n" if header else "") + body + "\n"
     return Rendered(text=text, content_hash=PLAIN.of_text(text), holds_secret=config.env is not None)
 
@@ -79,7 +86,7 @@ def _syntax_message(text: str, message: str) -> str:
 
 
 def _value(value: object, depth: int) -> str:
-    # Exact types first: model_dump gives plain str/dict/list/int, and `type() is` is the cheap test.
+    # Exact types first: the models hold plain str/dict/list/int, and `type() is` is the cheap test.
     kind = type(value)
     if kind is str:
         return encode_basestring(value)  # type: ignore[arg-type]
@@ -89,6 +96,8 @@ def _value(value: object, depth: int) -> str:
         return _array(value, depth)  # type: ignore[arg-type]
     if kind is int:
         return int.__repr__(value)
+    if isinstance(value, BaseModel):
+        return _model(value, depth)
     if isinstance(value, str):
         return encode_basestring(value)
     if isinstance(value, dict):
@@ -98,30 +107,65 @@ def _value(value: object, depth: int) -> str:
     return _scalar(value)
 
 
+# The catalog's models are module constants that every stack's config shares (assemble puts the same
+# objects in: `shared_objects`), so the text of each at a given depth is written once per process.
+# Parsed or overridden models are new objects: never cached.
+_CATALOG_IDS = frozenset(id(shared) for shared in shared_objects())
+_catalog_text: dict[tuple[int, int], str] = {}
+
+
+def _model(model: BaseModel, depth: int) -> str:
+    """A model as an object: its fields in declaration order, None left out (as model_dump(exclude_none=True))."""
+    key = (id(model), depth)
+    text = _catalog_text.get(key)
+    if text is not None:
+        return text
+    values = model.__dict__
+    text = _members([(key_text, values[name]) for name, key_text in _field_keys(type(model))
+                     if values[name] is not None], depth)
+    if key[0] in _CATALOG_IDS:
+        _catalog_text[key] = text
+    return text
+
+
+@cache
+def _field_keys(model_class: type[BaseModel]) -> tuple[tuple[str, str], ...]:
+    """(field name, its `key: ` text) of each field, in declaration order: computed once per class."""
+    return tuple((name, _key(name)) for name in model_class.__pydantic_fields__)
+
+
 def _object(obj: dict[str, Any], depth: int) -> str:
-    if not obj:
+    return _members([(_key(key), value) for key, value in obj.items()], depth)
+
+
+def _members(pairs: list[tuple[str, Any]], depth: int) -> str:
+    """An object from (`key: ` text, value) pairs."""
+    if not pairs:
         return "{}"
     items: list[str] = []
     append = items.append
     nested = False  # flat objects go on one line; found in the same pass that renders the items
-    for key, value in obj.items():
-        # Exact types inline (model_dump gives plain ones): a call per value is most of the cost.
+    for key, value in pairs:
+        # Exact types inline (the models hold plain ones): a call per value is most of the cost.
         kind = type(value)
         if kind is str:
-            append(_key(key) + encode_basestring(value))
+            append(key + encode_basestring(value))
         elif kind is int:
-            append(_key(key) + int.__repr__(value))
+            append(key + int.__repr__(value))
         elif kind is bool:
-            append(_key(key) + ("true" if value else "false"))
-        elif kind is dict:
-            nested = True
-            append(_key(key) + _object(value, depth + 1))
+            append(key + ("true" if value else "false"))
         elif kind is list:
             nested = True
-            append(_key(key) + _array(value, depth + 1))
+            append(key + _array(value, depth + 1))
+        elif kind is dict:
+            nested = True
+            append(key + _object(value, depth + 1))
+        elif isinstance(value, BaseModel):
+            nested = True
+            append(key + _model(value, depth + 1))
         else:
-            nested = nested or isinstance(value, (dict, list))
-            append(_key(key) + _value(value, depth + 1))
+            nested = nested or isinstance(value, _CONTAINERS)
+            append(key + _value(value, depth + 1))
     if nested:
         return _block("{", items, "}", depth)
     return "{ " + ", ".join(items) + " }"
@@ -137,7 +181,11 @@ def _array(items: list[Any], depth: int) -> str:
         if type(value) is str:  # e.g. `input: ["text"]`
             append(encode_basestring(value))
             continue
-        nested = nested or isinstance(value, (dict, list))
+        if isinstance(value, BaseModel):  # e.g. a provider's models
+            nested = True
+            append(_model(value, depth + 1))
+            continue
+        nested = nested or isinstance(value, _CONTAINERS)
         append(_value(value, depth + 1))
     if nested:
         return _block("[", rendered, "]", depth)

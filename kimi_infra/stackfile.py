@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kimi_infra import simple_yaml
 from kimi_infra.catalog import PROVIDERS
 from kimi_infra.errors import SpecError, in_file, parse_file, validation_to_spec_error
 from kimi_infra.models import StackSpec
@@ -88,7 +89,14 @@ def read_yaml(path: Path) -> Any:
 
 
 def parse_yaml(text: str) -> Any:
-    """Parse YAML text (the C loader when present); SpecError names the line of a syntax error."""
+    """Parse YAML text; SpecError names the line of a syntax error.
+
+    Plain block YAML (what stack files are written in) is read by `simple_yaml`, which gives what
+    PyYAML gives without importing it; anything else by PyYAML (the C loader when present).
+    """
+    document = simple_yaml.load(text)
+    if document is not simple_yaml.NOT_SIMPLE:
+        return document
     import yaml
 
     try:

@@ -1,4 +1,5 @@
-"""The offline path (`render`, `validate`, the pure core) never imports pulumi or boto3."""
+"""The offline path (`render`, `validate`, the pure core) never imports pulumi or boto3, and `render`
+of plain stack files imports no YAML library (issue 23: its cold start)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from tests.support.project import PROJECT_DIR
 
 PROBE = """
 import atexit, sys
-atexit.register(lambda: print("LOADED:" + ",".join(m for m in ("pulumi", "boto3", "botocore") if m in sys.modules)))
+HEAVY = ("pulumi", "boto3", "botocore", "yaml", "ruamel")
+atexit.register(lambda: print("LOADED:" + ",".join(m for m in HEAVY if m in sys.modules)))
 sys.argv = ["kimi_infra", *sys.argv[1:]]
 import runpy
 runpy.run_module("kimi_infra", run_name="__main__")
@@ -25,7 +27,15 @@ def loaded_heavy_modules(*args: str) -> list[str]:
 
 
 def test_render_imports_neither_pulumi_nor_boto3(known_project):
-    assert loaded_heavy_modules("--project-dir", str(known_project), "render", "--stack", "prod", "--out", "-") == []
+    loaded = loaded_heavy_modules("--project-dir", str(known_project), "render", "--stack", "prod", "--out", "-")
+    assert [m for m in loaded if m not in ("yaml", "ruamel")] == []
+
+
+def test_render_of_the_shipped_stacks_imports_no_yaml_library(known_project):
+    """Every stack file of the project is read (path rules), all in plain block YAML: simple_yaml reads them."""
+    for stack in ("dev", "prod-cn"):
+        assert loaded_heavy_modules("--project-dir", str(known_project), "render", "--stack", stack,
+                                    "--out", "-") == []
 
 
 def test_pure_core_imports_neither():

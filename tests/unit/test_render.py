@@ -236,3 +236,18 @@ def test_a_key_no_config_can_hold_is_refused_without_quoting_it():
         render_stack(spec(keyMode="inline"), {"moonshot": huge, "kimi-code": CANARY_KIMICODE})
     text = str(caught.value)
     assert "MOONSHOT_API_KEY" in text and "65536" in text and "LEAK" not in text and "TAIL" not in text
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(stack_specs(), st.text(min_size=1, max_size=40).filter(str.strip))
+def test_the_writer_gives_the_same_bytes_from_models_dumps_and_fresh_copies(stack_spec, key):
+    """render writes straight from the models and keeps the catalog models' text (issue 23): the
+    same bytes as writing the model_dump(exclude_none=True) tree, and as a deep copy, which shares
+    no object with the catalog."""
+    from kimi_infra.render import _value
+
+    keys = {"moonshot": Secret(key + "m"), "kimi-code": Secret(key + "k")}
+    config = assemble(stack_spec, keys)
+    text = render(config).text
+    assert text == _value(config.model_dump(exclude_none=True), 0) + "\n"
+    assert text == render(config.model_copy(deep=True)).text == render(config).text
