@@ -28,16 +28,26 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kimi_infra.errors import EXIT_FINDING, KimiInfraError
+from kimi_infra.errors import EXIT_FINDING, MAX_FILE_CHARS, KimiInfraError
 from kimi_infra.models import FileTargetSpec, S3TargetSpec, StackSpec, TargetSpec
 
 FACTS_FORMAT = 1
 STALE_HEARTBEATS = 3
 """`fleet` calls a report stale when it is older than this many of the stack's heartbeats."""
 GATEWAY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+MAX_FLEET_OBJECT_BYTES = 64 * 2**10
+"""Facts and reports are a few hundred bytes; anything bigger in their place is not ours, and is not
+downloaded (a hostile multi-GB object would otherwise fill the agent's or `fleet`'s memory)."""
+# What published facts may hold: they are quoted in log lines and reports, so no spaces, line
+# breaks or escapes; a revision is a sha256 or HMAC-SHA256 hex digest.
+_FACTS_STACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_FACTS_REVISION = re.compile(r"^[0-9a-f]{64}$")
+_FACTS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_KEY_MODES = ("reference", "inline", "secretref")
 REPORT_FIELDS = ("gatewayId", "host", "stack", "target", "configRevision", "keyVersions", "appliedAt",
                  "reportedAt", "lastError", "agentVersion")
 
@@ -95,13 +105,24 @@ class Facts:
             data = json.loads(text)
         except ValueError:
             data = None
-        versions = data.get("keyVersions") if isinstance(data, dict) else None
-        if not isinstance(data, dict) or data.get("format") != FACTS_FORMAT or not isinstance(versions, dict) \
-                or not all(isinstance(data.get(name), str) for name in ("stack", "configRevision", "keyMode")) \
-                or not all(isinstance(k, str) and isinstance(v, str) for k, v in versions.items()):
+        if not _facts_shape(data):
             raise FleetError("the fleet facts are not kimi-infra's (format 1)", where=where,
                              fix="run `kimi-infra deploy` for the stack: it publishes them again")
-        return cls(data["stack"], data["configRevision"], data["keyMode"], dict(versions), data.get("publishedAt"))
+        published = data.get("publishedAt")
+        return cls(data["stack"], data["configRevision"], data["keyMode"], dict(data["keyVersions"]),
+                   published if isinstance(published, str) and parse_iso(published) else None)
+
+
+def _facts_shape(data: Any) -> bool:
+    """Whether `data` has the fields and forms `publish_facts` writes (nothing else is trusted)."""
+    if not isinstance(data, dict) or data.get("format") != FACTS_FORMAT or data.get("keyMode") not in _KEY_MODES:
+        return False
+    versions = data.get("keyVersions")
+    return isinstance(data.get("stack"), str) and bool(_FACTS_STACK.fullmatch(data["stack"])) \
+        and isinstance(data.get("configRevision"), str) and bool(_FACTS_REVISION.fullmatch(data["configRevision"])) \
+        and isinstance(versions, dict) and all(
+            isinstance(k, str) and isinstance(v, str) and _FACTS_NAME.fullmatch(k) and _FACTS_NAME.fullmatch(v)
+            for k, v in versions.items())
 
 
 # --- where a target's fleet objects live ---------------------------------------------------------
@@ -122,6 +143,17 @@ class ConfigBody:
 
     text: str
     published_hash: str | None
+
+
+@dataclass(frozen=True)
+class Report:
+    """One gateway's report as found in the store. Its gateway id comes from the object's name (IAM
+    lets only that gateway's agent write it), its time from the store; `problem` when unusable."""
+
+    gateway_id: str
+    stored_at: datetime | None
+    data: dict[str, Any] | None
+    problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -161,7 +193,7 @@ class S3Place:
                 if error.response.get("Error", {}).get("Code") in ("304", "NotModified"):
                     return Poll(False, None, since)
                 raise
-            text = answer["Body"].read().decode("utf-8", "replace")
+            text = _body_text(answer, MAX_FLEET_OBJECT_BYTES, f"s3://{self.bucket}/{self.facts_key}")
         return Poll(True, Facts.from_json(text, f"s3://{self.bucket}/{self.facts_key}"), answer["ETag"])
 
     def read_facts(self) -> Facts | None:
@@ -185,7 +217,7 @@ class S3Place:
                 answer = client.get_object(Bucket=self.bucket, Key=self.key)
             except client.exceptions.NoSuchKey:
                 return None
-            text = answer["Body"].read().decode("utf-8", "replace")
+            text = _body_text(answer, MAX_FILE_CHARS, self.location)
         return ConfigBody(text, answer.get("Metadata", {}).get(HASH_METADATA))
 
     def write_report(self, gateway_id: str, report: dict[str, Any]) -> None:
@@ -197,21 +229,21 @@ class S3Place:
     def read_report(self, gateway_id: str) -> dict[str, Any] | None:
         return _report_or_none(self._get_text(self.report_name(gateway_id)))
 
-    def reports(self) -> list[dict[str, Any]]:
+    def reports(self) -> list[Report]:
         with _aws(f"s3://{self.bucket}/{self.reports_prefix}", "list"):
             client = _client("s3", self.region)
             pages = client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.reports_prefix)
-            names = [item["Key"] for page in pages for item in page.get("Contents", [])]
-        found = [_report_or_none(self._get_text(name)) for name in names]
-        return [report for report in found if report is not None]
+            listed = [(item["Key"], item.get("LastModified")) for page in pages for item in page.get("Contents", [])]
+        return _read_reports(listed, self.reports_prefix, ".json", self._get_text)
 
     def _get_text(self, key: str) -> str | None:
         with _aws(f"s3://{self.bucket}/{key}", "read"):
             client = _client("s3", self.region)
             try:
-                return client.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode("utf-8", "replace")
+                answer = client.get_object(Bucket=self.bucket, Key=key)
             except client.exceptions.NoSuchKey:
                 return None
+            return _body_text(answer, MAX_FLEET_OBJECT_BYTES, f"s3://{self.bucket}/{key}")
 
 
 @dataclass(frozen=True)
@@ -272,17 +304,20 @@ class SsmPlace:
                                                       Overwrite=True)
 
     def read_report(self, gateway_id: str) -> dict[str, Any] | None:
-        found = self._get(self.report_name(gateway_id))
-        return _report_or_none(found[0] if found else None)
+        return _report_or_none(self._get_value(self.report_name(gateway_id)))
 
-    def reports(self) -> list[dict[str, Any]]:
+    def reports(self) -> list[Report]:
         with _aws(f"ssm:{self.region}:{self.reports_prefix}", "list"):
             client = _client("ssm", self.region)
             filters = [{"Key": "Name", "Option": "BeginsWith", "Values": [self.reports_prefix]}]
             pages = client.get_paginator("describe_parameters").paginate(ParameterFilters=filters)
-            names = [item["Name"] for page in pages for item in page.get("Parameters", [])]
-        found = [self._get(name) for name in names]
-        return [report for report in (_report_or_none(f[0] if f else None) for f in found) if report is not None]
+            listed = [(item["Name"], item.get("LastModifiedDate"))
+                      for page in pages for item in page.get("Parameters", [])]
+        return _read_reports(listed, self.reports_prefix, "", self._get_value)
+
+    def _get_value(self, name: str) -> str | None:
+        found = self._get(name)
+        return found[0] if found else None
 
     def _get(self, name: str, decrypt: bool = False) -> tuple[str, str] | None:
         with _aws(f"ssm:{self.region}:{name}", "read"):
@@ -381,17 +416,41 @@ def fleet_state(spec: StackSpec, now: datetime | None = None) -> FleetState:
     now = now or now_utc()
     current = next((facts for facts in (place.read_facts() for place in places) if facts is not None), None)
     stale_after = timedelta(seconds=STALE_HEARTBEATS * spec.fleet.heartbeatSeconds) if spec.fleet else timedelta()
-    gateways = []
-    for place in places:
-        for report in place.reports():
-            reported = parse_iso(report.get("reportedAt"))
-            entry = {name: report.get(name) for name in REPORT_FIELDS}
-            entry["current"] = current is not None and report.get("configRevision") == current.config_revision \
-                and (report.get("keyVersions") or {}) == current.key_versions
-            entry["stale"] = reported is None or now - reported > stale_after
-            gateways.append(entry)
+    gateways = [_judge(report, place, spec.stack, current, now - stale_after)
+                for place in places for report in place.reports()]
     gateways.sort(key=lambda g: (str(g["gatewayId"]), str(g["target"])))
     return FleetState(spec.stack, current, gateways)
+
+
+def _judge(report: Report, place: Place, stack: str, current: Facts | None, live_since: datetime) -> dict[str, Any]:
+    """A report as `fleet` shows it: current (the facts' revision and key versions) and stale
+    (older than `live_since` by its own clock or the store's, whichever is earlier: a report that
+    claims a future time is not live for ever). A report that is not its gateway's is neither
+    current nor live, and says why in lastError."""
+    data = report.data or {}
+    problem = report.problem or _foreign(report, data, stack)
+    entry: dict[str, Any] = dict.fromkeys(REPORT_FIELDS)
+    if problem is None:
+        entry.update({name: data.get(name) for name in REPORT_FIELDS})
+    entry.update(gatewayId=report.gateway_id, target=place.target)
+    if problem is not None:
+        entry.update(lastError=problem, current=False, stale=True)
+        return entry
+    seen = [moment for moment in (parse_iso(data.get("reportedAt")), report.stored_at) if moment is not None]
+    entry["current"] = current is not None and data.get("configRevision") == current.config_revision \
+        and (data.get("keyVersions") or {}) == current.key_versions
+    entry["stale"] = len(seen) == 0 or min(seen) < live_since
+    return entry
+
+
+def _foreign(report: Report, data: dict[str, Any], stack: str) -> str | None:
+    """Why a report is not its own gateway's report of this stack (None when it is)."""
+    if data.get("gatewayId") != report.gateway_id:
+        return (f"the report under this gateway's name says it is {str(data.get('gatewayId'))[:63]!r}: "
+                "not counted (each agent writes only its own name)")
+    if data.get("stack") != stack:
+        return f"the report is of stack {str(data.get('stack'))[:100]!r}, not {stack}: not counted"
+    return None
 
 
 def require_fleet(spec: StackSpec) -> list[Place]:
@@ -419,8 +478,9 @@ def wait_for_key(spec: StackSpec, provider: str, version: str, *, timeout: float
         if not lagging:
             for gateway in state.gateways:
                 if gateway["stale"]:
-                    say(f"fleet {spec.stack}: {gateway['gatewayId']} has not reported for more than "
-                        f"{STALE_HEARTBEATS} heartbeats: not counted; check it before revoking the old key")
+                    say(f"fleet {spec.stack}: {gateway['gatewayId']} has no live report (none for more than "
+                        f"{STALE_HEARTBEATS} heartbeats, or an unusable one): not counted; check it before "
+                        "revoking the old key")
             applied = [parse_iso(g.get("appliedAt")) for g in live]
             return max((moment for moment in applied if moment is not None), default=None)
         if clock() >= deadline:
@@ -436,6 +496,51 @@ def wait_for_key(spec: StackSpec, provider: str, version: str, *, timeout: float
 
 
 # --- small helpers -------------------------------------------------------------------------------
+
+
+def _body_text(answer: dict[str, Any], limit: int, where: str) -> str:
+    """A GetObject answer's body as text, refused without downloading it when over `limit` bytes."""
+    body = answer["Body"]
+    try:
+        length = answer.get("ContentLength")
+        data = b"" if isinstance(length, int) and length > limit else body.read(limit + 1)
+    finally:
+        body.close()  # the rest of a refused body is never downloaded
+    if len(data) > limit or (isinstance(length, int) and length > limit):
+        raise FleetError(f"the object is over {limit // 2**10} KiB: not what kimi-infra publishes there, "
+                         "not downloaded", where=where,
+                         fix="remove it, or run `kimi-infra deploy` for the stack to publish it again")
+    return data.decode("utf-8", "replace")
+
+
+def _read_reports(listed: list[tuple[str, Any]], prefix: str, suffix: str,
+                  read: Callable[[str], str | None]) -> list[Report]:
+    """Each listed (name, stored at) that is a report's name `<prefix><gateway id><suffix>`, read."""
+    found = []
+    for name, stored_at in listed:
+        gateway_id = _gateway_of(name, prefix, suffix)
+        if gateway_id is not None:
+            found.append(_read_report(gateway_id, stored_at, partial(read, name)))
+    return found
+
+
+def _gateway_of(name: str, prefix: str, suffix: str) -> str | None:
+    """The gateway id in a report's name `<prefix><id><suffix>`; None for any other name."""
+    middle = name[len(prefix):len(name) - len(suffix)] if name.startswith(prefix) and name.endswith(suffix) else ""
+    return middle if GATEWAY_ID.fullmatch(middle) else None
+
+
+def _read_report(gateway_id: str, stored_at: Any, read: Callable[[], str | None]) -> Report:
+    """Read one report; one that is missing, too big or not a report is kept with its problem, so
+    `fleet` still shows that gateway (as not current) instead of failing for every gateway."""
+    stored = stored_at if isinstance(stored_at, datetime) else None
+    try:
+        data = _report_or_none(read())
+    except FleetError as error:
+        return Report(gateway_id, stored, None, f"its report cannot be used: {error.problem}")
+    if data is None:
+        return Report(gateway_id, stored, None, "its report is not a kimi-infra agent report")
+    return Report(gateway_id, stored, data)
 
 
 def _report_or_none(text: str | None) -> dict[str, Any] | None:
@@ -468,9 +573,16 @@ carries the old key when it is revoked."""
 WAIT_POLL_S = 2.0
 
 
-def check_fleet_wait(spec: StackSpec) -> None:
-    """Refuse `--wait-fleet` before anything changes where no agent can confirm a key."""
+MAX_FLEET_TIMEOUT_S = 86_400
+
+
+def check_fleet_wait(spec: StackSpec, timeout: float) -> None:
+    """Refuse `--wait-fleet` before anything changes where no agent can confirm a key, or with a
+    timeout that would end the wait at once (after the key changed) or never (`nan`, `inf`)."""
     require_fleet(spec)
+    if not 1 <= timeout <= MAX_FLEET_TIMEOUT_S:  # False for nan
+        raise FleetError(f"{timeout:g} s is not a usable wait", where="--fleet-timeout",
+                         fix=f"give --fleet-timeout SECONDS from 1 to {MAX_FLEET_TIMEOUT_S}")
     if spec.files_reference_env:
         raise FleetError("in keyMode reference the gateways read the key from their environment: no agent can "
                          "confirm it", where="--wait-fleet",

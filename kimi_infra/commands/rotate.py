@@ -56,7 +56,7 @@ def rotate(project_dir: Path, stack: str, provider: str, key_file: Path | None, 
     if wait_fleet:
         from kimi_infra.fleet import check_fleet_wait
 
-        check_fleet_wait(spec)
+        check_fleet_wait(spec, fleet_timeout)
     verify_url = verify_url_for(provider, base_url, verify_base_url, skip_verify)
     key = read_key(key_file, key_stdin, provider, new=True)
     with missing_key_hint(stack, provider):

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 import socket
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -96,14 +96,37 @@ def check_settings(project_dir: Path, stack: str, target: str, include: Path, ga
     if not GATEWAY_ID.fullmatch(gateway_id):
         raise KimiInfraError(f"{gateway_id!r} is not a usable gateway id (letters, digits, `_.-`, at most 63)",
                              where="--gateway-id", fix="give --gateway-id NAME, e.g. the host's short name")
-    if interval < 1:
-        raise KimiInfraError(f"{interval:g} s is too short", where="--interval", fix="poll at most once a second")
+    check_interval(interval, spec)
     include = include.expanduser().absolute()
     check_includable(include)
+    check_not_gateway_config(include)
     check_writable(include)
     if openclaw is not None:
         _check_command(openclaw)
     return AgentSettings(spec, project_dir, place, include, gateway_id, socket.gethostname(), interval, openclaw)
+
+
+def check_interval(interval: float, spec: StackSpec) -> None:
+    """At least a second, at most the stack's heartbeat: the agent reports only when it polls, so a
+    longer interval makes `fleet` call a healthy gateway stale (and `nan` would poll without pause,
+    `inf` never again)."""
+    heartbeat = spec.fleet.heartbeatSeconds if spec.fleet else DEFAULT_INTERVAL_S
+    if 1 <= interval <= heartbeat:  # False for nan
+        return
+    raise KimiInfraError(f"{interval:g} s is not between 1 s and the stack's heartbeat ({heartbeat:g} s)",
+                         where="--interval", fix=f"give --interval SECONDS from 1 to {heartbeat:g} (to poll less "
+                                                 "often, raise `heartbeatSeconds` under `kimi-infra:fleet` first)")
+
+
+def check_not_gateway_config(include: Path, env: dict[str, str] | None = None) -> None:
+    """The include file is a file the gateway's config `$include`s, never that config itself: the
+    agent replaces the whole file, so the gateway's own settings (port, auth, channels) would go."""
+    config = gateway_config_path(env)
+    if include.resolve() != config.absolute().resolve():
+        return
+    raise KimiInfraError("is the gateway's own config file, which the agent would replace as a whole",
+                         where=f"--include {include}",
+                         fix="give a file next to it, e.g. kimi-models.json5, and `$include` that from openclaw.json")
 
 
 def _target_place(spec: StackSpec, name: str) -> Place:
@@ -245,13 +268,17 @@ def _apply_config(settings: AgentSettings, state: AgentState, facts: Facts, tag:
     if body is None:
         raise RefusedConfig("the facts name a config, but the target holds none", where=where,
                             fix="run `kimi-infra deploy` for the stack")
+    secret = holds_key(body.text) or settings.spec.files_hold_keys
+    # OpenClaw checks the complete temp file beside the include, before the rename: a kill -9
+    # during its check leaves that temp where the next write removes it (never a copy in /tmp).
+    check = partial(_openclaw_validate, settings) if settings.openclaw is not None else None
     try:
         _check_config(settings, state, facts, body.text, body.published_hash)
+        write_atomic(settings.include, body.text.encode("utf-8"), INCLUDE_MODE_KEYS if secret else INCLUDE_MODE_PLAIN,
+                     check=check)
     except RefusedConfig:
         state.tag = tag  # the same facts would fetch the same refused config: wait for the next deploy
         raise
-    secret = holds_key(body.text) or settings.spec.files_hold_keys
-    write_atomic(settings.include, body.text.encode("utf-8"), INCLUDE_MODE_KEYS if secret else INCLUDE_MODE_PLAIN)
     state.applied_revision = facts.config_revision
     state.applied_at = iso(now_utc())
     say(f"agent {settings.gateway_id}: applied config {facts.config_revision[:12]} from {where} to "
@@ -275,19 +302,13 @@ def _check_config(settings: AgentSettings, state: AgentState, facts: Facts, text
     except KimiInfraError as error:
         raise RefusedConfig(f"the config there fails our checks ({error}): refused, the last good config stays",
                             where=where, fix=f"run `kimi-infra deploy --stack {settings.spec.stack}`") from None
-    if settings.openclaw is not None:
-        _openclaw_validate(settings, text)
 
 
-def _openclaw_validate(settings: AgentSettings, text: str) -> None:
+def _openclaw_validate(settings: AgentSettings, candidate: Path) -> None:
+    """`openclaw config validate` on the complete candidate file; RefusedConfig when it says no."""
     from kimi_infra.ops.validate_report import run_openclaw
 
-    with tempfile.TemporaryDirectory(prefix="kimi-infra-agent-") as folder:
-        candidate = Path(folder) / "openclaw.json"
-        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        verdict = run_openclaw(Path(settings.openclaw or "openclaw"), candidate)
+    verdict = run_openclaw(Path(settings.openclaw or "openclaw"), candidate)
     if not verdict.valid:
         first = verdict.issues[0] if verdict.issues else "no detail"
         raise RefusedConfig(f"`openclaw config validate` rejects the config ({first}): refused, the last good "
