@@ -165,6 +165,10 @@ class S3Place:
     key: str
     region: str
 
+    scan_seconds_per_report = 0.01
+    """A `--wait-fleet` scan reads every report (one GetObject each): at most ~100 GET/s of S3's
+    5,500 per prefix, so the agents' polls always have room."""
+
     @property
     def location(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
@@ -254,6 +258,10 @@ class SsmPlace:
     parameter: str
     region: str
 
+    scan_seconds_per_report = 0.02
+    """A scan reads reports 10 to a GetParameters call (plus a DescribeParameters per 50): at most
+    ~5 TPS of Parameter Store's default 40, which the agents' polls and reports share."""
+
     @property
     def location(self) -> str:
         return f"ssm:{self.region}:{self.parameter}"
@@ -310,10 +318,23 @@ class SsmPlace:
         with _aws(f"ssm:{self.region}:{self.reports_prefix}", "list"):
             client = _client("ssm", self.region)
             filters = [{"Key": "Name", "Option": "BeginsWith", "Values": [self.reports_prefix]}]
-            pages = client.get_paginator("describe_parameters").paginate(ParameterFilters=filters)
+            pages = client.get_paginator("describe_parameters").paginate(ParameterFilters=filters,
+                                                                         PaginationConfig={"PageSize": 50})
             listed = [(item["Name"], item.get("LastModifiedDate"))
                       for page in pages for item in page.get("Parameters", [])]
-        return _read_reports(listed, self.reports_prefix, "", self._get_value)
+        values = self._get_values([name for name, _ in listed if _gateway_of(name, self.reports_prefix, "")])
+        return _read_reports(listed, self.reports_prefix, "", values.get)
+
+    def _get_values(self, names: list[str]) -> dict[str, str]:
+        """The values of `names`, 10 to a GetParameters call (its most): a scan of 1,000 reports
+        costs 100 calls of Parameter Store's shared throughput, not 1,000."""
+        values: dict[str, str] = {}
+        for start in range(0, len(names), 10):
+            batch = names[start:start + 10]
+            with _aws(f"ssm:{self.region}:{self.reports_prefix}", "read"):
+                found = _client("ssm", self.region).get_parameters(Names=batch)["Parameters"]
+            values.update({item["Name"]: item["Value"] for item in found})
+        return values
 
     def _get_value(self, name: str) -> str | None:
         found = self._get(name)
@@ -465,6 +486,13 @@ def require_fleet(spec: StackSpec) -> list[Place]:
     return places
 
 
+def scan_pause(spec: StackSpec, state: FleetState, interval: float) -> float:
+    """Seconds until the next scan of the reports: `interval`, or longer for a big fleet, so the
+    scans of a waiting rotation stay a small share of the quota the agents poll under."""
+    per_report = {place.target: place.scan_seconds_per_report for place in stack_places(spec)}
+    return max(interval, sum(per_report.get(str(g["target"]), 0.0) for g in state.gateways))
+
+
 def wait_for_key(spec: StackSpec, provider: str, version: str, *, timeout: float, interval: float, say: Say,
                  sleep: Callable[[float], None], clock: Callable[[], float]) -> datetime | None:
     """Wait until every live (not stale) gateway reports `version` for `provider`; returns when the
@@ -492,7 +520,7 @@ def wait_for_key(spec: StackSpec, provider: str, version: str, *, timeout: float
                                  f"{spec.stack}` shows their last error), then run the rotation again with "
                                  "--wait-fleet", exit_code=EXIT_FINDING)
         say(f"fleet {spec.stack}: waiting for {len(lagging)} gateway(s) to report the new {provider} key")
-        sleep(interval)
+        sleep(scan_pause(spec, state, interval))
 
 
 # --- small helpers -------------------------------------------------------------------------------

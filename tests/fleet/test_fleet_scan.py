@@ -1,0 +1,63 @@
+"""What `fleet` and `rotate --wait-fleet` cost the quotas the agents poll under: a scan reads SSM
+reports 10 to a call, and a waiting rotation paces its scans by the size of the fleet."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+
+from kimi_infra.fleet import FleetError, fleet_state, wait_for_key
+from kimi_infra.stackfile import load_stack
+from tests.support.fleet import STACK, TARGETS, first_deploy, fleet_project, make_agent
+
+GATEWAYS = 30
+PARAMETER = TARGETS[1]["parameter"]
+
+
+def ssm_fleet(tmp_path, gateways) -> object:
+    """A deployed inline stack and GATEWAYS gateways reporting on its SSM target (one real agent's
+    report, copied under each gateway's own name, as each agent would write its own)."""
+    project = fleet_project(tmp_path / "project", key_mode="inline")
+    first_deploy(project)
+    assert make_agent(project, gateways, "gw-000", target="param").once() == 0
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    report = json.loads(ssm.get_parameter(Name=f"{PARAMETER}.fleet-reports/gw-000")["Parameter"]["Value"])
+    for number in range(1, GATEWAYS):
+        name = f"gw-{number:03d}"
+        ssm.put_parameter(Name=f"{PARAMETER}.fleet-reports/{name}", Value=json.dumps({**report, "gatewayId": name}),
+                          Type="String", Overwrite=True)
+    return load_stack(project, STACK).spec
+
+
+def test_a_scan_reads_ssm_reports_ten_to_a_call(aws, tmp_path, gateways, aws_calls):
+    spec = ssm_fleet(tmp_path, gateways)
+    aws_calls.clear()
+
+    state = fleet_state(spec)
+
+    assert len(state.gateways) == GATEWAYS and state.ok
+    reads = [c.operation for c in aws_calls.answered if c.service == "ssm" and c.operation.startswith("GetParameter")]
+    assert reads.count("GetParameters") == 3  # 30 reports, 10 a call
+    assert reads.count("GetParameter") <= 1  # the facts only
+
+
+def test_a_waiting_rotation_paces_its_scans_by_the_size_of_the_fleet(aws, tmp_path, gateways):
+    spec = ssm_fleet(tmp_path, gateways)
+    pauses: list[float] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:  # a clock of our own: the test measures no time
+        pauses.append(seconds)
+        now[0] += seconds
+
+    try:
+        wait_for_key(spec, "moonshot", "a-version-no-gateway-runs", timeout=3, interval=0.1, say=lambda _: None,
+                     sleep=sleep, clock=lambda: now[0])
+    except FleetError as error:  # the timeout, naming the 30 gateways that lag
+        assert "30 gateway(s) still run the old moonshot key" in str(error)
+    else:
+        raise AssertionError("no gateway runs that version: the wait must time out")
+    # 30 SSM reports a scan: 3 GetParameters calls, paced to stay near 5 TPS, not every 0.1 s.
+    assert pauses and all(pause >= GATEWAYS * 0.02 for pause in pauses)
+    assert len(pauses) <= 3 / (GATEWAYS * 0.02) + 1
