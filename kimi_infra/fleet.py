@@ -101,11 +101,8 @@ class Facts:
     @classmethod
     def from_json(cls, text: str, where: str) -> Facts:
         """Parse published facts; a FleetError names `where` when they are not ours."""
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        if not _facts_shape(data):
+        data = _json_object(text)
+        if data is None or not _facts_shape(data):
             raise FleetError("the fleet facts are not kimi-infra's (format 1)", where=where,
                              fix="run `kimi-infra deploy` for the stack: it publishes them again")
         published = data.get("publishedAt")
@@ -113,9 +110,9 @@ class Facts:
                    published if isinstance(published, str) and parse_iso(published) else None)
 
 
-def _facts_shape(data: Any) -> bool:
+def _facts_shape(data: dict[str, Any]) -> bool:
     """Whether `data` has the fields and forms `publish_facts` writes (nothing else is trusted)."""
-    if not isinstance(data, dict) or data.get("format") != FACTS_FORMAT or data.get("keyMode") not in _KEY_MODES:
+    if data.get("format") != FACTS_FORMAT or data.get("keyMode") not in _KEY_MODES:
         return False
     versions = data.get("keyVersions")
     return isinstance(data.get("stack"), str) and bool(_FACTS_STACK.fullmatch(data["stack"])) \
@@ -572,13 +569,19 @@ def _read_report(gateway_id: str, stored_at: Any, read: Callable[[], str | None]
 
 
 def _report_or_none(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
+    data = _json_object(text) if text is not None else None
+    return data if data is not None and isinstance(data.get("gatewayId"), str) else None
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    """`text` as a JSON object, or None: whoever can write the bucket may put anything there, and
+    JSON nested a few thousand deep raises RecursionError, not ValueError (it crashed the agent
+    and `fleet`)."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return data if isinstance(data, dict) and isinstance(data.get("gatewayId"), str) else None
+    return data if isinstance(data, dict) else None
 
 
 def _client(service: str, region: str) -> Any:

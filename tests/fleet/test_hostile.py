@@ -88,6 +88,22 @@ def test_facts_that_deploy_never_writes_are_refused_in_one_line(aws, tmp_path, g
     assert all(line.isprintable() for line in [*agent.lines, error]), agent.lines
 
 
+def test_facts_and_reports_nested_too_deep_for_python_are_refused_not_a_crash(aws, tmp_path, gateways):
+    """json.loads raises RecursionError (not ValueError) on JSON nested a few thousand deep: it
+    crashed the agent (no report, a restart loop) and `fleet` for every gateway."""
+    project = fleet_project(tmp_path / "project")
+    first_deploy(project)
+    agent = make_agent(project, gateways, "gw-a")
+    assert agent.once() == 0
+    deep = ("[" * 30_000 + "]" * 30_000).encode()  # 60 KB: under the 64 KiB limit
+    s3().put_object(Bucket=BUCKET, Key=f"{REPORTS}gw-deep.json", Body=deep)
+    assert "not a kimi-infra agent report" in state_of(project)["gw-deep"]["lastError"]
+    s3().put_object(Bucket=BUCKET, Key=FACTS_KEY, Body=deep)
+
+    assert agent.once() == 1
+    assert "the fleet facts are not kimi-infra's" in get_json(f"{REPORTS}gw-a.json")["lastError"]
+
+
 def test_a_report_under_another_gateways_name_is_not_counted(aws, tmp_path, gateways):
     project = fleet_project(tmp_path / "project")
     first_deploy(project)
