@@ -244,7 +244,7 @@ def _apply(settings: AgentSettings, state: AgentState, say: Say) -> bool:
             raise RefusedConfig(f"the published facts belong to stack {facts.stack}, not {settings.spec.stack}",
                                 where=settings.place.location, fix="deploy this stack's config to this target")
         if facts.config_revision != state.applied_revision:
-            _apply_config(settings, state, facts, poll.tag, say)
+            _apply_config(settings, state, facts, say)
             changed = True
         state.tag = poll.tag
         if facts.key_versions != state.key_versions:
@@ -259,7 +259,10 @@ def _apply(settings: AgentSettings, state: AgentState, say: Say) -> bool:
     return changed
 
 
-def _apply_config(settings: AgentSettings, state: AgentState, facts: Facts, tag: str | None, say: Say) -> None:
+def _apply_config(settings: AgentSettings, state: AgentState, facts: Facts, say: Say) -> None:
+    """Read the config the facts name, check it, write it to the include file. A refused config
+    leaves the poll's tag as it was: the next poll (after a backoff) reads facts and config again,
+    so a config put right without new facts (e.g. a `deploy` undoing a tampered object) is taken."""
     from kimi_infra.atomic import write_atomic
     from kimi_infra.masking import holds_key
 
@@ -272,13 +275,9 @@ def _apply_config(settings: AgentSettings, state: AgentState, facts: Facts, tag:
     # OpenClaw checks the complete temp file beside the include, before the rename: a kill -9
     # during its check leaves that temp where the next write removes it (never a copy in /tmp).
     check = partial(_openclaw_validate, settings) if settings.openclaw is not None else None
-    try:
-        _check_config(settings, state, facts, body.text, body.published_hash)
-        write_atomic(settings.include, body.text.encode("utf-8"), INCLUDE_MODE_KEYS if secret else INCLUDE_MODE_PLAIN,
-                     check=check)
-    except RefusedConfig:
-        state.tag = tag  # the same facts would fetch the same refused config: wait for the next deploy
-        raise
+    _check_config(settings, state, facts, body.text, body.published_hash)
+    write_atomic(settings.include, body.text.encode("utf-8"), INCLUDE_MODE_KEYS if secret else INCLUDE_MODE_PLAIN,
+                 check=check)
     state.applied_revision = facts.config_revision
     state.applied_at = iso(now_utc())
     say(f"agent {settings.gateway_id}: applied config {facts.config_revision[:12]} from {where} to "

@@ -104,6 +104,25 @@ def test_facts_and_reports_nested_too_deep_for_python_are_refused_not_a_crash(aw
     assert "the fleet facts are not kimi-infra's" in get_json(f"{REPORTS}gw-a.json")["lastError"]
 
 
+def test_a_refused_config_put_right_without_new_facts_is_taken_on_a_later_poll(aws, tmp_path, gateways):
+    """A running agent refused a tampered config; the object is put back as deployed (same
+    revision, so the facts do not change): the agent must not wait for the next deploy."""
+    project = fleet_project(tmp_path / "project")
+    good = first_deploy(project)
+    deployed = s3().get_object(Bucket=BUCKET, Key=S3_KEY)
+    body, metadata = deployed["Body"].read(), deployed["Metadata"]
+    s3().put_object(Bucket=BUCKET, Key=S3_KEY, Body=body.replace(b"131072", b"65536"), Metadata=metadata)
+    agent = make_agent(project, gateways, "gw-a")
+
+    assert agent.poll() is False and not agent.include.exists()
+    assert "not the one `deploy` published" in get_json(f"{REPORTS}gw-a.json")["lastError"]
+    s3().put_object(Bucket=BUCKET, Key=S3_KEY, Body=body, Metadata=metadata)
+
+    assert agent.poll() is True
+    assert PLAIN.of_bytes(agent.include.read_bytes()) == good
+    assert get_json(f"{REPORTS}gw-a.json")["lastError"] is None
+
+
 def test_a_report_under_another_gateways_name_is_not_counted(aws, tmp_path, gateways):
     project = fleet_project(tmp_path / "project")
     first_deploy(project)
