@@ -4,12 +4,13 @@ reports 10 to a call, and a waiting rotation paces its scans by the size of the 
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import boto3
 
 from kimi_infra.fleet import FleetError, fleet_state, wait_for_key
 from kimi_infra.stackfile import load_stack
-from tests.support.fleet import STACK, TARGETS, first_deploy, fleet_project, make_agent
+from tests.support.fleet import BUCKET, STACK, TARGETS, first_deploy, fleet_project, make_agent
 
 GATEWAYS = 30
 PARAMETER = TARGETS[1]["parameter"]
@@ -61,3 +62,26 @@ def test_a_waiting_rotation_paces_its_scans_by_the_size_of_the_fleet(aws, tmp_pa
     # 30 SSM reports a scan: 3 GetParameters calls, paced to stay near 5 TPS, not every 0.1 s.
     assert pauses and all(pause >= GATEWAYS * 0.02 for pause in pauses)
     assert len(pauses) <= 3 / (GATEWAYS * 0.02) + 1
+
+
+def test_history_of_an_s3_target_does_not_list_the_reports_versions(aws, tmp_path, gateways, aws_calls):
+    """The bucket is versioned and each heartbeat report is a new version of `<key>.fleet/reports/<id>.json`
+    (1,000 gateways: 1.4 million a day). `history` lists the versions under the config's key as a
+    prefix: it must stop at the end of the config's own versions, not page through the reports'."""
+    from kimi_infra.ops.history import stack_history
+
+    project = fleet_project(tmp_path / "project")
+    first_deploy(project)
+    s3 = boto3.client("s3", region_name="us-east-1")
+
+    def beat(number: int) -> None:
+        s3.put_object(Bucket=BUCKET, Key=f"{TARGETS[0]['key']}.fleet/reports/gw-a.json", Body=str(number).encode())
+
+    with ThreadPoolExecutor(max_workers=8) as pool:  # more than one page (1,000) of versions
+        list(pool.map(beat, range(1_050)))
+    aws_calls.clear()
+
+    [history] = stack_history(load_stack(project, STACK).spec, project, "bucket")
+
+    assert len(history.revisions) == 1
+    assert aws_calls.by_operation()["ListObjectVersions"] == 1
