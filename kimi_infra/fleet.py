@@ -604,6 +604,7 @@ carries the old key when it is revoked."""
 WAIT_POLL_S = 2.0
 
 
+DEFAULT_FLEET_TIMEOUT_S = 600.0
 MAX_FLEET_TIMEOUT_S = 86_400
 
 

@@ -247,11 +247,13 @@ def secret_versions() -> list[tuple[str, list[str]]]:
 
 
 @pytest.mark.parametrize(("args", "where"), [
-    (["-s", "nofleet"], "stack nofleet: the stack has no fleet"),
-    (["--fleet-timeout", "0"], "--fleet-timeout: 0 s is not a usable wait"),
-    (["--fleet-timeout", "-5"], "--fleet-timeout: -5 s is not a usable wait"),
-    (["--fleet-timeout", "nan"], "--fleet-timeout: nan s is not a usable wait"),
-    (["--fleet-timeout", "inf"], "--fleet-timeout: inf s is not a usable wait"),
+    (["--wait-fleet", "-s", "nofleet"], "stack nofleet: the stack has no fleet"),
+    (["--wait-fleet", "--fleet-timeout", "0"], "--fleet-timeout: 0 s is not a usable wait"),
+    (["--wait-fleet", "--fleet-timeout", "-5"], "--fleet-timeout: -5 s is not a usable wait"),
+    (["--wait-fleet", "--fleet-timeout", "nan"], "--fleet-timeout: nan s is not a usable wait"),
+    (["--wait-fleet", "--fleet-timeout", "inf"], "--fleet-timeout: inf s is not a usable wait"),
+    # A rotation that looks as if it waits for the fleet, but would not.
+    (["--fleet-timeout", "60"], "--fleet-timeout: it only bounds --wait-fleet, which is not given"),
 ])
 def test_rotate_wait_fleet_bad_input_is_refused_before_the_key_changes(aws, tmp_path, gateways, args, where):
     project = fleet_project(tmp_path / "project", key_mode="inline")
@@ -262,7 +264,7 @@ def test_rotate_wait_fleet_bad_input_is_refused_before_the_key_changes(aws, tmp_
     stack = [] if "-s" in args else ["-s", STACK]
 
     result = run_cli("--project-dir", str(project), "rotate", *stack, "-p", "moonshot", "--key-stdin", "--skip-verify",
-                     "--wait-fleet", *args, stdin=NEW_KEY)
+                     *args, stdin=NEW_KEY)
 
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.strip().splitlines()
