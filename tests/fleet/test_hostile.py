@@ -264,3 +264,32 @@ def test_an_endpoint_that_never_answers_costs_a_bounded_wait_and_writes_nothing(
     assert codes == [1]
     assert not agent.include.exists()
     assert any("AWS did not answer in time" in line for line in agent.lines), agent.lines
+
+
+def test_an_inline_agent_process_never_says_or_reports_a_key(aws, tmp_path, gateways):
+    """Inline mode: the config and the include file hold the keys; the agent's output and its
+    report never do, whether it applies a config or refuses a tampered one (a real process)."""
+    from tests.support.project import run_cli
+
+    project = fleet_project(tmp_path / "project", key_mode="inline")
+    first_deploy(project)
+    include = gateways / "gw-in" / "models.json5"
+    include.parent.mkdir()
+    args = ("--project-dir", str(project), "agent", "--stack", STACK, "--target", "bucket", "--include", str(include),
+            "--gateway-id", "gw-in", "--once")
+    applied = run_cli(*args, in_process=False)
+    report = json.dumps(get_json(f"{REPORTS}gw-in.json"))
+    deployed = s3().get_object(Bucket=BUCKET, Key=S3_KEY)
+    body = deployed["Body"].read()
+    tampered = body.replace(b"131072", b"65536") + b"\n// " + KEYS["moonshot"].encode()
+    s3().put_object(Bucket=BUCKET, Key=S3_KEY, Body=tampered, Metadata=deployed["Metadata"])
+    put_json(FACTS_KEY, {**get_json(FACTS_KEY), "configRevision": "f" * 64})
+    refused = run_cli(*args, in_process=False)
+
+    assert (applied.returncode, refused.returncode) == (0, 1), refused.stderr
+    assert KEYS["moonshot"] in include.read_text() and include.stat().st_mode & 0o777 == 0o600
+    said = applied.stdout + applied.stderr + refused.stdout + refused.stderr + report + \
+        json.dumps(get_json(f"{REPORTS}gw-in.json"))
+    assert "refused" in said
+    for key in KEYS.values():
+        assert key not in said
