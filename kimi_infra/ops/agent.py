@@ -81,6 +81,7 @@ class AgentState:
     failures: int = 0
     last_report: float | None = None
     hasher: ContentHasher | None = None
+    include_seen: tuple[int, int, int] | None = None  # the include file as we last wrote or read it
 
 
 # --- checking the input (before anything is written) --------------------------------------------
@@ -205,12 +206,11 @@ def start_state(settings: AgentSettings) -> AgentState:
     """What is applied already: the include file's hash and the key versions of our last report."""
     state = AgentState()
     report = settings.place.read_report(settings.gateway_id)
-    if settings.include.is_file():
-        state.applied_revision = _hasher(settings, state).of_bytes(settings.include.read_bytes())
-        if report and report.get("configRevision") == state.applied_revision:
-            versions = report.get("keyVersions")
-            state.key_versions = dict(versions) if isinstance(versions, dict) else {}
-            state.applied_at = report.get("appliedAt") if isinstance(report.get("appliedAt"), str) else None
+    _read_include(settings, state)
+    if state.applied_revision is not None and report and report.get("configRevision") == state.applied_revision:
+        versions = report.get("keyVersions")
+        state.key_versions = dict(versions) if isinstance(versions, dict) else {}
+        state.applied_at = report.get("appliedAt") if isinstance(report.get("appliedAt"), str) else None
     return state
 
 
@@ -234,7 +234,28 @@ def poll_once(settings: AgentSettings, state: AgentState, say: Say) -> bool:
     return state.last_error is None and state.reload_pending is None and reported
 
 
+def _read_include(settings: AgentSettings, state: AgentState) -> None:
+    """What the include file holds now (its hash, or None when it is missing)."""
+    state.include_seen = _file_signature(settings.include)
+    state.applied_revision = None if state.include_seen is None else \
+        _hasher(settings, state).of_bytes(settings.include.read_bytes())
+
+
+def _file_signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
 def _apply(settings: AgentSettings, state: AgentState, say: Say) -> bool:
+    if _file_signature(settings.include) != state.include_seen:
+        # Someone else changed or removed the include file since we wrote or read it: take what is
+        # there now, and ask for the facts again, so the file is put right at this poll, not only
+        # at the next deploy (one stat per poll).
+        _read_include(settings, state)
+        state.tag = None
     poll = settings.place.poll(state.tag)
     if not poll.changed and state.reload_pending is None:
         return False
@@ -280,6 +301,7 @@ def _apply_config(settings: AgentSettings, state: AgentState, facts: Facts, say:
     _check_config(settings, state, facts, body.text, body.published_hash)
     write_atomic(settings.include, body.text.encode("utf-8"), INCLUDE_MODE_KEYS if secret else INCLUDE_MODE_PLAIN,
                  check=check)
+    state.include_seen = _file_signature(settings.include)
     state.applied_revision = facts.config_revision
     state.applied_at = iso(now_utc())
     say(f"agent {settings.gateway_id}: applied config {facts.config_revision[:12]} from {where} to "

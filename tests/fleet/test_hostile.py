@@ -123,6 +123,31 @@ def test_a_refused_config_put_right_without_new_facts_is_taken_on_a_later_poll(a
     assert get_json(f"{REPORTS}gw-a.json")["lastError"] is None
 
 
+def test_an_include_file_removed_or_edited_on_the_host_is_put_right_at_the_next_poll(aws, tmp_path, gateways,
+                                                                                     aws_calls):
+    """A running agent answered every later poll with a 304 and so never noticed that someone
+    removed or edited the file the gateway includes: the gateway ran without (or with the wrong)
+    models until the next deploy."""
+    project = fleet_project(tmp_path / "project")
+    good = first_deploy(project)
+    agent = make_agent(project, gateways, "gw-a")
+    assert agent.poll() is True
+    aws_calls.clear()
+    assert agent.poll() is True
+    assert [c.status for c in aws_calls.answered] == [304]  # nothing changed: one conditional request
+
+    agent.include.unlink()
+    assert agent.poll() is True
+    assert PLAIN.of_bytes(agent.include.read_bytes()) == good
+
+    agent.include.write_text(agent.include.read_text().replace("131072", "4096"))
+    assert agent.poll() is True
+    assert PLAIN.of_bytes(agent.include.read_bytes()) == good
+    aws_calls.clear()
+    assert agent.poll() is True
+    assert [c.status for c in aws_calls.answered] == [304]  # and back to one cheap request
+
+
 def test_a_report_under_another_gateways_name_is_not_counted(aws, tmp_path, gateways):
     project = fleet_project(tmp_path / "project")
     first_deploy(project)
