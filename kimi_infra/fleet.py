@@ -276,7 +276,7 @@ class SsmPlace:
 
     def poll(self, since: str | None) -> Poll:
         """GetParameter of the small facts parameter (SSM has no conditional read); unchanged when
-        its Version is still `since`."""
+        its version (and time) is still `since`."""
         found = self._get(self.facts_name)
         if found is None:
             raise FleetError("no fleet facts published", where=f"ssm:{self.region}:{self.facts_name}",
@@ -338,13 +338,16 @@ class SsmPlace:
         return found[0] if found else None
 
     def _get(self, name: str, decrypt: bool = False) -> tuple[str, str] | None:
+        """The parameter's value and a tag of this version of it: its version number and when it was
+        written (a parameter deleted and made again, e.g. by `pulumi destroy` and `up`, starts at
+        version 1 again, and a poll comparing numbers alone missed the new facts for good)."""
         with _aws(f"ssm:{self.region}:{name}", "read"):
             client = _client("ssm", self.region)
             try:
                 parameter = client.get_parameter(Name=name, WithDecryption=decrypt)["Parameter"]
             except client.exceptions.ParameterNotFound:
                 return None
-        return parameter["Value"], str(parameter["Version"])
+        return parameter["Value"], f"{parameter['Version']}@{parameter.get('LastModifiedDate')}"
 
 
 Place = S3Place | SsmPlace

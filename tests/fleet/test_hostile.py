@@ -148,6 +148,25 @@ def test_an_include_file_removed_or_edited_on_the_host_is_put_right_at_the_next_
     assert [c.status for c in aws_calls.answered] == [304]  # and back to one cheap request
 
 
+def test_ssm_facts_deleted_and_made_again_at_version_1_are_seen(aws, tmp_path, gateways):
+    """`pulumi destroy` then `up` (or a hand delete) makes the facts parameter anew at version 1:
+    an agent that had seen version 1 of the old one compared numbers only and missed it for good."""
+    project = fleet_project(tmp_path / "project")
+    first_deploy(project)
+    agent = make_agent(project, gateways, "gw-ssm", target="param")
+    assert agent.poll() is True
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    parameter = TARGETS[1]["parameter"]
+    assert ssm.get_parameter(Name=f"{parameter}.fleet")["Parameter"]["Version"] == 1
+    ssm.delete_parameters(Names=[parameter, f"{parameter}.fleet"])
+
+    again = deploy(fleet_project(tmp_path / "project", context_window=123_456))
+
+    assert ssm.get_parameter(Name=f"{parameter}.fleet")["Parameter"]["Version"] == 1
+    assert agent.poll() is True
+    assert PLAIN.of_bytes(agent.include.read_bytes()) == again
+
+
 def test_a_report_under_another_gateways_name_is_not_counted(aws, tmp_path, gateways):
     project = fleet_project(tmp_path / "project")
     first_deploy(project)
