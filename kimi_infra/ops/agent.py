@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from kimi_infra import __version__
+from kimi_infra.aws import check_profile
 from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.fleet import (
@@ -106,6 +107,7 @@ def check_settings(project_dir: Path, stack: str, target: str, include: Path, ga
     check_writable(include)
     if openclaw is not None:
         _check_command(openclaw)
+    check_profile()
     return AgentSettings(spec, project_dir, place, include, gateway_id, socket.gethostname(), interval, openclaw)
 
 

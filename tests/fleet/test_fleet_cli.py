@@ -114,18 +114,23 @@ def test_the_real_process_refuses_the_gateways_own_config_as_include_and_leaves_
     assert aws_written() == before
 
 
-def test_the_real_process_refuses_an_interval_of_nan_instead_of_polling_without_pause(aws, tmp_path, gateways):
-    """`--interval nan` passed `interval < 1` and made the daemon (no --once) poll AWS in a tight loop."""
+@pytest.mark.parametrize(("args", "where"), [
+    # `--interval nan` passed `interval < 1` and made the daemon (no --once) poll AWS in a tight loop.
+    (["--interval", "nan"], "error: --interval: nan s is not between 1 s and the stack's heartbeat (60 s)"),
+    # A missing profile failed only at the first AWS call: the daemon started, reporting nothing.
+    (["--profile", "nope"], "error: --profile (AWS_PROFILE): the AWS profile 'nope' is in neither"),
+])
+def test_the_real_daemon_process_refuses_bad_options_before_it_starts(aws, tmp_path, gateways, args, where):
     project = fleet_project(tmp_path / "project")
     first_deploy(project)
     before = aws_written()
 
     result = run_cli("--project-dir", str(project), "agent", "--stack", STACK, "--target", "param", "--include",
-                     str(gateways / "models.json5"), "--interval", "nan", in_process=False)
+                     str(gateways / "models.json5"), *args, in_process=False)
 
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.strip().splitlines()
-    assert line.startswith("error: --interval: nan s is not between 1 s and the stack's heartbeat (60 s)"), line
+    assert line.startswith(where) and "fix: " in line, line
     assert aws_written() == before and list(gateways.iterdir()) == []
 
 
