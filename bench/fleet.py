@@ -5,6 +5,8 @@ Prints:
   whether a config body or a key was read, and the bytes of the answer;
 - the time from a `deploy` finishing to each of N agents (threads, no gateway, 1 s interval)
   having written the new config: p50 and max;
+- what one `fleet` scan of those N agents' reports costs (requests per operation), and how often
+  `rotate --wait-fleet` scans a fleet that size;
 - the request rate of 1,000 gateways polling every 30 s against the AWS quotas that apply.
 
 Run: `.venv/bin/python bench/fleet.py [N]` (N agents, default 50).
@@ -84,6 +86,25 @@ def propagation(project: Path, root: Path, agents_n: int) -> None:
           f"max {times[-1]:.2f} s")
 
 
+def scan_cost(project: Path) -> None:
+    """One `fleet` scan of every report, as `rotate --wait-fleet` repeats it."""
+    from kimi_infra.fleet import WAIT_POLL_S, fleet_state, scan_pause
+    from kimi_infra.stackfile import load_stack
+
+    spec = load_stack(project, "fl").spec
+    counter, uninstall = install_call_counter()
+    try:
+        state = fleet_state(spec)
+    finally:
+        uninstall()
+    by_target: dict[str, int] = {}
+    for gateway in state.gateways:
+        by_target[str(gateway["target"])] = by_target.get(str(gateway["target"]), 0) + 1
+    calls = ", ".join(f"{count} {operation}" for operation, count in sorted(counter.by_operation().items()))
+    print(f"fleet scan of {len(state.gateways)} reports {by_target}: {len(counter.calls)} requests ({calls}); "
+          f"--wait-fleet scans every {scan_pause(spec, state, WAIT_POLL_S):.1f} s")
+
+
 def fleet_config_bytes() -> bytes:
     """The config as deployed (inline: its hash is keyed, so compare the bytes)."""
     import boto3
@@ -100,6 +121,13 @@ def quotas() -> None:
     ssm = polls + reports
     print(f"  SSM target: {ssm:.1f} TPS of the default {QUOTAS['SSM GetParameter+PutParameter (default throughput)']} "
           "(over it: enable higher throughput, or use an S3 target for a fleet this size)")
+    from kimi_infra.fleet import S3Place, SsmPlace
+
+    s3_every, ssm_every = GATEWAYS * S3Place.scan_seconds_per_report, GATEWAYS * SsmPlace.scan_seconds_per_report
+    ssm_calls = GATEWAYS // 10 + GATEWAYS // 50  # GetParameters of 10, DescribeParameters pages of 50
+    print(f"  rotate --wait-fleet at {GATEWAYS}: S3, {GATEWAYS} GetObject per scan, a scan every {s3_every:.0f} s "
+          f"({GATEWAYS / s3_every:.0f} GET/s); SSM, {ssm_calls} calls per scan, a scan every {ssm_every:.0f} s "
+          f"({ssm_calls / ssm_every:.0f} TPS)")
     print("  Secrets Manager: 0 calls per poll; in secretref mode one GetSecretValue per gateway per rotation "
           "(the resolver, on reload)")
 
@@ -132,6 +160,7 @@ def main() -> None:
             first_deploy(project)
             poll_cost(project, gateways)
             propagation(project, gateways, agents_n)
+            scan_cost(project)
             quotas()
         finally:
             stop_moto(server)

@@ -95,6 +95,24 @@ def client(service: str, region: str, profile: str | None = None) -> Any:
     return shared[key]
 
 
+def check_profile() -> None:
+    """The profile AWS_PROFILE (or --profile) names exists: botocore says so only at the first
+    call, after a long-running command has started (an agent would report nothing, and retry)."""
+    import os
+
+    import botocore.session
+
+    from kimi_infra.errors import KimiInfraError
+
+    name = os.environ.get("AWS_PROFILE")
+    if not name or name in botocore.session.Session().available_profiles:
+        return
+    raise KimiInfraError(f"the AWS profile {name!r} is in neither the AWS config nor the credentials file",
+                         where="--profile (AWS_PROFILE)",
+                         fix="give a profile that `aws configure list-profiles` shows, or unset AWS_PROFILE to use "
+                             "the host's role")
+
+
 def _new_client(service: str, region: str, profile: str | None) -> Any:
     # botocore directly: boto3's Session would append to the shared loader's search path on every
     # call. Imported here so that modules using `reusing_clients` stay light on the local path.

@@ -28,16 +28,26 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from kimi_infra.errors import EXIT_FINDING, KimiInfraError
+from kimi_infra.errors import EXIT_FINDING, MAX_FILE_CHARS, KimiInfraError
 from kimi_infra.models import FileTargetSpec, S3TargetSpec, StackSpec, TargetSpec
 
 FACTS_FORMAT = 1
 STALE_HEARTBEATS = 3
 """`fleet` calls a report stale when it is older than this many of the stack's heartbeats."""
 GATEWAY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+MAX_FLEET_OBJECT_BYTES = 64 * 2**10
+"""Facts and reports are a few hundred bytes; anything bigger in their place is not ours, and is not
+downloaded (a hostile multi-GB object would otherwise fill the agent's or `fleet`'s memory)."""
+# What published facts may hold: they are quoted in log lines and reports, so no spaces, line
+# breaks or escapes; a revision is a sha256 or HMAC-SHA256 hex digest.
+_FACTS_STACK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+_FACTS_REVISION = re.compile(r"^[0-9a-f]{64}$")
+_FACTS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_KEY_MODES = ("reference", "inline", "secretref")
 REPORT_FIELDS = ("gatewayId", "host", "stack", "target", "configRevision", "keyVersions", "appliedAt",
                  "reportedAt", "lastError", "agentVersion")
 
@@ -91,17 +101,25 @@ class Facts:
     @classmethod
     def from_json(cls, text: str, where: str) -> Facts:
         """Parse published facts; a FleetError names `where` when they are not ours."""
-        try:
-            data = json.loads(text)
-        except ValueError:
-            data = None
-        versions = data.get("keyVersions") if isinstance(data, dict) else None
-        if not isinstance(data, dict) or data.get("format") != FACTS_FORMAT or not isinstance(versions, dict) \
-                or not all(isinstance(data.get(name), str) for name in ("stack", "configRevision", "keyMode")) \
-                or not all(isinstance(k, str) and isinstance(v, str) for k, v in versions.items()):
+        data = _json_object(text)
+        if data is None or not _facts_shape(data):
             raise FleetError("the fleet facts are not kimi-infra's (format 1)", where=where,
                              fix="run `kimi-infra deploy` for the stack: it publishes them again")
-        return cls(data["stack"], data["configRevision"], data["keyMode"], dict(versions), data.get("publishedAt"))
+        published = data.get("publishedAt")
+        return cls(data["stack"], data["configRevision"], data["keyMode"], dict(data["keyVersions"]),
+                   published if isinstance(published, str) and parse_iso(published) else None)
+
+
+def _facts_shape(data: dict[str, Any]) -> bool:
+    """Whether `data` has the fields and forms `publish_facts` writes (nothing else is trusted)."""
+    if data.get("format") != FACTS_FORMAT or data.get("keyMode") not in _KEY_MODES:
+        return False
+    versions = data.get("keyVersions")
+    return isinstance(data.get("stack"), str) and bool(_FACTS_STACK.fullmatch(data["stack"])) \
+        and isinstance(data.get("configRevision"), str) and bool(_FACTS_REVISION.fullmatch(data["configRevision"])) \
+        and isinstance(versions, dict) and all(
+            isinstance(k, str) and isinstance(v, str) and _FACTS_NAME.fullmatch(k) and _FACTS_NAME.fullmatch(v)
+            for k, v in versions.items())
 
 
 # --- where a target's fleet objects live ---------------------------------------------------------
@@ -125,6 +143,17 @@ class ConfigBody:
 
 
 @dataclass(frozen=True)
+class Report:
+    """One gateway's report as found in the store. Its gateway id comes from the object's name (IAM
+    lets only that gateway's agent write it), its time from the store; `problem` when unusable."""
+
+    gateway_id: str
+    stored_at: datetime | None
+    data: dict[str, Any] | None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class S3Place:
     """The fleet objects next to an S3 target."""
 
@@ -132,6 +161,10 @@ class S3Place:
     bucket: str
     key: str
     region: str
+
+    scan_seconds_per_report = 0.01
+    """A `--wait-fleet` scan reads every report (one GetObject each): at most ~100 GET/s of S3's
+    5,500 per prefix, so the agents' polls always have room."""
 
     @property
     def location(self) -> str:
@@ -161,7 +194,7 @@ class S3Place:
                 if error.response.get("Error", {}).get("Code") in ("304", "NotModified"):
                     return Poll(False, None, since)
                 raise
-            text = answer["Body"].read().decode("utf-8", "replace")
+            text = _body_text(answer, MAX_FLEET_OBJECT_BYTES, f"s3://{self.bucket}/{self.facts_key}")
         return Poll(True, Facts.from_json(text, f"s3://{self.bucket}/{self.facts_key}"), answer["ETag"])
 
     def read_facts(self) -> Facts | None:
@@ -185,7 +218,7 @@ class S3Place:
                 answer = client.get_object(Bucket=self.bucket, Key=self.key)
             except client.exceptions.NoSuchKey:
                 return None
-            text = answer["Body"].read().decode("utf-8", "replace")
+            text = _body_text(answer, MAX_FILE_CHARS, self.location)
         return ConfigBody(text, answer.get("Metadata", {}).get(HASH_METADATA))
 
     def write_report(self, gateway_id: str, report: dict[str, Any]) -> None:
@@ -197,21 +230,21 @@ class S3Place:
     def read_report(self, gateway_id: str) -> dict[str, Any] | None:
         return _report_or_none(self._get_text(self.report_name(gateway_id)))
 
-    def reports(self) -> list[dict[str, Any]]:
+    def reports(self) -> list[Report]:
         with _aws(f"s3://{self.bucket}/{self.reports_prefix}", "list"):
             client = _client("s3", self.region)
             pages = client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.reports_prefix)
-            names = [item["Key"] for page in pages for item in page.get("Contents", [])]
-        found = [_report_or_none(self._get_text(name)) for name in names]
-        return [report for report in found if report is not None]
+            listed = [(item["Key"], item.get("LastModified")) for page in pages for item in page.get("Contents", [])]
+        return _read_reports(listed, self.reports_prefix, ".json", self._get_text)
 
     def _get_text(self, key: str) -> str | None:
         with _aws(f"s3://{self.bucket}/{key}", "read"):
             client = _client("s3", self.region)
             try:
-                return client.get_object(Bucket=self.bucket, Key=key)["Body"].read().decode("utf-8", "replace")
+                answer = client.get_object(Bucket=self.bucket, Key=key)
             except client.exceptions.NoSuchKey:
                 return None
+            return _body_text(answer, MAX_FLEET_OBJECT_BYTES, f"s3://{self.bucket}/{key}")
 
 
 @dataclass(frozen=True)
@@ -221,6 +254,10 @@ class SsmPlace:
     target: str
     parameter: str
     region: str
+
+    scan_seconds_per_report = 0.02
+    """A scan reads reports 10 to a GetParameters call (plus a DescribeParameters per 50): at most
+    ~5 TPS of Parameter Store's default 40, which the agents' polls and reports share."""
 
     @property
     def location(self) -> str:
@@ -239,7 +276,7 @@ class SsmPlace:
 
     def poll(self, since: str | None) -> Poll:
         """GetParameter of the small facts parameter (SSM has no conditional read); unchanged when
-        its Version is still `since`."""
+        its version (and time) is still `since`."""
         found = self._get(self.facts_name)
         if found is None:
             raise FleetError("no fleet facts published", where=f"ssm:{self.region}:{self.facts_name}",
@@ -272,26 +309,45 @@ class SsmPlace:
                                                       Overwrite=True)
 
     def read_report(self, gateway_id: str) -> dict[str, Any] | None:
-        found = self._get(self.report_name(gateway_id))
-        return _report_or_none(found[0] if found else None)
+        return _report_or_none(self._get_value(self.report_name(gateway_id)))
 
-    def reports(self) -> list[dict[str, Any]]:
+    def reports(self) -> list[Report]:
         with _aws(f"ssm:{self.region}:{self.reports_prefix}", "list"):
             client = _client("ssm", self.region)
             filters = [{"Key": "Name", "Option": "BeginsWith", "Values": [self.reports_prefix]}]
-            pages = client.get_paginator("describe_parameters").paginate(ParameterFilters=filters)
-            names = [item["Name"] for page in pages for item in page.get("Parameters", [])]
-        found = [self._get(name) for name in names]
-        return [report for report in (_report_or_none(f[0] if f else None) for f in found) if report is not None]
+            pages = client.get_paginator("describe_parameters").paginate(ParameterFilters=filters,
+                                                                         PaginationConfig={"PageSize": 50})
+            listed = [(item["Name"], item.get("LastModifiedDate"))
+                      for page in pages for item in page.get("Parameters", [])]
+        values = self._get_values([name for name, _ in listed if _gateway_of(name, self.reports_prefix, "")])
+        return _read_reports(listed, self.reports_prefix, "", values.get)
+
+    def _get_values(self, names: list[str]) -> dict[str, str]:
+        """The values of `names`, 10 to a GetParameters call (its most): a scan of 1,000 reports
+        costs 100 calls of Parameter Store's shared throughput, not 1,000."""
+        values: dict[str, str] = {}
+        for start in range(0, len(names), 10):
+            batch = names[start:start + 10]
+            with _aws(f"ssm:{self.region}:{self.reports_prefix}", "read"):
+                found = _client("ssm", self.region).get_parameters(Names=batch)["Parameters"]
+            values.update({item["Name"]: item["Value"] for item in found})
+        return values
+
+    def _get_value(self, name: str) -> str | None:
+        found = self._get(name)
+        return found[0] if found else None
 
     def _get(self, name: str, decrypt: bool = False) -> tuple[str, str] | None:
+        """The parameter's value and a tag of this version of it: its version number and when it was
+        written (a parameter deleted and made again, e.g. by `pulumi destroy` and `up`, starts at
+        version 1 again, and a poll comparing numbers alone missed the new facts for good)."""
         with _aws(f"ssm:{self.region}:{name}", "read"):
             client = _client("ssm", self.region)
             try:
                 parameter = client.get_parameter(Name=name, WithDecryption=decrypt)["Parameter"]
             except client.exceptions.ParameterNotFound:
                 return None
-        return parameter["Value"], str(parameter["Version"])
+        return parameter["Value"], f"{parameter['Version']}@{parameter.get('LastModifiedDate')}"
 
 
 Place = S3Place | SsmPlace
@@ -381,17 +437,41 @@ def fleet_state(spec: StackSpec, now: datetime | None = None) -> FleetState:
     now = now or now_utc()
     current = next((facts for facts in (place.read_facts() for place in places) if facts is not None), None)
     stale_after = timedelta(seconds=STALE_HEARTBEATS * spec.fleet.heartbeatSeconds) if spec.fleet else timedelta()
-    gateways = []
-    for place in places:
-        for report in place.reports():
-            reported = parse_iso(report.get("reportedAt"))
-            entry = {name: report.get(name) for name in REPORT_FIELDS}
-            entry["current"] = current is not None and report.get("configRevision") == current.config_revision \
-                and (report.get("keyVersions") or {}) == current.key_versions
-            entry["stale"] = reported is None or now - reported > stale_after
-            gateways.append(entry)
+    gateways = [_judge(report, place, spec.stack, current, now - stale_after)
+                for place in places for report in place.reports()]
     gateways.sort(key=lambda g: (str(g["gatewayId"]), str(g["target"])))
     return FleetState(spec.stack, current, gateways)
+
+
+def _judge(report: Report, place: Place, stack: str, current: Facts | None, live_since: datetime) -> dict[str, Any]:
+    """A report as `fleet` shows it: current (the facts' revision and key versions) and stale
+    (older than `live_since` by its own clock or the store's, whichever is earlier: a report that
+    claims a future time is not live for ever). A report that is not its gateway's is neither
+    current nor live, and says why in lastError."""
+    data = report.data or {}
+    problem = report.problem or _foreign(report, data, stack)
+    entry: dict[str, Any] = dict.fromkeys(REPORT_FIELDS)
+    if problem is None:
+        entry.update({name: data.get(name) for name in REPORT_FIELDS})
+    entry.update(gatewayId=report.gateway_id, target=place.target)
+    if problem is not None:
+        entry.update(lastError=problem, current=False, stale=True)
+        return entry
+    seen = [moment for moment in (parse_iso(data.get("reportedAt")), report.stored_at) if moment is not None]
+    entry["current"] = current is not None and data.get("configRevision") == current.config_revision \
+        and (data.get("keyVersions") or {}) == current.key_versions
+    entry["stale"] = len(seen) == 0 or min(seen) < live_since
+    return entry
+
+
+def _foreign(report: Report, data: dict[str, Any], stack: str) -> str | None:
+    """Why a report is not its own gateway's report of this stack (None when it is)."""
+    if data.get("gatewayId") != report.gateway_id:
+        return (f"the report under this gateway's name says it is {str(data.get('gatewayId'))[:63]!r}: "
+                "not counted (each agent writes only its own name)")
+    if data.get("stack") != stack:
+        return f"the report is of stack {str(data.get('stack'))[:100]!r}, not {stack}: not counted"
+    return None
 
 
 def require_fleet(spec: StackSpec) -> list[Place]:
@@ -404,6 +484,13 @@ def require_fleet(spec: StackSpec) -> list[Place]:
         raise FleetError("the stack has no S3 or SSM target for gateway hosts to read", where=f"stack {spec.stack}",
                          fix="add an s3 or ssm target to its stack file and run `kimi-infra deploy`")
     return places
+
+
+def scan_pause(spec: StackSpec, state: FleetState, interval: float) -> float:
+    """Seconds until the next scan of the reports: `interval`, or longer for a big fleet, so the
+    scans of a waiting rotation stay a small share of the quota the agents poll under."""
+    per_report = {place.target: place.scan_seconds_per_report for place in stack_places(spec)}
+    return max(interval, sum(per_report.get(str(g["target"]), 0.0) for g in state.gateways))
 
 
 def wait_for_key(spec: StackSpec, provider: str, version: str, *, timeout: float, interval: float, say: Say,
@@ -419,8 +506,9 @@ def wait_for_key(spec: StackSpec, provider: str, version: str, *, timeout: float
         if not lagging:
             for gateway in state.gateways:
                 if gateway["stale"]:
-                    say(f"fleet {spec.stack}: {gateway['gatewayId']} has not reported for more than "
-                        f"{STALE_HEARTBEATS} heartbeats: not counted; check it before revoking the old key")
+                    say(f"fleet {spec.stack}: {gateway['gatewayId']} has no live report (none for more than "
+                        f"{STALE_HEARTBEATS} heartbeats, or an unusable one): not counted; check it before "
+                        "revoking the old key")
             applied = [parse_iso(g.get("appliedAt")) for g in live]
             return max((moment for moment in applied if moment is not None), default=None)
         if clock() >= deadline:
@@ -432,20 +520,71 @@ def wait_for_key(spec: StackSpec, provider: str, version: str, *, timeout: float
                                  f"{spec.stack}` shows their last error), then run the rotation again with "
                                  "--wait-fleet", exit_code=EXIT_FINDING)
         say(f"fleet {spec.stack}: waiting for {len(lagging)} gateway(s) to report the new {provider} key")
-        sleep(interval)
+        sleep(scan_pause(spec, state, interval))
 
 
 # --- small helpers -------------------------------------------------------------------------------
 
 
+def _body_text(answer: dict[str, Any], limit: int, where: str) -> str:
+    """A GetObject answer's body as text, refused without downloading it when over `limit` bytes."""
+    body = answer["Body"]
+    try:
+        length = answer.get("ContentLength")
+        data = b"" if isinstance(length, int) and length > limit else body.read(limit + 1)
+    finally:
+        body.close()  # the rest of a refused body is never downloaded
+    if len(data) > limit or (isinstance(length, int) and length > limit):
+        raise FleetError(f"the object is over {limit // 2**10} KiB: not what kimi-infra publishes there, "
+                         "not downloaded", where=where,
+                         fix="remove it, or run `kimi-infra deploy` for the stack to publish it again")
+    return data.decode("utf-8", "replace")
+
+
+def _read_reports(listed: list[tuple[str, Any]], prefix: str, suffix: str,
+                  read: Callable[[str], str | None]) -> list[Report]:
+    """Each listed (name, stored at) that is a report's name `<prefix><gateway id><suffix>`, read."""
+    found = []
+    for name, stored_at in listed:
+        gateway_id = _gateway_of(name, prefix, suffix)
+        if gateway_id is not None:
+            found.append(_read_report(gateway_id, stored_at, partial(read, name)))
+    return found
+
+
+def _gateway_of(name: str, prefix: str, suffix: str) -> str | None:
+    """The gateway id in a report's name `<prefix><id><suffix>`; None for any other name."""
+    middle = name[len(prefix):len(name) - len(suffix)] if name.startswith(prefix) and name.endswith(suffix) else ""
+    return middle if GATEWAY_ID.fullmatch(middle) else None
+
+
+def _read_report(gateway_id: str, stored_at: Any, read: Callable[[], str | None]) -> Report:
+    """Read one report; one that is missing, too big or not a report is kept with its problem, so
+    `fleet` still shows that gateway (as not current) instead of failing for every gateway."""
+    stored = stored_at if isinstance(stored_at, datetime) else None
+    try:
+        data = _report_or_none(read())
+    except FleetError as error:
+        return Report(gateway_id, stored, None, f"its report cannot be used: {error.problem}")
+    if data is None:
+        return Report(gateway_id, stored, None, "its report is not a kimi-infra agent report")
+    return Report(gateway_id, stored, data)
+
+
 def _report_or_none(text: str | None) -> dict[str, Any] | None:
-    if text is None:
-        return None
+    data = _json_object(text) if text is not None else None
+    return data if data is not None and isinstance(data.get("gatewayId"), str) else None
+
+
+def _json_object(text: str) -> dict[str, Any] | None:
+    """`text` as a JSON object, or None: whoever can write the bucket may put anything there, and
+    JSON nested a few thousand deep raises RecursionError, not ValueError (it crashed the agent
+    and `fleet`)."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return data if isinstance(data, dict) and isinstance(data.get("gatewayId"), str) else None
+    return data if isinstance(data, dict) else None
 
 
 def _client(service: str, region: str) -> Any:
@@ -468,9 +607,17 @@ carries the old key when it is revoked."""
 WAIT_POLL_S = 2.0
 
 
-def check_fleet_wait(spec: StackSpec) -> None:
-    """Refuse `--wait-fleet` before anything changes where no agent can confirm a key."""
+DEFAULT_FLEET_TIMEOUT_S = 600.0
+MAX_FLEET_TIMEOUT_S = 86_400
+
+
+def check_fleet_wait(spec: StackSpec, timeout: float) -> None:
+    """Refuse `--wait-fleet` before anything changes where no agent can confirm a key, or with a
+    timeout that would end the wait at once (after the key changed) or never (`nan`, `inf`)."""
     require_fleet(spec)
+    if not 1 <= timeout <= MAX_FLEET_TIMEOUT_S:  # False for nan
+        raise FleetError(f"{timeout:g} s is not a usable wait", where="--fleet-timeout",
+                         fix=f"give --fleet-timeout SECONDS from 1 to {MAX_FLEET_TIMEOUT_S}")
     if spec.files_reference_env:
         raise FleetError("in keyMode reference the gateways read the key from their environment: no agent can "
                          "confirm it", where="--wait-fleet",

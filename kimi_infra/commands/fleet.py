@@ -20,10 +20,21 @@ if TYPE_CHECKING:
 @profile_option
 @click.pass_obj
 def fleet(project_dir: Path, stack: str, as_json: bool) -> None:
-    """Every gateway's config revision and key versions against the current ones.
+    """What every gateway of a stack runs, against what the stack publishes now.
 
-    Reads the reports the agents write next to the stack's S3/SSM targets. A report older than
-    three heartbeats is stale. Exit 0 when every gateway is current, 1 when one lags or is stale.
+    Reads the facts and the reports that `kimi-infra agent` writes next to the stack's S3/SSM
+    targets (a gateway shows up with its agent's first report). One line per gateway: current (it
+    runs the published config revision and key versions), lagging, or stale (no report for three
+    heartbeats, or a report that is not its own); then, per provider, how many gateways still run
+    an older key.
+
+    \b
+    --json: {stack, current: {configRevision, keyVersions}, oldKeys,
+             gateways: [{gatewayId, host, target, configRevision, keyVersions, appliedAt,
+                         reportedAt, lastError, agentVersion, current, stale}]}
+
+    Exit 0 when every gateway that reported is current and live (also when none has), 1 when one
+    lags or is stale, 2 on an error (unknown stack, no fleet in the stack file, AWS).
     """
     from kimi_infra.errors import EXIT_FINDING, KimiInfraError
     from kimi_infra.fleet import fleet_state

@@ -25,14 +25,14 @@ from kimi_infra.commands.options import json_option, profile_option, provider_op
 @click.option("--wait-fleet", is_flag=True,
               help="Then wait until every live gateway's agent reports the new key (see `fleet`), and say from "
                    "when the old key may be revoked.")
-@click.option("--fleet-timeout", type=float, default=600.0, show_default=True, metavar="SECONDS",
-              help="With --wait-fleet: give up after this long (exit 1 naming the gateways that lag).")
+@click.option("--fleet-timeout", type=float, metavar="SECONDS",
+              help="With --wait-fleet: give up after this long (exit 1 naming the gateways that lag; default 600).")
 @json_option
 @profile_option
 @click.pass_obj
 def rotate(project_dir: Path, stack: str, provider: str, key_file: Path | None, key_stdin: bool,
            skip_verify: bool, verify_base_url: str | None, verify_timeout: float | None, resume: bool,
-           reload_gateway: bool, openclaw: str, wait_fleet: bool, fleet_timeout: float, as_json: bool) -> None:
+           reload_gateway: bool, openclaw: str, wait_fleet: bool, fleet_timeout: float | None, as_json: bool) -> None:
     """Rotate a provider's API key: stage, verify, promote, re-write the targets that hold it.
 
     The new key is checked with GET <baseUrl>/models before it becomes current; the old key
@@ -53,10 +53,15 @@ def rotate(project_dir: Path, stack: str, provider: str, key_file: Path | None, 
     spec, base_url = stack_provider(project_dir, stack, provider)
     if reload_gateway:
         check_reload_mode(spec.keyMode, provider)
-    if wait_fleet:
-        from kimi_infra.fleet import check_fleet_wait
+    from kimi_infra.errors import KimiInfraError
+    from kimi_infra.fleet import DEFAULT_FLEET_TIMEOUT_S, check_fleet_wait
 
-        check_fleet_wait(spec)
+    if fleet_timeout is not None and not wait_fleet:  # a rotation that seems to wait, but does not
+        raise KimiInfraError("it only bounds --wait-fleet, which is not given", where="--fleet-timeout",
+                             fix="add --wait-fleet, or drop --fleet-timeout")
+    fleet_timeout = DEFAULT_FLEET_TIMEOUT_S if fleet_timeout is None else fleet_timeout
+    if wait_fleet:
+        check_fleet_wait(spec, fleet_timeout)
     verify_url = verify_url_for(provider, base_url, verify_base_url, skip_verify)
     key = read_key(key_file, key_stdin, provider, new=True)
     with missing_key_hint(stack, provider):

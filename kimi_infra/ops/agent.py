@@ -14,15 +14,18 @@ fails a check is refused with one line, reported, and the last good include file
 from __future__ import annotations
 
 import os
+import random
 import socket
-import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from kimi_infra import __version__
+from kimi_infra.aws import check_profile
 from kimi_infra.content_hash import PLAIN, ContentHasher
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.fleet import (
@@ -79,6 +82,7 @@ class AgentState:
     failures: int = 0
     last_report: float | None = None
     hasher: ContentHasher | None = None
+    include_seen: tuple[int, int, int] | None = None  # the include file as we last wrote or read it
 
 
 # --- checking the input (before anything is written) --------------------------------------------
@@ -96,14 +100,38 @@ def check_settings(project_dir: Path, stack: str, target: str, include: Path, ga
     if not GATEWAY_ID.fullmatch(gateway_id):
         raise KimiInfraError(f"{gateway_id!r} is not a usable gateway id (letters, digits, `_.-`, at most 63)",
                              where="--gateway-id", fix="give --gateway-id NAME, e.g. the host's short name")
-    if interval < 1:
-        raise KimiInfraError(f"{interval:g} s is too short", where="--interval", fix="poll at most once a second")
+    check_interval(interval, spec)
     include = include.expanduser().absolute()
     check_includable(include)
+    check_not_gateway_config(include)
     check_writable(include)
     if openclaw is not None:
         _check_command(openclaw)
+    check_profile()
     return AgentSettings(spec, project_dir, place, include, gateway_id, socket.gethostname(), interval, openclaw)
+
+
+def check_interval(interval: float, spec: StackSpec) -> None:
+    """At least a second, at most the stack's heartbeat: the agent reports only when it polls, so a
+    longer interval makes `fleet` call a healthy gateway stale (and `nan` would poll without pause,
+    `inf` never again)."""
+    heartbeat = spec.fleet.heartbeatSeconds if spec.fleet else DEFAULT_INTERVAL_S
+    if 1 <= interval <= heartbeat:  # False for nan
+        return
+    raise KimiInfraError(f"{interval:g} s is not between 1 s and the stack's heartbeat ({heartbeat:g} s)",
+                         where="--interval", fix=f"give --interval SECONDS from 1 to {heartbeat:g} (to poll less "
+                                                 "often, raise `heartbeatSeconds` under `kimi-infra:fleet` first)")
+
+
+def check_not_gateway_config(include: Path, env: dict[str, str] | None = None) -> None:
+    """The include file is a file the gateway's config `$include`s, never that config itself: the
+    agent replaces the whole file, so the gateway's own settings (port, auth, channels) would go."""
+    config = gateway_config_path(env)
+    if include.resolve() != config.absolute().resolve():
+        return
+    raise KimiInfraError("is the gateway's own config file, which the agent would replace as a whole",
+                         where=f"--include {include}",
+                         fix="give a file next to it, e.g. kimi-models.json5, and `$include` that from openclaw.json")
 
 
 def _target_place(spec: StackSpec, name: str) -> Place:
@@ -180,12 +208,11 @@ def start_state(settings: AgentSettings) -> AgentState:
     """What is applied already: the include file's hash and the key versions of our last report."""
     state = AgentState()
     report = settings.place.read_report(settings.gateway_id)
-    if settings.include.is_file():
-        state.applied_revision = _hasher(settings, state).of_bytes(settings.include.read_bytes())
-        if report and report.get("configRevision") == state.applied_revision:
-            versions = report.get("keyVersions")
-            state.key_versions = dict(versions) if isinstance(versions, dict) else {}
-            state.applied_at = report.get("appliedAt") if isinstance(report.get("appliedAt"), str) else None
+    _read_include(settings, state)
+    if state.applied_revision is not None and report and report.get("configRevision") == state.applied_revision:
+        versions = report.get("keyVersions")
+        state.key_versions = dict(versions) if isinstance(versions, dict) else {}
+        state.applied_at = report.get("appliedAt") if isinstance(report.get("appliedAt"), str) else None
     return state
 
 
@@ -209,7 +236,28 @@ def poll_once(settings: AgentSettings, state: AgentState, say: Say) -> bool:
     return state.last_error is None and state.reload_pending is None and reported
 
 
+def _read_include(settings: AgentSettings, state: AgentState) -> None:
+    """What the include file holds now (its hash, or None when it is missing)."""
+    state.include_seen = _file_signature(settings.include)
+    state.applied_revision = None if state.include_seen is None else \
+        _hasher(settings, state).of_bytes(settings.include.read_bytes())
+
+
+def _file_signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
+
+
 def _apply(settings: AgentSettings, state: AgentState, say: Say) -> bool:
+    if _file_signature(settings.include) != state.include_seen:
+        # Someone else changed or removed the include file since we wrote or read it: take what is
+        # there now, and ask for the facts again, so the file is put right at this poll, not only
+        # at the next deploy (one stat per poll).
+        _read_include(settings, state)
+        state.tag = None
     poll = settings.place.poll(state.tag)
     if not poll.changed and state.reload_pending is None:
         return False
@@ -221,7 +269,7 @@ def _apply(settings: AgentSettings, state: AgentState, say: Say) -> bool:
             raise RefusedConfig(f"the published facts belong to stack {facts.stack}, not {settings.spec.stack}",
                                 where=settings.place.location, fix="deploy this stack's config to this target")
         if facts.config_revision != state.applied_revision:
-            _apply_config(settings, state, facts, poll.tag, say)
+            _apply_config(settings, state, facts, say)
             changed = True
         state.tag = poll.tag
         if facts.key_versions != state.key_versions:
@@ -236,7 +284,10 @@ def _apply(settings: AgentSettings, state: AgentState, say: Say) -> bool:
     return changed
 
 
-def _apply_config(settings: AgentSettings, state: AgentState, facts: Facts, tag: str | None, say: Say) -> None:
+def _apply_config(settings: AgentSettings, state: AgentState, facts: Facts, say: Say) -> None:
+    """Read the config the facts name, check it, write it to the include file. A refused config
+    leaves the poll's tag as it was: the next poll (after a backoff) reads facts and config again,
+    so a config put right without new facts (e.g. a `deploy` undoing a tampered object) is taken."""
     from kimi_infra.atomic import write_atomic
     from kimi_infra.masking import holds_key
 
@@ -245,13 +296,14 @@ def _apply_config(settings: AgentSettings, state: AgentState, facts: Facts, tag:
     if body is None:
         raise RefusedConfig("the facts name a config, but the target holds none", where=where,
                             fix="run `kimi-infra deploy` for the stack")
-    try:
-        _check_config(settings, state, facts, body.text, body.published_hash)
-    except RefusedConfig:
-        state.tag = tag  # the same facts would fetch the same refused config: wait for the next deploy
-        raise
     secret = holds_key(body.text) or settings.spec.files_hold_keys
-    write_atomic(settings.include, body.text.encode("utf-8"), INCLUDE_MODE_KEYS if secret else INCLUDE_MODE_PLAIN)
+    # OpenClaw checks the complete temp file beside the include, before the rename: a kill -9
+    # during its check leaves that temp where the next write removes it (never a copy in /tmp).
+    check = partial(_openclaw_validate, settings) if settings.openclaw is not None else None
+    _check_config(settings, state, facts, body.text, body.published_hash)
+    write_atomic(settings.include, body.text.encode("utf-8"), INCLUDE_MODE_KEYS if secret else INCLUDE_MODE_PLAIN,
+                 check=check)
+    state.include_seen = _file_signature(settings.include)
     state.applied_revision = facts.config_revision
     state.applied_at = iso(now_utc())
     say(f"agent {settings.gateway_id}: applied config {facts.config_revision[:12]} from {where} to "
@@ -275,19 +327,13 @@ def _check_config(settings: AgentSettings, state: AgentState, facts: Facts, text
     except KimiInfraError as error:
         raise RefusedConfig(f"the config there fails our checks ({error}): refused, the last good config stays",
                             where=where, fix=f"run `kimi-infra deploy --stack {settings.spec.stack}`") from None
-    if settings.openclaw is not None:
-        _openclaw_validate(settings, text)
 
 
-def _openclaw_validate(settings: AgentSettings, text: str) -> None:
+def _openclaw_validate(settings: AgentSettings, candidate: Path) -> None:
+    """`openclaw config validate` on the complete candidate file; RefusedConfig when it says no."""
     from kimi_infra.ops.validate_report import run_openclaw
 
-    with tempfile.TemporaryDirectory(prefix="kimi-infra-agent-") as folder:
-        candidate = Path(folder) / "openclaw.json"
-        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        verdict = run_openclaw(Path(settings.openclaw or "openclaw"), candidate)
+    verdict = run_openclaw(Path(settings.openclaw or "openclaw"), candidate)
     if not verdict.valid:
         first = verdict.issues[0] if verdict.issues else "no detail"
         raise RefusedConfig(f"`openclaw config validate` rejects the config ({first}): refused, the last good "
@@ -350,6 +396,19 @@ def backoff(failures: int, interval: float) -> float:
     return min(interval * 2 ** (failures - 1), max(MAX_BACKOFF_S, interval))
 
 
+JITTER = 0.2
+
+
+def next_wait(ok: bool, failures: int, interval: float, draw: Callable[[], float] = random.random) -> float:
+    """Seconds to the next poll: the interval (or the backoff after failures), give or take 20%.
+    Without the spread, agents started together (a fleet reboot, a rollout) poll together for
+    ever: 1,000 requests in the same second every interval, far past Parameter Store's 40 TPS
+    although their average (33 per second at 30 s) is not. At most 1.2 intervals, and the
+    interval is at most a heartbeat, so a report is never three heartbeats old."""
+    base = interval if ok else backoff(failures, interval)
+    return base * (1 - JITTER + 2 * JITTER * draw())
+
+
 def run(settings: AgentSettings, say: Say, stop: threading.Event, once: bool = False) -> int:
     """Poll until `stop` is set (SIGTERM), or once. Exit code: 0 when the gateway runs what the
     stack publishes, 1 when the last poll left an error (refused config, failed reload, AWS)."""
@@ -364,6 +423,6 @@ def run(settings: AgentSettings, say: Say, stop: threading.Event, once: bool = F
         ok = poll_once(settings, state, say)
         if once:
             return 0 if ok else 1
-        if stop.wait(backoff(state.failures, settings.interval) if not ok else settings.interval):
+        if stop.wait(next_wait(ok, state.failures, settings.interval)):
             say(f"agent {settings.gateway_id}: stopped")
             return 0

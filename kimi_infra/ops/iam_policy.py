@@ -41,7 +41,8 @@ S3_OBJECT_ACTIONS = ["s3:DeleteObject", "s3:GetObject", "s3:GetObjectVersion", "
 # ListBucket makes a GetObject of a missing key answer 404, not 403 (the first deploy reads the
 # object first); ListBucketVersions is `history`; GetBucketVersioning is `doctor`.
 S3_BUCKET_ACTIONS = ["s3:GetBucketVersioning", "s3:ListBucket", "s3:ListBucketVersions"]
-SSM_PARAMETER_ACTIONS = ["ssm:DeleteParameter", "ssm:GetParameter", "ssm:GetParameterHistory", "ssm:PutParameter"]
+SSM_PARAMETER_ACTIONS = ["ssm:DeleteParameter", "ssm:GetParameter", "ssm:GetParameterHistory", "ssm:GetParameters",
+                         "ssm:PutParameter"]  # GetParameters: `fleet` reads reports 10 at a time
 # A write that keeps an Advanced parameter Advanced reads its tier; AWS offers DescribeParameters
 # on no resource narrower than `*`.
 SSM_ACCOUNT_ACTIONS = ["ssm:DescribeParameters"]

@@ -163,9 +163,12 @@ class S3Target(AwsTarget):
         found: list[dict] = []
         pages = client.get_paginator("list_object_versions").paginate(Bucket=self.bucket, Prefix=self.key)
         for page in pages:
-            # The prefix also matches longer keys; S3 lists each key's versions newest first.
-            found += [v for v in page.get("Versions", []) if v["Key"] == self.key]
-            if len(found) >= HISTORY_LIMIT:
+            # The prefix also matches longer keys; S3 lists keys in order (ours, the shortest, first)
+            # and each key's versions newest first. A longer key means ours is done: the fleet's
+            # reports (`<key>.fleet/reports/...`) gain a version every heartbeat, by the million.
+            versions = page.get("Versions", [])
+            found += [v for v in versions if v["Key"] == self.key]
+            if len(found) >= HISTORY_LIMIT or any(v["Key"] != self.key for v in versions):
                 break
         return found[:HISTORY_LIMIT]
 

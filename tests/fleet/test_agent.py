@@ -129,3 +129,18 @@ def test_secretref_a_failed_reload_is_reported_and_retried_with_backoff(aws, tmp
     assert "`openclaw secrets reload` failed" in got["lastError"] and "do not revoke it yet" in got["lastError"]
     assert agent.poll() is False and agent.state.failures == 2 and agent.state.reload_pending
     assert [backoff(n, 30) for n in (0, 1, 2, 3, 5, 10)] == [30, 30, 60, 120, 300, 300]
+
+
+def test_nothing_is_written_when_the_facts_are_unchanged(aws, tmp_path, gateways, aws_calls):
+    """The README's promise: a deploy (or rotation) that changes nothing re-publishes no facts, so
+    no agent sees a change and Parameter Store's write throughput is not spent."""
+    project = fleet_project(tmp_path / "project", key_mode="inline")
+    first_deploy(project)
+    aws_calls.clear()
+
+    deploy(project)
+
+    facts_writes = [(c.operation, c.params.get("Key") or c.params.get("Name")) for c in aws_calls.answered
+                    if c.operation in ("PutObject", "PutParameter")]
+    assert facts_writes == []
+    assert any(c.params.get("Key", "").endswith(".fleet.json") for c in aws_calls.answered)  # it did look

@@ -18,7 +18,7 @@ import pytest
 
 from kimi_infra.content_hash import PLAIN
 from tests.support.fleet import BUCKET, KEYS, STACK, TARGETS, deploy, first_deploy, fleet_project, make_agent
-from tests.support.project import PROJECT_DIR, run_cli
+from tests.support.project import PROJECT_DIR, dev_like, make_project, run_cli
 
 NEW_KEY = "sk-fleet-rotated-0123456789abcdefghij"
 
@@ -37,6 +37,22 @@ def s3_objects() -> list[str]:
     return sorted(item["Key"] for item in listed.get("Contents", []))
 
 
+def aws_written() -> list[tuple[str, str]]:
+    """Every S3 object (with its ETag) and SSM parameter (with its version): equal before and after
+    a refusal means no report, no facts and no config was written."""
+    listed = boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket=BUCKET).get("Contents", [])
+    parameters = boto3.client("ssm", region_name="us-east-1").describe_parameters()["Parameters"]
+    return sorted([(item["Key"], item["ETag"]) for item in listed] +
+                  [(item["Name"], str(item["Version"])) for item in parameters])
+
+
+def with_other_stacks(project: Path) -> Path:
+    """The fleet project plus `nofleet` (the same targets, no `kimi-infra:fleet`) and `fileonly`
+    (a fleet but only a file target)."""
+    return make_project(project, {"nofleet": dev_like(targets=TARGETS),
+                                  "fileonly": dev_like(targets=TARGETS[2:], fleet={})})
+
+
 @pytest.mark.parametrize(("args", "where"), [
     (["--stack", "nope", "--target", "bucket"], "no stack named 'nope'"),
     (["--target", "nope"], "--target: stack fl has no target named 'nope'"),
@@ -44,11 +60,25 @@ def s3_objects() -> list[str]:
     (["--target", "bucket", "--include", "/etc/kimi-models.json5"], "is outside the folders the gateway may include"),
     (["--target", "bucket", "--include", "{root}/missing/models.json5"], "does not exist"),
     (["--target", "bucket", "--include", "{root}"], "is not a regular file"),
+    (["--target", "bucket", "--include", "/proc/sys/kimi-models.json5"], "not writable by this user"),
+    (["--stack", "nofleet", "--target", "bucket"], "stack nofleet: the stack has no fleet"),
+    (["--stack", "fileonly", "--target", "local"], "stack fileonly: the stack has no S3 or SSM target"),
+    (["--target", "bucket", "--gateway-id", "../gw-a"], "--gateway-id: '../gw-a' is not a usable gateway id"),
+    (["--target", "bucket", "--gateway-id", "gw a"], "--gateway-id: 'gw a' is not a usable gateway id"),
+    (["--target", "bucket", "--interval", "0.5"], "--interval: 0.5 s is not between 1 s and the stack's heartbeat"),
+    (["--target", "bucket", "--interval", "nan"], "--interval: nan s is not between"),
+    (["--target", "bucket", "--interval", "inf"], "--interval: inf s is not between"),
+    (["--target", "bucket", "--interval", "600"], "--interval: 600 s is not between 1 s and the stack's heartbeat "
+                                                  "(60 s)"),
+    (["--target", "bucket", "--openclaw", "/nonexistent/openclaw"], "--openclaw: /nonexistent/openclaw not found"),
 ])
-def test_bad_input_is_one_line_exit_2_and_nothing_written(aws, tmp_path, gateways, args, where):
-    project = fleet_project(tmp_path / "project")
+def test_bad_input_is_one_line_exit_2_and_nothing_written(aws, tmp_path, gateways, args, where, monkeypatch):
+    # /proc/sys: a folder the gateway may include from (as far as the agent can tell) that even
+    # root cannot write to (the tests run as root, for whom a chmod-ed folder is writable).
+    monkeypatch.setenv("OPENCLAW_INCLUDE_ROOTS", f"{gateways}:/proc/sys")
+    project = with_other_stacks(fleet_project(tmp_path / "project"))
     first_deploy(project)
-    before = s3_objects()
+    before = aws_written()
     if "--include" not in args:
         args = [*args, "--include", str(gateways / "models.json5")]
     command = ["--project-dir", str(project), "agent", *(["--stack", STACK] if "--stack" not in args else []),
@@ -59,7 +89,67 @@ def test_bad_input_is_one_line_exit_2_and_nothing_written(aws, tmp_path, gateway
     assert result.returncode == 2, result.stderr
     [line] = result.stderr.strip().splitlines()
     assert where in line and "fix: " in line
-    assert s3_objects() == before and list(gateways.iterdir()) == []
+    assert aws_written() == before and list(gateways.iterdir()) == []
+
+
+def test_the_real_process_refuses_the_gateways_own_config_as_include_and_leaves_it_alone(aws, tmp_path, gateways):
+    """`--include ~/.openclaw/openclaw.json` would replace the gateway's whole config (port, auth,
+    channels) with the models fragment: one line, exit 2, nothing written, in a real process."""
+    project = fleet_project(tmp_path / "project")
+    first_deploy(project)
+    config = gateways / "gw-own" / "openclaw.json"
+    config.parent.mkdir()
+    config.write_text('{ "$include": "./kimi-models.json5", gateway: { port: 18789 } }\n')
+    before = aws_written()
+
+    result = run_cli("--project-dir", str(project), "agent", "--stack", STACK, "--target", "bucket", "--include",
+                     str(config), "--gateway-id", "gw-own", "--once", in_process=False,
+                     env={"OPENCLAW_CONFIG_PATH": str(config)})
+
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert f"--include {config}: is the gateway's own config file" in line and "fix: " in line
+    assert config.read_text() == '{ "$include": "./kimi-models.json5", gateway: { port: 18789 } }\n'
+    assert [p.name for p in config.parent.iterdir()] == ["openclaw.json"]
+    assert aws_written() == before
+
+
+@pytest.mark.parametrize(("args", "where"), [
+    # `--interval nan` passed `interval < 1` and made the daemon (no --once) poll AWS in a tight loop.
+    (["--interval", "nan"], "error: --interval: nan s is not between 1 s and the stack's heartbeat (60 s)"),
+    # A missing profile failed only at the first AWS call: the daemon started, reporting nothing.
+    (["--profile", "nope"], "error: --profile (AWS_PROFILE): the AWS profile 'nope' is in neither"),
+])
+def test_the_real_daemon_process_refuses_bad_options_before_it_starts(aws, tmp_path, gateways, args, where):
+    project = fleet_project(tmp_path / "project")
+    first_deploy(project)
+    before = aws_written()
+
+    result = run_cli("--project-dir", str(project), "agent", "--stack", STACK, "--target", "param", "--include",
+                     str(gateways / "models.json5"), *args, in_process=False)
+
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(where) and "fix: " in line, line
+    assert aws_written() == before and list(gateways.iterdir()) == []
+
+
+@pytest.mark.parametrize(("stack", "where"), [
+    ("nope", "no stack named 'nope'"),
+    ("nofleet", "stack nofleet: the stack has no fleet"),
+    ("fileonly", "stack fileonly: the stack has no S3 or SSM target"),
+])
+def test_fleet_bad_input_is_one_line_exit_2(aws, tmp_path, gateways, stack, where):
+    project = with_other_stacks(fleet_project(tmp_path / "project"))
+    first_deploy(project)
+    before = aws_written()
+
+    result = run_cli("--project-dir", str(project), "fleet", "--stack", stack, "--json")
+
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert where in line and "fix: " in line
+    assert aws_written() == before
 
 
 def test_kill_9_mid_write_leaves_no_partial_include_and_it_converges(aws, tmp_path, gateways):
@@ -174,6 +264,32 @@ def secret_versions() -> list[tuple[str, list[str]]]:
     listed = boto3.client("secretsmanager", region_name="us-east-1").list_secret_version_ids(
         SecretId=f"kimi-infra/{STACK}/moonshot")["Versions"]
     return sorted((v["VersionId"], v["VersionStages"]) for v in listed)
+
+
+@pytest.mark.parametrize(("args", "where"), [
+    (["--wait-fleet", "-s", "nofleet"], "stack nofleet: the stack has no fleet"),
+    (["--wait-fleet", "--fleet-timeout", "0"], "--fleet-timeout: 0 s is not a usable wait"),
+    (["--wait-fleet", "--fleet-timeout", "-5"], "--fleet-timeout: -5 s is not a usable wait"),
+    (["--wait-fleet", "--fleet-timeout", "nan"], "--fleet-timeout: nan s is not a usable wait"),
+    (["--wait-fleet", "--fleet-timeout", "inf"], "--fleet-timeout: inf s is not a usable wait"),
+    # A rotation that looks as if it waits for the fleet, but would not.
+    (["--fleet-timeout", "60"], "--fleet-timeout: it only bounds --wait-fleet, which is not given"),
+])
+def test_rotate_wait_fleet_bad_input_is_refused_before_the_key_changes(aws, tmp_path, gateways, args, where):
+    project = fleet_project(tmp_path / "project", key_mode="inline")
+    make_project(project, {"nofleet": dev_like(targets=TARGETS, keyMode="inline",
+                                               secretStore={"kind": "aws-secrets-manager", "region": "us-east-1"})})
+    first_deploy(project)
+    before = secret_versions(), aws_written()
+    stack = [] if "-s" in args else ["-s", STACK]
+
+    result = run_cli("--project-dir", str(project), "rotate", *stack, "-p", "moonshot", "--key-stdin", "--skip-verify",
+                     *args, stdin=NEW_KEY)
+
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert where in line and "fix: " in line
+    assert (secret_versions(), aws_written()) == before
 
 
 def test_wait_fleet_is_refused_in_reference_mode_before_anything_changes(aws, tmp_path, gateways):
