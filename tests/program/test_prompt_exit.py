@@ -4,6 +4,7 @@ for every plugin to finalize); a call that is running when it shuts down still c
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
@@ -75,3 +76,17 @@ def test_only_the_provider_plugin_installs_it():
              "import components.providers; print(len(threading._threading_atexits) - before)")
     added = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT_DIR, capture_output=True, text=True, check=True)
     assert added.stdout.strip() == "0"
+
+
+def test_the_program_leaves_an_interrupt_without_a_traceback():
+    """The host's SIGINT (the engine ended the run: Ctrl-C or a failed step) ends the program at once,
+    with no KeyboardInterrupt traceback under the user's one-line error (engine twin:
+    tests/engine/test_one_line.py::test_a_store_throttling_its_writes_is_one_line)."""
+    waiting = ("import sys, threading; from components.program import leave_quietly_on_interrupt; "
+               "leave_quietly_on_interrupt(); print('ready', flush=True); threading.Event().wait()")
+    program = subprocess.Popen([sys.executable, "-c", waiting], cwd=PROJECT_DIR, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert program.stdout is not None and program.stdout.readline() == "ready\n"
+    program.send_signal(signal.SIGINT)
+    _, stderr = program.communicate(timeout=60)
+    assert program.returncode == 128 + signal.SIGINT and "Traceback" not in stderr, stderr
