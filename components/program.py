@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,6 +84,22 @@ def config_keys(spec: StackSpec) -> dict[str, Secret]:
     config = pulumi.Config(NAMESPACE)
     keys = {info.name: config.get(info.config_key) for info in enabled_providers(spec)}
     return {name: Secret(value) for name, value in keys.items() if value}
+
+
+def leave_quietly_on_interrupt() -> None:
+    """Under the engine (`__main__.py`): on SIGINT, leave at once with 130 (128 + SIGINT).
+
+    The language host interrupts the program when the engine ends the run: Ctrl-C, or a provider step
+    that failed. The SDK then unwinds through its shutdown and prints a KeyboardInterrupt traceback,
+    which the engine shows under the user's one-line error (issue 23: with the provider plugin now
+    closing at once, the host's SIGINT reaches a program still shutting down after a failed step). The
+    program writes nothing itself (stores and targets are written by the providers, in their own
+    process), so leaving at once cuts nothing short."""
+    signal.signal(signal.SIGINT, _leave)
+
+
+def _leave(_signal: int, _frame: object) -> None:
+    os._exit(128 + signal.SIGINT)
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,16 @@ checkouts and CI runners at different paths. The providers find the project at c
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from components.providers import one_line
+from components.providers import one_line, prompt_exit
 
-one_line.install()  # in the engine's provider plugin: our errors reach the user as one line (one_line.py)
+# In the engine's provider plugin only: our errors reach the user as one line (one_line.py), and the
+# plugin exits as soon as the engine closes it (prompt_exit.py).
+if one_line.install():
+    prompt_exit.install()
 
 LEGACY_INPUTS = ("projectDir",)
 """Inputs an older kimi-infra kept in the state (the checkout's absolute path): ignored when read,
@@ -25,6 +29,19 @@ def running_project_dir() -> Path:
     from kimi_infra.stackfile import find_project_dir
 
     return find_project_dir()
+
+
+def validated(kind: Any, value: Any) -> Any:
+    """`value` validated as `kind` (a union such as TargetSpec or SecretStoreSpec), with the
+    adapter built once a process: building one costs ~10 ms, and the plugin validates on every call."""
+    return _adapter(kind).validate_python(value)
+
+
+@cache
+def _adapter(kind: Any) -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(kind)
 
 
 def without_legacy(props: dict[str, Any]) -> dict[str, Any]:

@@ -19,11 +19,11 @@ from pulumi.dynamic import (
     CreateResult,
     DiffResult,
     ReadResult,
-    ResourceProvider,
     UpdateResult,
 )
 
-from components.providers import LEGACY_INPUTS, running_project_dir, without_legacy
+from components.providers import LEGACY_INPUTS, running_project_dir, validated, without_legacy
+from components.providers.prompt_exit import TrackedProvider
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.secret import Secret
 
@@ -35,16 +35,14 @@ LOCATION_INPUTS = ("stack", "provider", "secretStore")
 def open_key_store(props: dict[str, Any]):
     """The store named by the resource's inputs (the same rules as the CLI's); a local store's
     relative path is under the project the engine runs now, not one a state recorded."""
-    from pydantic import TypeAdapter
-
     from kimi_infra.models import SecretStoreSpec
     from kimi_infra.stores import open_store_for
 
-    store_spec = TypeAdapter(SecretStoreSpec).validate_python(props["secretStore"])
+    store_spec = validated(SecretStoreSpec, props["secretStore"])
     return open_store_for(store_spec, props["stack"], props["provider"], running_project_dir())
 
 
-class ApiKeySecretProvider(ResourceProvider):
+class ApiKeySecretProvider(TrackedProvider):
     """Creates the key's secret once from the stack's config; never reverts a rotation.
 
     Rotation (`kimi-infra rotate`) changes the store, not the Pulumi config, so the config's key

@@ -32,11 +32,18 @@ from pulumi.dynamic import (
     CreateResult,
     DiffResult,
     ReadResult,
-    ResourceProvider,
     UpdateResult,
 )
 
-from components.providers import LEGACY_INPUTS, portable_location, running_project_dir, same_location, without_legacy
+from components.providers import (
+    LEGACY_INPUTS,
+    portable_location,
+    running_project_dir,
+    same_location,
+    validated,
+    without_legacy,
+)
+from components.providers.prompt_exit import TrackedProvider
 from kimi_infra.content_hash import KEYED_ALGORITHM, PLAIN, ContentHasher
 from kimi_infra.deploy import content_hasher, keyed_hasher, render_for_deploy
 from kimi_infra.errors import KimiInfraError
@@ -54,16 +61,14 @@ def open_deploy_target(props: dict[str, Any], spec: StackSpec, hasher: ContentHa
     """The target named by the resource's own `target` input (not looked up in the spec, which
     no longer lists a target that is being deleted), in the project the engine runs now: a
     refresh or destroy from another checkout acts on that checkout's files."""
-    from pydantic import TypeAdapter
-
     from kimi_infra.models import TargetSpec
     from kimi_infra.targets import open_stack_target
 
-    target_spec = TypeAdapter(TargetSpec).validate_python(props["target"])
+    target_spec = validated(TargetSpec, props["target"])
     return open_stack_target(spec, target_spec, running_project_dir(), hasher)
 
 
-class ConfigTargetProvider(ResourceProvider):
+class ConfigTargetProvider(TrackedProvider):
     """Writes the rendered config to one target; writes nothing when the bytes are already there."""
 
     def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> CheckResult:
@@ -111,8 +116,6 @@ class ConfigTargetProvider(ResourceProvider):
 
     def delete(self, _id: str, props: dict[str, Any]) -> None:
         """Remove the deployed file/object/parameter where it is still ours. Already gone is fine."""
-        from pydantic import TypeAdapter
-
         from kimi_infra.models import TargetSpec
         from kimi_infra.targets import TargetError
 
@@ -121,7 +124,7 @@ class ConfigTargetProvider(ResourceProvider):
         written = [Written(props.get("writtenHash") or props.get("contentHash"),
                            KEYED_ALGORITHM if spec.files_hold_keys else PLAIN.algorithm),  # as `content_hasher` took it
                    *_rendered_now(spec, project_dir)]
-        keep = keep_reason(spec, TypeAdapter(TargetSpec).validate_python(props["target"]), target, project_dir,
+        keep = keep_reason(spec, validated(TargetSpec, props["target"]), target, project_dir,
                            written, lambda: keyed_hasher(spec, project_dir))
         if keep is None:
             target.delete()
@@ -185,14 +188,12 @@ def _rendered_now(spec: StackSpec, project_dir: Path) -> list[Written]:
 def check_target_path(props: dict[str, Any]) -> None:
     """The path rules of `check_distinct_paths` for the resource's own target (which a spec being
     deleted no longer lists); KimiInfraError names the stack file and the field."""
-    from pydantic import TypeAdapter
-
     from kimi_infra.models import TargetSpec
     from kimi_infra.path_rules import check_distinct_paths
     from kimi_infra.paths import stack_file
 
     spec = _spec(props)
-    target = TypeAdapter(TargetSpec).validate_python(props["target"])
+    target = validated(TargetSpec, props["target"])
     alone = spec.model_copy(update={"targets": [target]})
     check_distinct_paths(running_project_dir(), alone, stack_file(spec.stack))
 
@@ -200,13 +201,11 @@ def check_target_path(props: dict[str, Any]) -> None:
 def _publish_fleet_facts(props: dict[str, Any], content_hash: str) -> None:
     """`pulumi up` publishes the fleet facts next to the target it wrote, as `deploy` does (the same
     core function), so agents see a change whichever door made it."""
-    from pydantic import TypeAdapter
-
     from kimi_infra.fleet import place_for, publish_facts
     from kimi_infra.models import TargetSpec
 
     spec = _spec(props)
-    place = place_for(TypeAdapter(TargetSpec).validate_python(props["target"]))
+    place = place_for(validated(TargetSpec, props["target"]))
     if spec.fleet is not None and place is not None:
         publish_facts(spec, running_project_dir(), content_hash, places=[place])
 

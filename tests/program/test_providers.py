@@ -171,3 +171,19 @@ def test_a_state_an_older_version_wrote_upgrades_in_place_writing_nothing(deploy
     after = deployed_file.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)  # no write: same file, untouched
     assert open_store(load_stack(project, "dev").spec, "moonshot", project).describe().versions == versions
+
+
+def test_the_plugin_builds_each_validator_once(deployed):
+    """The providers validate the store and target settings on every call; the pydantic adapter for
+    each is built once a process (issue 23: ~10 ms a build, on the engine's critical path)."""
+    from components.providers import _adapter
+
+    _, state = deployed
+    calls = [(provider_of(recorded), recorded) for recorded in (state["moonshot-key"], state["openclaw-config-local"])]
+    for provider, recorded in calls:
+        assert not provider.diff(recorded.id, recorded.outputs, recorded.inputs).changes
+    built = _adapter.cache_info().currsize
+    for provider, recorded in calls:
+        assert not provider.diff(recorded.id, recorded.outputs, recorded.inputs).changes
+        provider.check(recorded.outputs, recorded.inputs)
+    assert _adapter.cache_info().currsize == built and _adapter.cache_info().hits > 0
