@@ -479,9 +479,10 @@ def check_fleet_wait(spec: StackSpec) -> None:
 
 
 def wait_for_rotation(spec: StackSpec, project_dir: Path, provider: str, *, timeout: float, say: Say,
-                      sleep: Callable[[float], None] | None = None) -> datetime | None:
+                      sleep: Callable[[float], None] | None = None, grace: int = REVOKE_GRACE_S) -> datetime | None:
     """Wait for every live gateway to report the provider's current key version, then say from when
-    the old key may be revoked; returns that moment (None when no live gateway reports)."""
+    the old key may be revoked (`grace` seconds after the last gateway's reload); returns that
+    moment (None when no live gateway reports)."""
     import time
 
     from kimi_infra.stores import open_store
@@ -495,7 +496,7 @@ def wait_for_rotation(spec: StackSpec, project_dir: Path, provider: str, *, time
     if last is None:
         say(f"{label}: no live gateway reports to the fleet; revoke the old key only once you know none uses it")
         return None
-    revoke = last + timedelta(seconds=REVOKE_GRACE_S)
+    revoke = last + timedelta(seconds=grace)
     say(f"{label}: every live gateway runs the new key (the last since {iso(last)}); the old key may be revoked "
-        f"from {iso(revoke)} ({REVOKE_GRACE_S} s later, longer than the longest request)")
+        f"from {iso(revoke)} ({grace} s later, longer than the longest request)")
     return revoke

@@ -150,6 +150,31 @@ def test_rotate_wait_fleet_waits_for_every_agent_and_says_when_to_revoke(aws, tm
         assert key not in said
 
 
+def test_rotate_revoke_grace_sets_when_the_old_key_may_go(aws, tmp_path, gateways):
+    """`--revoke-grace` (an operator whose longest request is short, or a test) replaces the 300 s
+    default: the old key may go that long after the last gateway's reload; alone it is refused."""
+    project = fleet_project(tmp_path / "project", key_mode="inline")
+    first_deploy(project)
+    agent = make_agent(project, gateways, "gw-a")
+    alone = run_cli("--project-dir", str(project), "rotate", "-s", STACK, "-p", "moonshot", "--key-stdin",
+                    "--skip-verify", "--revoke-grace", "7", stdin=NEW_KEY)
+    assert alone.returncode == 2 and "--revoke-grace goes with --wait-fleet" in alone.stderr
+    stop = threading.Event()
+    thread = agent.run_in_thread(stop)
+    try:
+        result = run_cli("--project-dir", str(project), "rotate", "-s", STACK, "-p", "moonshot", "--key-stdin",
+                         "--skip-verify", "--wait-fleet", "--fleet-timeout", "60", "--revoke-grace", "7",
+                         stdin=NEW_KEY)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+    assert result.returncode == 0, result.stderr
+    applied = datetime.fromisoformat(fleet_json(project)[1]["gateways"][0]["appliedAt"].replace("Z", "+00:00"))
+    moment = (applied + timedelta(seconds=7)).isoformat().replace("+00:00", "Z")
+    assert f"the old key may be revoked from {moment} (7 s later" in result.stderr
+
+
 def test_rotate_wait_fleet_times_out_naming_the_gateway_that_lags(aws, tmp_path, gateways):
     project = fleet_project(tmp_path / "project", key_mode="inline")
     first_deploy(project)
