@@ -409,16 +409,21 @@ def require_fleet(spec: StackSpec) -> list[Place]:
 def wait_for_key(spec: StackSpec, provider: str, version: str, *, timeout: float, interval: float, say: Say,
                  sleep: Callable[[float], None], clock: Callable[[], float]) -> datetime | None:
     """Wait until every live (not stale) gateway reports `version` for `provider`; returns when the
-    last of them applied it (None when no live gateway reports). On timeout, a FleetError (exit 1)
-    names the gateways that lag: the old key is still needed."""
+    last of them applied it (None when no live gateway reports). A gateway live when the wait began
+    is waited for even if its reports stop meanwhile (an agent busy with a slow reload, or one that
+    died, is not a reason to call the rotation done). On timeout, a FleetError (exit 1) names the
+    gateways that lag: the old key is still needed."""
     deadline = clock() + timeout
+    waited: set[tuple[str, str]] | None = None  # (gatewayId, target) of the gateways live at the start
     while True:
         state = fleet_state(spec)
-        live = [g for g in state.gateways if not g["stale"]]
+        if waited is None:
+            waited = {_gateway_key(g) for g in state.gateways if not g["stale"]}
+        live = [g for g in state.gateways if not g["stale"] or _gateway_key(g) in waited]
         lagging = [g for g in live if (g.get("keyVersions") or {}).get(provider) != version]
         if not lagging:
             for gateway in state.gateways:
-                if gateway["stale"]:
+                if gateway["stale"] and _gateway_key(gateway) not in waited:
                     say(f"fleet {spec.stack}: {gateway['gatewayId']} has not reported for more than "
                         f"{STALE_HEARTBEATS} heartbeats: not counted; check it before revoking the old key")
             applied = [parse_iso(g.get("appliedAt")) for g in live]
@@ -436,6 +441,11 @@ def wait_for_key(spec: StackSpec, provider: str, version: str, *, timeout: float
 
 
 # --- small helpers -------------------------------------------------------------------------------
+
+
+def _gateway_key(gateway: dict[str, Any]) -> tuple[str, str]:
+    """What tells one gateway's report from another's: its id and the target it reads."""
+    return str(gateway.get("gatewayId")), str(gateway.get("target"))
 
 
 def _report_or_none(text: str | None) -> dict[str, Any] | None:
