@@ -496,16 +496,21 @@ def scan_pause(spec: StackSpec, state: FleetState, interval: float) -> float:
 def wait_for_key(spec: StackSpec, provider: str, version: str, *, timeout: float, interval: float, say: Say,
                  sleep: Callable[[float], None], clock: Callable[[], float]) -> datetime | None:
     """Wait until every live (not stale) gateway reports `version` for `provider`; returns when the
-    last of them applied it (None when no live gateway reports). On timeout, a FleetError (exit 1)
-    names the gateways that lag: the old key is still needed."""
+    last of them applied it (None when no live gateway reports). A gateway live when the wait began
+    is waited for even if its reports stop meanwhile (an agent busy with a slow reload, or one that
+    died, is not a reason to call the rotation done). On timeout, a FleetError (exit 1) names the
+    gateways that lag: the old key is still needed."""
     deadline = clock() + timeout
+    waited: set[tuple[str, str]] | None = None  # (gatewayId, target) of the gateways live at the start
     while True:
         state = fleet_state(spec)
-        live = [g for g in state.gateways if not g["stale"]]
+        if waited is None:
+            waited = {_gateway_key(g) for g in state.gateways if not g["stale"]}
+        live = [g for g in state.gateways if not g["stale"] or _gateway_key(g) in waited]
         lagging = [g for g in live if (g.get("keyVersions") or {}).get(provider) != version]
         if not lagging:
             for gateway in state.gateways:
-                if gateway["stale"]:
+                if gateway["stale"] and _gateway_key(gateway) not in waited:
                     say(f"fleet {spec.stack}: {gateway['gatewayId']} has no live report (none for more than "
                         f"{STALE_HEARTBEATS} heartbeats, or an unusable one): not counted; check it before "
                         "revoking the old key")
@@ -571,6 +576,11 @@ def _read_report(gateway_id: str, stored_at: Any, read: Callable[[], str | None]
     return Report(gateway_id, stored, data)
 
 
+def _gateway_key(gateway: dict[str, Any]) -> tuple[str, str]:
+    """What tells one gateway's report from another's: its id and the target it reads."""
+    return str(gateway.get("gatewayId")), str(gateway.get("target"))
+
+
 def _report_or_none(text: str | None) -> dict[str, Any] | None:
     data = _json_object(text) if text is not None else None
     return data if data is not None and isinstance(data.get("gatewayId"), str) else None
@@ -626,9 +636,10 @@ def check_fleet_wait(spec: StackSpec, timeout: float) -> None:
 
 
 def wait_for_rotation(spec: StackSpec, project_dir: Path, provider: str, *, timeout: float, say: Say,
-                      sleep: Callable[[float], None] | None = None) -> datetime | None:
+                      sleep: Callable[[float], None] | None = None, grace: int = REVOKE_GRACE_S) -> datetime | None:
     """Wait for every live gateway to report the provider's current key version, then say from when
-    the old key may be revoked; returns that moment (None when no live gateway reports)."""
+    the old key may be revoked (`grace` seconds after the last gateway's reload); returns that
+    moment (None when no live gateway reports)."""
     import time
 
     from kimi_infra.stores import open_store
@@ -642,7 +653,7 @@ def wait_for_rotation(spec: StackSpec, project_dir: Path, provider: str, *, time
     if last is None:
         say(f"{label}: no live gateway reports to the fleet; revoke the old key only once you know none uses it")
         return None
-    revoke = last + timedelta(seconds=REVOKE_GRACE_S)
+    revoke = last + timedelta(seconds=grace)
     say(f"{label}: every live gateway runs the new key (the last since {iso(last)}); the old key may be revoked "
-        f"from {iso(revoke)} ({REVOKE_GRACE_S} s later, longer than the longest request)")
+        f"from {iso(revoke)} ({grace} s later, longer than the longest request)")
     return revoke

@@ -27,12 +27,16 @@ from kimi_infra.commands.options import json_option, profile_option, provider_op
                    "when the old key may be revoked.")
 @click.option("--fleet-timeout", type=float, metavar="SECONDS",
               help="With --wait-fleet: give up after this long (exit 1 naming the gateways that lag; default 600).")
+@click.option("--revoke-grace", type=click.IntRange(min=0), default=None, metavar="SECONDS",
+              help="With --wait-fleet: the grace period after the last gateway's reload before the old key may "
+                   "be revoked; longer than your longest request (default 300).")
 @json_option
 @profile_option
 @click.pass_obj
 def rotate(project_dir: Path, stack: str, provider: str, key_file: Path | None, key_stdin: bool,
            skip_verify: bool, verify_base_url: str | None, verify_timeout: float | None, resume: bool,
-           reload_gateway: bool, openclaw: str, wait_fleet: bool, fleet_timeout: float | None, as_json: bool) -> None:
+           reload_gateway: bool, openclaw: str, wait_fleet: bool, fleet_timeout: float | None,
+           revoke_grace: int | None, as_json: bool) -> None:
     """Rotate a provider's API key: stage, verify, promote, re-write the targets that hold it.
 
     The new key is checked with GET <baseUrl>/models before it becomes current; the old key
@@ -56,6 +60,9 @@ def rotate(project_dir: Path, stack: str, provider: str, key_file: Path | None, 
     from kimi_infra.errors import KimiInfraError
     from kimi_infra.fleet import DEFAULT_FLEET_TIMEOUT_S, check_fleet_wait
 
+    if revoke_grace is not None and not wait_fleet:  # a grace that seems to be kept, but is not
+        raise KimiInfraError("it only times the old key's revocation after --wait-fleet, which is not given",
+                             where="--revoke-grace", fix="add --wait-fleet, or drop --revoke-grace")
     if fleet_timeout is not None and not wait_fleet:  # a rotation that seems to wait, but does not
         raise KimiInfraError("it only bounds --wait-fleet, which is not given", where="--fleet-timeout",
                              fix="add --wait-fleet, or drop --fleet-timeout")
@@ -75,9 +82,10 @@ def rotate(project_dir: Path, stack: str, provider: str, key_file: Path | None, 
     elif not wait_fleet:
         say(f"{stack}/{provider}: {next_step(spec.keyMode, provider)}")
     if wait_fleet:
-        from kimi_infra.fleet import wait_for_rotation
+        from kimi_infra.fleet import REVOKE_GRACE_S, wait_for_rotation
 
-        wait_for_rotation(spec, project_dir, provider, timeout=fleet_timeout, say=say)
+        wait_for_rotation(spec, project_dir, provider, timeout=fleet_timeout, say=say,
+                          grace=REVOKE_GRACE_S if revoke_grace is None else revoke_grace)
     say(f"{stack}/{provider}: done")
     if as_json:
         click.echo(json.dumps(key_report(spec, project_dir, provider), indent=2))

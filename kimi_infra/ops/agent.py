@@ -79,6 +79,7 @@ class AgentState:
     applied_at: str | None = None
     last_error: str | None = None
     reload_pending: dict[str, str] | None = None
+    refused: RefusedConfig | None = None  # why the facts at `tag` were refused: reported until they change
     failures: int = 0
     last_report: float | None = None
     hasher: ContentHasher | None = None
@@ -224,6 +225,11 @@ def poll_once(settings: AgentSettings, state: AgentState, say: Say) -> bool:
         changed = _apply(settings, state, say)
         state.last_error = None
         state.failures = 0
+    except RefusedConfig as error:  # AWS answered: no backoff, the next deploy is picked up at once
+        changed = False
+        state.last_error = str(error)
+        if state.last_error != error_before:
+            say(f"agent {settings.gateway_id}: {state.last_error}")
     except (KimiInfraError, OSError) as error:
         changed = False
         state.last_error = str(error)
@@ -259,15 +265,20 @@ def _apply(settings: AgentSettings, state: AgentState, say: Say) -> bool:
         _read_include(settings, state)
         state.tag = None
     poll = settings.place.poll(state.tag)
+    if not poll.changed and state.refused is not None:
+        raise state.refused  # the refused facts still stand: keep saying so in every report
     if not poll.changed and state.reload_pending is None:
         return False
+    state.refused = None
     changed = False
     if poll.changed and poll.facts is not None:
         facts = poll.facts
         if facts.stack != settings.spec.stack:
             state.tag = poll.tag  # refused for good: do not download it again until it changes
-            raise RefusedConfig(f"the published facts belong to stack {facts.stack}, not {settings.spec.stack}",
-                                where=settings.place.location, fix="deploy this stack's config to this target")
+            state.refused = RefusedConfig(f"the published facts belong to stack {facts.stack}, not "
+                                          f"{settings.spec.stack}", where=settings.place.location,
+                                          fix="deploy this stack's config to this target")
+            raise state.refused
         if facts.config_revision != state.applied_revision:
             _apply_config(settings, state, facts, say)
             changed = True

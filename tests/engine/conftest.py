@@ -1,35 +1,20 @@
-"""Engine-test fixtures: the built Pulumi engine, a moto_server of each test's own, a project copy.
-
-The engine is built (or reused) by `engine/build.sh`, as `make engine` does. When it cannot be
-built the engine tests FAIL with the build's error; `KIMI_INFRA_SKIP_ENGINE=1` turns that into a
-skip that names the reason.
+"""Engine-test fixtures: a moto_server of each test's own, a project copy (the built Pulumi engine,
+`engine_bin`, is a shared fixture in tests/support/fixtures.py: the gateway fleet tests use it too).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.moto import MotoServer, create_bucket, point_boto3_at, start_moto, stop_moto
-from tests.support.pulumi_engine import EngineUnavailable, PulumiCli, build_engine, copy_project
+from tests.support.pulumi_engine import PulumiCli, copy_project
 
-SKIP_ENV = "KIMI_INFRA_SKIP_ENGINE"
 # The buckets the shipped stack files deploy to (they must exist before `up`, as for users).
 STACK_BUCKETS = {"kimi-infra-staging-config": "us-east-1", "kimi-infra-prod-config": "us-east-1",
                  "kimi-infra-prod-cn-config": "cn-north-1"}
-
-
-@pytest.fixture(scope="session")
-def engine_bin() -> Path:
-    try:
-        return build_engine()
-    except EngineUnavailable as error:
-        if os.environ.get(SKIP_ENV) == "1":
-            pytest.skip(f"the Pulumi engine could not be built ({SKIP_ENV}=1): {error}")
-        pytest.fail(f"the Pulumi engine could not be built (set {SKIP_ENV}=1 to skip): {error}", pytrace=False)
 
 
 @pytest.fixture

@@ -144,3 +144,27 @@ def test_nothing_is_written_when_the_facts_are_unchanged(aws, tmp_path, gateways
                     if c.operation in ("PutObject", "PutParameter")]
     assert facts_writes == []
     assert any(c.params.get("Key", "").endswith(".fleet.json") for c in aws_calls.answered)  # it did look
+
+
+def test_a_running_agent_keeps_reporting_a_refused_config_until_the_facts_change(aws, tmp_path, gateways):
+    """A long-running agent (state kept between polls): the refusal stays in every report while the
+    refused facts stand (the next poll, answered 304, used to clear it), without backing off."""
+    project = fleet_project(tmp_path / "project")
+    good = first_deploy(project)
+    agent = make_agent(project, gateways, "gw-a")
+    assert agent.poll()
+    s3 = boto3.client("s3", region_name="us-east-1")
+    facts_key = f"{TARGETS[0]['key']}.fleet.json"
+    facts = s3.get_object(Bucket=BUCKET, Key=facts_key)["Body"].read()
+    s3.put_object(Bucket=BUCKET, Key=facts_key, Body=json.dumps({**json.loads(facts), "stack": "prod"}))
+
+    for _ in range(3):
+        assert agent.poll() is False
+        got = report("gw-a")
+        assert got["configRevision"] == good and "belong to stack prod" in (got["lastError"] or "")
+        assert agent.state is not None and agent.state.failures == 0  # AWS answered: no backoff
+    assert sum("belong to stack prod" in line for line in agent.lines) == 1  # one line, not one per poll
+
+    s3.put_object(Bucket=BUCKET, Key=facts_key, Body=facts)  # the stack's own facts again
+    assert agent.poll()
+    assert report("gw-a")["lastError"] is None

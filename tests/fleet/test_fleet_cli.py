@@ -240,6 +240,63 @@ def test_rotate_wait_fleet_waits_for_every_agent_and_says_when_to_revoke(aws, tm
         assert key not in said
 
 
+def test_rotate_revoke_grace_sets_when_the_old_key_may_go(aws, tmp_path, gateways):
+    """`--revoke-grace` (an operator whose longest request is short, or a test) replaces the 300 s
+    default: the old key may go that long after the last gateway's reload; alone it is refused."""
+    project = fleet_project(tmp_path / "project", key_mode="inline")
+    first_deploy(project)
+    agent = make_agent(project, gateways, "gw-a")
+    alone = run_cli("--project-dir", str(project), "rotate", "-s", STACK, "-p", "moonshot", "--key-stdin",
+                    "--skip-verify", "--revoke-grace", "7", stdin=NEW_KEY)
+    assert alone.returncode == 2 and "--revoke-grace" in alone.stderr and "add --wait-fleet" in alone.stderr
+    stop = threading.Event()
+    thread = agent.run_in_thread(stop)
+    try:
+        result = run_cli("--project-dir", str(project), "rotate", "-s", STACK, "-p", "moonshot", "--key-stdin",
+                         "--skip-verify", "--wait-fleet", "--fleet-timeout", "60", "--revoke-grace", "7",
+                         stdin=NEW_KEY)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+    assert result.returncode == 0, result.stderr
+    applied = datetime.fromisoformat(fleet_json(project)[1]["gateways"][0]["appliedAt"].replace("Z", "+00:00"))
+    moment = (applied + timedelta(seconds=7)).isoformat().replace("+00:00", "Z")
+    assert f"the old key may be revoked from {moment} (7 s later" in result.stderr
+
+
+def test_wait_fleet_keeps_waiting_for_a_gateway_whose_reports_stop_during_the_wait(aws, tmp_path, gateways):
+    """A gateway live when the wait began whose agent then stops reporting (busy with a slow `openclaw
+    secrets reload`: 12 s under load in tests/gateway/test_fleet.py, longer than 3 heartbeats of 5 s;
+    or dead) still needs the old key: the wait goes on and times out naming it. It used to drop the
+    gateway as stale and call the rotation done (`no live gateway`), exit 0."""
+    from kimi_infra.fleet import FleetError, wait_for_key
+    from kimi_infra.stackfile import load_stack
+
+    project = fleet_project(tmp_path / "project", key_mode="inline")
+    first_deploy(project)
+    quiet = make_agent(project, gateways, "gw-quiet")
+    assert quiet.once() == 0  # live, on the first key
+    rotated = run_cli("--project-dir", str(project), "rotate", "-s", STACK, "-p", "moonshot", "--key-stdin",
+                      "--skip-verify", stdin=NEW_KEY)
+    assert rotated.returncode == 0, rotated.stderr
+    version = fleet_json(project)[1]["current"]["keyVersions"]["moonshot"]
+    s3 = boto3.client("s3", region_name="us-east-1")
+    name = f"{TARGETS[0]['key']}.fleet/reports/gw-quiet.json"
+    report = json.loads(s3.get_object(Bucket=BUCKET, Key=name)["Body"].read())
+
+    def agent_falls_silent(_seconds: float) -> None:  # its last report ages past 3 heartbeats
+        aged = {**report, "reportedAt": (datetime.now(UTC) - timedelta(minutes=10)).isoformat()}
+        s3.put_object(Bucket=BUCKET, Key=name, Body=json.dumps(aged).encode())
+
+    ticks = iter(range(1000))
+    lines: list[str] = []
+    with pytest.raises(FleetError, match="gw-quiet") as raised:
+        wait_for_key(load_stack(project, STACK).spec, "moonshot", version, timeout=5, interval=1, say=lines.append,
+                     sleep=agent_falls_silent, clock=lambda: float(next(ticks)))
+    assert "do not revoke it" in str(raised.value)
+
+
 def test_rotate_wait_fleet_times_out_naming_the_gateway_that_lags(aws, tmp_path, gateways):
     project = fleet_project(tmp_path / "project", key_mode="inline")
     first_deploy(project)

@@ -1,5 +1,5 @@
 """The shared fixtures (registered for every test by tests/conftest.py): moto_server processes, the real OpenClaw CLI,
-AWS pointed at them, an API-call counter, and scratch projects holding the known stacks.
+the built Pulumi engine, AWS pointed at them, an API-call counter, and scratch projects holding the known stacks.
 
 AWS is never patched: boto3 talks HTTP to moto_server through the standard `AWS_ENDPOINT_URL`
 setting, exactly as it would talk to AWS.
@@ -7,6 +7,7 @@ setting, exactly as it would talk to AWS.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -16,8 +17,10 @@ from tests.support.aws_calls import CallCounter, install_call_counter
 from tests.support.moto import MotoServer, point_boto3_at, start_moto, stop_moto
 from tests.support.openclaw import OpenClaw, install_openclaw
 from tests.support.project import copy_known_project
+from tests.support.pulumi_engine import EngineUnavailable, build_engine
 from tests.support.resolver import install_launcher
 
+SKIP_ENGINE_ENV = "KIMI_INFRA_SKIP_ENGINE"
 MotoFactory = Callable[..., MotoServer]
 """`moto_factory(name, extra_env=None)`: a fresh moto_server, stopped when the test run ends."""
 
@@ -82,3 +85,16 @@ def openclaw(tmp_path_factory: pytest.TempPathFactory) -> OpenClaw:
 def resolver_launcher(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A launcher made by `install-resolver`, so OpenClaw's command checks (owner, mode, no symlink) pass."""
     return install_launcher(tmp_path_factory.mktemp("resolver") / "bin" / "kimi-infra-resolve")
+
+
+@pytest.fixture(scope="session")
+def engine_bin() -> Path:
+    """The built Pulumi engine (`engine/build.sh`, as `make engine`). When it cannot be built the tests
+    that need it FAIL with the build's error; `KIMI_INFRA_SKIP_ENGINE=1` turns that into a skip."""
+    try:
+        return build_engine()
+    except EngineUnavailable as error:
+        if os.environ.get(SKIP_ENGINE_ENV) == "1":
+            pytest.skip(f"the Pulumi engine could not be built ({SKIP_ENGINE_ENV}=1): {error}")
+        pytest.fail(f"the Pulumi engine could not be built (set {SKIP_ENGINE_ENV}=1 to skip): {error}",
+                    pytrace=False)

@@ -116,10 +116,11 @@ class Gateway:
         self.stop()
         raise RuntimeError(f"the gateway was not ready within {READY_TIMEOUT_S} s; see {self.log}")
 
-    def stop(self) -> None:
+    def stop(self, spare: frozenset[int] = frozenset()) -> None:
         """SIGTERM to the gateway process only (it shuts down cleanly in a few seconds; signalling its
         whole process group made it respawn itself outside the group), then SIGKILL whatever of it is
-        left: every process whose environment names this gateway's config file."""
+        left: every process whose environment names this gateway's config file, but the `spare` pids
+        (e.g. the host's agent, which runs with the gateway's environment)."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
@@ -127,7 +128,7 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
-        for pid in self._leftovers():
+        for pid in set(self._leftovers()) - spare:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
@@ -154,14 +155,15 @@ class Gateway:
         except OSError:
             return None
 
-    def chat(self, provider: str, marker: str, *, stream: bool = False) -> Chat:
-        """One chat turn answered by `provider`'s first model; never raises for a failed request."""
+    def chat(self, provider: str, marker: str, *, stream: bool = False, model: str | None = None) -> Chat:
+        """One chat turn answered by `provider`'s first model (or `model`, a `provider/id` ref);
+        never raises for a failed request."""
         body = json.dumps({"model": "openclaw/default", "stream": stream,
                            "messages": [{"role": "user", "content": f"ping {marker}"}]}).encode()
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.port}/v1/chat/completions", data=body,
             headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json",
-                     "x-openclaw-model": model_ref(provider)})
+                     "x-openclaw-model": model or model_ref(provider)})
         sent = time.monotonic()
         try:
             with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as response:
@@ -192,9 +194,11 @@ class Gateway:
 class Load:
     """Clients that send chat requests without pause until stopped; every result is kept."""
 
-    def __init__(self, gateway: Gateway, provider: str, clients: int = 3) -> None:
+    def __init__(self, gateway: Gateway, provider: str | tuple[str, ...], clients: int = 3, prefix: str = "load",
+                 ) -> None:
         self.gateway = gateway
-        self.provider = provider
+        self.providers = (provider,) if isinstance(provider, str) else provider  # taken in turn
+        self.prefix = prefix  # markers are `<prefix>-<n>`: unique across loads with different prefixes
         self.results: list[Chat] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -215,8 +219,9 @@ class Load:
         while not self._stop.is_set():
             with self._lock:
                 self._count += 1
-                marker = f"load-{self._count:05d}"
-            result = self.gateway.chat(self.provider, marker)
+                marker = f"{self.prefix}-{self._count:05d}"
+                provider = self.providers[self._count % len(self.providers)]
+            result = self.gateway.chat(provider, marker)
             with self._lock:
                 self.results.append(result)
 
