@@ -356,11 +356,17 @@ def _reload(settings: AgentSettings, state: AgentState, say: Say) -> None:
     from kimi_infra.ops.reload import reload_gateway
 
     pending = state.reload_pending or {}
-    reload_gateway(settings.openclaw or "openclaw", f"agent {settings.gateway_id}", say)
+    # labelled "its gateway": poll_once puts the agent's own prefix before a failure
+    reload_gateway(settings.openclaw or "openclaw", "its gateway", _prefixed(settings, say), advice=None)
     state.key_versions = dict(pending)
     state.reload_pending = None
     state.failures = 0
     state.applied_at = iso(now_utc())
+
+
+def _prefixed(settings: AgentSettings, say: Say) -> Say:
+    """`say` with the agent's prefix, as every line of the agent starts."""
+    return lambda line: say(f"agent {settings.gateway_id}: {line}")
 
 
 def _hasher(settings: AgentSettings, state: AgentState) -> ContentHasher:

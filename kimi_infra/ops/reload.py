@@ -40,11 +40,12 @@ def check_reload_mode(key_mode: KeyMode, provider: str) -> None:
                              fix=f"drop --reload-gateway, give the gateways the new key in {variable} and restart them")
 
 
-def reload_gateway(openclaw: str, label: str, say: Callable[[str], None]) -> float:
+def reload_gateway(openclaw: str, label: str, say: Callable[[str], None], advice: str | None = GRACE_ADVICE) -> float:
     """Run `<openclaw> secrets reload --json` (with our environment: OPENCLAW_CONFIG_PATH names the
     gateway) and require `"ok": true` with no warning (a gateway whose resolver fails answers ok,
     warns, and keeps the last good key); returns the seconds it took. Its output is never copied
-    into our messages: only its exit code and error code."""
+    into our messages: only its exit code and error code. `advice` (when to revoke the old key) ends the
+    success line; the agent gives none, since revoking is `rotate --wait-fleet`'s call."""
     started = time.monotonic()
     command = [openclaw, *RELOAD_COMMAND]
     try:
@@ -65,7 +66,8 @@ def reload_gateway(openclaw: str, label: str, say: Callable[[str], None]) -> flo
                       "check the gateway log (SECRETS_DEGRADED) and `openclaw secrets audit --allow-exec`, "
                       "then run `openclaw secrets reload` again")
     seconds = time.monotonic() - started
-    say(f"{label}: the gateway reloaded its secrets (`openclaw secrets reload`, {seconds:.1f} s); {GRACE_ADVICE}")
+    done = f"{label}: the gateway reloaded its secrets (`openclaw secrets reload`, {seconds:.1f} s)"
+    say(f"{done}; {advice}" if advice else done)
     return seconds
 
 

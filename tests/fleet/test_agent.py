@@ -128,6 +128,8 @@ def test_secretref_a_failed_reload_is_reported_and_retried_with_backoff(aws, tmp
     assert got["configRevision"] == revision and got["keyVersions"] == {}  # the new key is not confirmed
     assert "`openclaw secrets reload` failed" in got["lastError"] and "do not revoke it yet" in got["lastError"]
     assert agent.poll() is False and agent.state.failures == 2 and agent.state.reload_pending
+    failed = [line for line in agent.lines if "secrets reload` failed" in line]
+    assert failed and all(line.count("gw-down") == 1 for line in failed), failed  # one prefix, not two
     assert [backoff(n, 30) for n in (0, 1, 2, 3, 5, 10)] == [30, 30, 60, 120, 300, 300]
 
 
