@@ -199,6 +199,7 @@ class Load:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._count = 0
+        self._started: dict[str, float] = {}  # marker -> time.monotonic() before it was sent, while in flight
         self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
 
     def __enter__(self) -> Load:
@@ -216,10 +217,17 @@ class Load:
             with self._lock:
                 self._count += 1
                 marker = f"load-{self._count:05d}"
+                self._started[marker] = time.monotonic()
             result = self.gateway.chat(self.provider, marker)
             with self._lock:
                 self.results.append(result)
+                del self._started[marker]
 
     def sent(self) -> int:
         with self._lock:
             return len(self.results)
+
+    def done_with_requests_before(self, moment: float) -> bool:
+        """No request sent before `moment` (time.monotonic()) is still in flight."""
+        with self._lock:
+            return all(started >= moment for started in self._started.values())
