@@ -21,7 +21,7 @@ import pytest
 from kimi_infra.catalog import PROVIDERS, secret_id
 from kimi_infra.ops.reload import ReloadError, reload_gateway
 from tests.support.fake_provider import FakeProvider
-from tests.support.gateway import Chat, Gateway, Load
+from tests.support.gateway import REQUEST_TIMEOUT_S, Chat, Gateway, Load
 from tests.support.gateway_stack import (
     FIGURES,
     DeployedStack,
@@ -37,7 +37,7 @@ pytestmark = pytest.mark.gateway
 
 ROTATIONS = 20
 MIN_REQUESTS = 300
-GRACE_S = 15.0  # the documented wait before revoking: longer than the longest request
+GRACE_S = 15.0  # the documented wait before revoking: longer than the longest request (see revoke_after_grace)
 CLIENTS = 4
 
 
@@ -107,7 +107,7 @@ def test_twenty_rotations_under_load_fail_no_request(stack: DeployedStack, gatew
     reloaded_at: list[float] = []  # when rotation i's reload had finished (client clock)
     rotate_seconds: list[float] = []
     reload_seconds: list[float] = []  # `openclaw secrets reload` as rotate --reload-gateway ran it
-    revocations: list[threading.Timer] = []
+    revocations: list[threading.Thread] = []
     with Load(gateway, provider, CLIENTS) as load:
         while load.sent() < 12:  # "before": the steady state
             time.sleep(0.2)
@@ -124,12 +124,13 @@ def test_twenty_rotations_under_load_fail_no_request(stack: DeployedStack, gatew
             reload_seconds.append(float(reloaded.group(1)))
             reloaded_at.append(time.monotonic())
             # Revoke the old key only after the grace period; the next rotation need not wait.
-            timer = threading.Timer(GRACE_S, fake.revoke, (provider, keys[index - 1]))
-            timer.start()
-            revocations.append(timer)
+            revocation = threading.Thread(target=revoke_after_grace,
+                                          args=(fake, load, provider, keys[index - 1], reloaded_at[-1]))
+            revocation.start()
+            revocations.append(revocation)
         during = len(load.results)
-        for timer in revocations:
-            timer.join()
+        for revocation in revocations:
+            revocation.join()
         while len(load.results) < max(MIN_REQUESTS, during + 30):  # "after": every old key revoked
             time.sleep(0.2)
     chats = sorted(load.results, key=lambda chat: chat.sent)
@@ -169,14 +170,14 @@ def test_revoking_at_once_fails_in_flight_requests_a_grace_period_fails_none(
             with Load(gateway, provider, CLIENTS) as load:
                 wait_for(lambda: fake.in_flight(old) >= 1)  # noqa: B023 - used within the iteration
                 result = rotate(stack, gateway, provider, keys[index])
+                reloaded = time.monotonic()
                 assert result.returncode == 0, result.stderr
                 caught[at_once] = fake.in_flight(old)
                 if at_once:
                     fake.revoke(provider, old)
                 fake.release()
                 if not at_once:
-                    time.sleep(GRACE_S)
-                    fake.revoke(provider, old)
+                    revoke_after_grace(fake, load, provider, old, reloaded)
                 time.sleep(2.0)
         finally:
             fake.release()
@@ -189,6 +190,15 @@ def test_revoking_at_once_fails_in_flight_requests_a_grace_period_fails_none(
     assert graced and failures(graced) == []
     assert len(failures(immediate)) >= caught[True] >= 1
     assert 401 in {r.status for r in fake.chats() if r.key == keys[1]}
+
+
+def revoke_after_grace(fake: FakeProvider, load: Load, provider: str, key: str, reloaded: float) -> None:
+    """Revoke `key` as the README says, after a grace period longer than the longest request: GRACE_S after
+    the reload (time.monotonic() `reloaded`), and not while a request sent before the reload is still in
+    flight (on a loaded machine requests took 27 s, and a fixed 15 s revoked a key that requests still carried)."""
+    time.sleep(max(0.0, reloaded + GRACE_S - time.monotonic()))
+    wait_for(lambda: load.done_with_requests_before(reloaded), limit_s=REQUEST_TIMEOUT_S)
+    fake.revoke(provider, key)
 
 
 def wait_for(condition, limit_s: float = 60.0) -> None:

@@ -203,6 +203,7 @@ class Load:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._count = 0
+        self._started: dict[str, float] = {}  # marker -> time.monotonic() before it was sent, while in flight
         self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(clients)]
 
     def __enter__(self) -> Load:
@@ -221,10 +222,17 @@ class Load:
                 self._count += 1
                 marker = f"{self.prefix}-{self._count:05d}"
                 provider = self.providers[self._count % len(self.providers)]
+                self._started[marker] = time.monotonic()
             result = self.gateway.chat(provider, marker)
             with self._lock:
                 self.results.append(result)
+                del self._started[marker]
 
     def sent(self) -> int:
         with self._lock:
             return len(self.results)
+
+    def done_with_requests_before(self, moment: float) -> bool:
+        """No request sent before `moment` (time.monotonic()) is still in flight."""
+        with self._lock:
+            return all(started >= moment for started in self._started.values())

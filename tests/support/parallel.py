@@ -5,21 +5,32 @@
   it lives; so `make check` (no engine, gateway or OpenClaw) selects by markers alone, also for
   tests added later.
 - Parallel runs (pytest-xdist, `make test`): each worker gets whole files, so a module's fixtures
-  are made once and its tests keep their order; every test under tests/gateway/ goes to ONE
-  worker, so one gateway module (its gateways use about 1 GB each) runs at a time however many
-  workers there are. Session fixtures are per worker: each worker has its own moto_server; the
-  engine build and the OpenClaw install are shared caches guarded by file locks.
+  are made once and its tests keep their order. Session fixtures are per worker: each worker has
+  its own moto_server; the engine build and the OpenClaw install are shared caches guarded by file
+  locks. Each gateway file is a unit of its own (a gateway uses about 1 GB: two modules at once fit
+  the machine; one lane for all of them was the critical path of the whole run).
+- Longest files first: with whole files per worker the run ends when the longest lane ends, so the
+  files go out in decreasing expected seconds (longest processing time first). The seconds of each
+  test are recorded in pytest's cache after every run (`kimi-infra/test-seconds`); a test with no
+  record yet (a fresh clone, a new test) is estimated from its folder's measured average.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pytest
 
 NEEDS = {"openclaw": "openclaw", "openclaw_launcher": "openclaw", "engine_bin": "engine"}
 """Fixture -> the marker of the heavy part it needs."""
-GATEWAY_DIR = "tests/gateway/"
+SECONDS_KEY = "kimi-infra/test-seconds"
+"""pytest cache entry: test id -> seconds (setup + call + teardown) in the last run that ran it."""
+FOLDER_SECONDS = {"tests/gateway/": 45.0, "tests/engine/": 12.0, "tests/contract/": 3.0, "tests/fleet/": 1.5}
+"""Average seconds a test of the folder took in a full run (2 workers, 2026-12), for tests not yet recorded."""
+OTHER_SECONDS = 0.3
+
+_seconds_this_run: dict[str, float] = {}
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -31,15 +42,46 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 item.add_marker(name)
 
 
+def estimated_seconds(nodeid: str, recorded: Mapping[str, float]) -> float:
+    """The seconds the test took last time, else its folder's average."""
+    if nodeid in recorded:
+        return recorded[nodeid]
+    return next((s for folder, s in FOLDER_SECONDS.items() if nodeid.startswith(folder)), OTHER_SECONDS)
+
+
+def longest_first(units: Mapping[str, Iterable[str]], recorded: Mapping[str, float]) -> list[str]:
+    """The units (file -> its test ids) by decreasing expected seconds; ties keep their order."""
+    expected = {unit: sum(estimated_seconds(nodeid, recorded) for nodeid in ids) for unit, ids in units.items()}
+    return sorted(units, key=lambda unit: -expected[unit])
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Add up each test's phases (in an xdist run the controller sees every worker's reports)."""
+    _seconds_this_run[report.nodeid] = _seconds_this_run.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Keep this run's seconds for the next run's order (the controller's or a lone process's)."""
+    cache = getattr(session.config, "cache", None)  # None under -p no:cacheprovider
+    if hasattr(session.config, "workerinput") or cache is None or not _seconds_this_run:
+        return
+    recorded = cache.get(SECONDS_KEY, {})
+    cache.set(SECONDS_KEY, {**recorded, **{k: round(v, 2) for k, v in _seconds_this_run.items()}})
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """Whole files per worker, and all gateway files as one unit (see the module docstring)."""
+    """Whole files per worker, longest first (see the module docstring)."""
     from xdist.scheduler import LoadFileScheduling
 
-    class FilesAndOneGatewayLane(LoadFileScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            if nodeid.startswith(GATEWAY_DIR):
-                return GATEWAY_DIR
-            return super()._split_scope(nodeid)
+    cache = getattr(config, "cache", None)
+    recorded = cache.get(SECONDS_KEY, {}) if cache is not None else {}
 
-    return FilesAndOneGatewayLane(config, log)
+    class LongestFilesFirst(LoadFileScheduling):
+        def _assign_work_unit(self, node: Any) -> None:
+            # The queue is re-sorted at each hand-out: a crashed worker's files come back to it unsorted.
+            for unit in longest_first(self.workqueue, recorded):
+                self.workqueue.move_to_end(unit)
+            super()._assign_work_unit(node)
+
+    return LongestFilesFirst(config, log)

@@ -3,6 +3,8 @@ so by the fixtures it uses, wherever it lives (tests/support/parallel.py)."""
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 
@@ -23,3 +25,26 @@ def test_a_test_using_the_openclaw_fixture_outside_tests_contract_is_marked_open
     lane = "not engine and not gateway and not contract and not openclaw"  # the Makefile's CHECK_MARKERS
     check_lane = collected("-m", lane, "tests/ops/test_doctor.py")
     assert check_lane == doctor - needs_openclaw
+
+
+def test_parallel_runs_start_the_longest_file_first_and_record_each_tests_seconds(tmp_path):
+    """The order comes from the seconds the last run recorded (here: a file of three tests said to take 100 s
+    each goes before a file of more tests, which xdist alone would send first), and each run records its own."""
+    long_one, other = "tests/unit/test_stack_spec.py", "tests/unit/test_errors.py"
+    both = collected(long_one, other)
+    long_ids = {test for test in both if test.startswith(long_one)}
+    other_ids = both - long_ids
+    assert len(other_ids) > len(long_ids)
+    seconds = tmp_path / "cache" / "v" / "kimi-infra" / "test-seconds"
+    seconds.parent.mkdir(parents=True)
+    seconds.write_text(json.dumps(dict.fromkeys(long_ids, 100.0)))
+
+    result = subprocess.run([sys.executable, "-m", "pytest", "-n", "1", "-v", "-o", f"cache_dir={tmp_path / 'cache'}",
+                             other, long_one],
+                            cwd=PROJECT_DIR, capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    ran = [line.split()[-1] for line in result.stdout.splitlines() if re.match(r"\[gw0\] .*PASSED", line)]
+    assert len(ran) == len(long_ids | other_ids) and set(ran[:len(long_ids)]) == long_ids, ran
+    recorded = json.loads(seconds.read_text())
+    assert set(ran) <= set(recorded) and all(recorded[test] < 100.0 for test in long_ids)
