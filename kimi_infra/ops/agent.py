@@ -225,15 +225,11 @@ def poll_once(settings: AgentSettings, state: AgentState, say: Say) -> bool:
         changed = _apply(settings, state, say)
         state.last_error = None
         state.failures = 0
-    except RefusedConfig as error:  # AWS answered: no backoff, the next deploy is picked up at once
-        changed = False
-        state.last_error = str(error)
-        if state.last_error != error_before:
-            say(f"agent {settings.gateway_id}: {state.last_error}")
     except (KimiInfraError, OSError) as error:
         changed = False
         state.last_error = str(error)
-        state.failures += 1
+        if error is not state.refused:  # a standing refusal of foreign facts reads nothing: no backoff
+            state.failures += 1
         if state.last_error != error_before:
             say(f"agent {settings.gateway_id}: {state.last_error}")
     reported = True

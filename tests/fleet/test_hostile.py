@@ -116,6 +116,7 @@ def test_a_refused_config_put_right_without_new_facts_is_taken_on_a_later_poll(a
 
     assert agent.poll() is False and not agent.include.exists()
     assert "not the one `deploy` published" in get_json(f"{REPORTS}gw-a.json")["lastError"]
+    assert agent.state is not None and agent.state.failures == 1  # re-read after a backoff, not every poll
     s3().put_object(Bucket=BUCKET, Key=S3_KEY, Body=body, Metadata=metadata)
 
     assert agent.poll() is True
