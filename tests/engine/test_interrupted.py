@@ -30,11 +30,11 @@ def wait_for_a_secret(deadline_s: float = 120) -> None:
     raise AssertionError(f"the first up created no secret within {deadline_s} s")
 
 
-def test_an_up_killed_half_way_converges_after_cancel(pulumi: PulumiCli, engine_aws: MotoServer, stack_buckets,
+def test_an_up_killed_half_way_converges_after_cancel(pulumi: PulumiCli, aws: MotoServer, stack_buckets,
                                                       tmp_path: Path):
     pulumi.select_stack("staging")
     pulumi.set_keys(CANARY_KEY, KIMICODE_CANARY)
-    with SlowProxy(engine_aws.endpoint, delay_s=0.3) as proxy:
+    with SlowProxy(aws.endpoint, delay_s=0.3) as proxy:
         doomed = pulumi.start("up", "--yes", env={"AWS_ENDPOINT_URL": proxy.url}, log=tmp_path / "killed-up.log")
         wait_for_a_secret()
         os.kill(doomed.pid, signal.SIGKILL)

@@ -61,22 +61,22 @@ def test_an_unreachable_store_is_one_line(pulumi: PulumiCli, stack_buckets):
     assert_each_command_says(pulumi, "refused", env=closed)
 
 
-def test_a_throttled_store_is_one_line(pulumi: PulumiCli, stack_buckets, engine_aws):
+def test_a_throttled_store_is_one_line(pulumi: PulumiCli, stack_buckets, aws):
     """Every Secrets Manager call answered with ThrottlingException: the program's own checks meet it."""
     pulumi.select_stack("staging")
     pulumi.set_keys(CANARY_KEY, KIMICODE_CANARY)
-    with ThrottlingServer(engine_aws.endpoint) as throttling:
+    with ThrottlingServer(aws.endpoint) as throttling:
         assert_each_command_says(pulumi, "throttling", env={SECRETS_MANAGER_ENDPOINT: throttling.url})
     assert throttling.throttled
 
 
-def test_a_store_throttling_its_writes_is_one_line(pulumi: PulumiCli, stack_buckets, engine_aws):
+def test_a_store_throttling_its_writes_is_one_line(pulumi: PulumiCli, stack_buckets, aws):
     """Reads pass, so the program's checks pass and `up` creates the key's secret: the provider's own
     create meets the throttle, and the engine reports it as our line for that resource."""
     pulumi.select_stack("staging")
     pulumi.set_keys(CANARY_KEY, KIMICODE_CANARY)
     writes = frozenset({"CreateSecret", "PutSecretValue", "UpdateSecret", "TagResource"})
-    with ThrottlingServer(engine_aws.endpoint, writes) as throttling:
+    with ThrottlingServer(aws.endpoint, writes) as throttling:
         result = pulumi.run("up", "--yes", check=False, env={SECRETS_MANAGER_ENDPOINT: throttling.url})
     assert any(target.endswith(".CreateSecret") for target in throttling.throttled), throttling.throttled
     for provider in ("moonshot", "kimi-code"):

@@ -35,7 +35,7 @@ def first_up(pulumi: PulumiCli) -> None:
     assert (pulumi.project / OLD).is_file()
 
 
-def test_a_path_change_keeps_someone_elses_file_at_the_old_path(pulumi: PulumiCli, engine_aws):
+def test_a_path_change_keeps_someone_elses_file_at_the_old_path(pulumi: PulumiCli, aws):
     first_up(pulumi)
     move_dev_target(pulumi.project)
     (pulumi.project / OLD).write_text(HAND_KEPT)  # someone else's content lives there now
@@ -47,7 +47,7 @@ def test_a_path_change_keeps_someone_elses_file_at_the_old_path(pulumi: PulumiCl
     assert [s for s in pulumi.preview_steps() if s["op"] != "same"] == []  # the old resource is gone from the state
 
 
-def test_a_path_change_keeps_an_edited_config_and_fails_the_step(pulumi: PulumiCli, engine_aws):
+def test_a_path_change_keeps_an_edited_config_and_fails_the_step(pulumi: PulumiCli, aws):
     first_up(pulumi)
     move_dev_target(pulumi.project)
     edited = (pulumi.project / OLD).read_text().replace('"merge"', '"replace"')
@@ -63,7 +63,7 @@ def test_a_path_change_keeps_an_edited_config_and_fails_the_step(pulumi: PulumiC
     assert (pulumi.project / NEW).is_file()
 
 
-def test_a_first_up_does_not_overwrite_a_hand_kept_file(pulumi: PulumiCli, engine_aws):
+def test_a_first_up_does_not_overwrite_a_hand_kept_file(pulumi: PulumiCli, aws):
     (pulumi.project / OLD).parent.mkdir(parents=True, exist_ok=True)
     (pulumi.project / OLD).write_text(HAND_KEPT)
     pulumi.select_stack("dev")

@@ -31,10 +31,10 @@ def wait_for_lock(deadline_s: float = 60) -> None:
     raise AssertionError(f"no lock object appeared in s3://{STATE_BUCKET}/.pulumi/locks/ within {deadline_s} s")
 
 
-def test_s3_backend_up_and_a_concurrent_up_meets_the_lock(pulumi: PulumiCli, engine_aws: MotoServer,
+def test_s3_backend_up_and_a_concurrent_up_meets_the_lock(pulumi: PulumiCli, aws: MotoServer,
                                                           stack_buckets, tmp_path: Path):
     create_bucket(STATE_BUCKET, "us-east-1")
-    pulumi.login(f"s3://{STATE_BUCKET}?endpoint={engine_aws.endpoint}&region=us-east-1&use_path_style=true")
+    pulumi.login(f"s3://{STATE_BUCKET}?endpoint={aws.endpoint}&region=us-east-1&use_path_style=true")
     pulumi.select_stack("staging")
     pulumi.set_keys(CANARY_KEY, KIMICODE_CANARY)
     pulumi.up()
@@ -45,7 +45,7 @@ def test_s3_backend_up_and_a_concurrent_up_meets_the_lock(pulumi: PulumiCli, eng
 
     # The first up's AWS calls (not its state calls) go through a slow proxy, so it holds the lock
     # while the second one starts.
-    with SlowProxy(engine_aws.endpoint, delay_s=0.3) as proxy:
+    with SlowProxy(aws.endpoint, delay_s=0.3) as proxy:
         first = pulumi.start("up", "--yes", env={"AWS_ENDPOINT_URL": proxy.url}, log=tmp_path / "first-up.log")
         wait_for_lock()
         second = pulumi.run("up", "--yes", check=False)

@@ -22,10 +22,10 @@ DEPLOYED = Path(".kimi-infra") / STACK  # the dev stack's store file and deploye
 KIMI_DYNAMIC = ("ApiKeySecret", "ConfigTarget")  # our dynamic resources' type names
 
 
-def checkout(engine_bin: Path, engine_aws: MotoServer, root: Path) -> PulumiCli:
+def checkout(engine_bin: Path, aws: MotoServer, root: Path) -> PulumiCli:
     """A checkout of the project at `root`, on its own machine (PULUMI_HOME), logged in to the team's backend."""
-    cli = PulumiCli(engine_bin, copy_project(root / "checkout"), root / "pulumi-home", engine_aws.endpoint)
-    cli.login(f"s3://{STATE_BUCKET}?endpoint={engine_aws.endpoint}&region=us-east-1&use_path_style=true")
+    cli = PulumiCli(engine_bin, copy_project(root / "checkout"), root / "pulumi-home", aws.endpoint)
+    cli.login(f"s3://{STATE_BUCKET}?endpoint={aws.endpoint}&region=us-east-1&use_path_style=true")
     return cli
 
 
@@ -33,11 +33,11 @@ def exported(cli: PulumiCli) -> str:
     return cli.run("stack", "export").stdout
 
 
-def test_a_second_checkout_previews_refreshes_and_destroys_its_own_files(engine_bin: Path, engine_aws: MotoServer,
+def test_a_second_checkout_previews_refreshes_and_destroys_its_own_files(engine_bin: Path, aws: MotoServer,
                                                                          tmp_path: Path):
     create_bucket(STATE_BUCKET, "us-east-1")
-    first = checkout(engine_bin, engine_aws, tmp_path / "laptop")
-    second = checkout(engine_bin, engine_aws, tmp_path / "ci-runner" / "work" / "deeper")
+    first = checkout(engine_bin, aws, tmp_path / "laptop")
+    second = checkout(engine_bin, aws, tmp_path / "ci-runner" / "work" / "deeper")
     first.select_stack(STACK)
     first.set_keys(CANARY_KEY, KIMICODE_CANARY)
     first.up()

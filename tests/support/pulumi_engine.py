@@ -129,7 +129,10 @@ class PulumiCli:
         self.set_secret("kimi-infra:kimicodeApiKey", kimicode)
 
     def up(self, *extra: str) -> subprocess.CompletedProcess:
-        return self.run("up", "--yes", *extra)
+        """`pulumi up --yes --skip-preview`: the tests' deploy. Its own preview would run the program and the
+        providers' checks and diffs a second time; previews are tested by `preview` runs of their own, and
+        the plain `up --yes` a user types by test_stacks.py (every shipped stack) and test_one_line.py."""
+        return self.run("up", "--yes", "--skip-preview", *extra)
 
     def outputs(self) -> dict[str, Any]:
         return json.loads(self.run("stack", "output", "--json").stdout)
