@@ -19,8 +19,9 @@ PIP_COMPILE := $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-un
 # (tests/support/parallel.py); PYTEST_PARALLEL= (empty) runs them in this process, one by one.
 PYTEST_PARALLEL ?= -n auto
 # The check lane waits more than it computes (moto_server, subprocesses, an endpoint that never answers):
-# more workers than cores keep the cores busy (2 cores: 156 s at -n 2, see issue 23's note for -n 3/4).
-CHECK_PARALLEL ?= -n 3
+# half as many workers again as cores keep the cores busy (2 cores: 3 workers, pytest 217 s where 2 took
+# 317 s side by side at load 6-7; CHECK_PARALLEL= runs it in this process).
+CHECK_PARALLEL ?= -n $(shell $(PYTHON) -c 'import os; print(max(2, (os.cpu_count() or 1) * 3 // 2))')
 CHECK_MARKERS := not engine and not gateway and not contract and not openclaw
 
 .PHONY: dev test check engine engine-test contract bench lint lock clean
