@@ -19,8 +19,8 @@ PIP_COMPILE := $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-un
 # (tests/support/parallel.py); PYTEST_PARALLEL= (empty) runs them in this process, one by one.
 PYTEST_PARALLEL ?= -n auto
 # The check lane waits more than it computes (moto_server, subprocesses, an endpoint that never answers):
-# half as many workers again as cores keep the cores busy (2 cores: 3 workers, pytest 217 s where 2 took
-# 317 s side by side at load 6-7; CHECK_PARALLEL= runs it in this process).
+# half as many workers again as cores keep the cores busy (2 cores shared with other work, two runs each way
+# side by side: 3 workers 217 s and 352 s of pytest, 2 workers 317 s and 409 s). CHECK_PARALLEL= : one process.
 CHECK_PARALLEL ?= -n $(shell $(PYTHON) -c 'import os; print(max(2, (os.cpu_count() or 1) * 3 // 2))')
 CHECK_MARKERS := not engine and not gateway and not contract and not openclaw
 
