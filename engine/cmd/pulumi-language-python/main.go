@@ -174,6 +174,13 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	if err != nil {
 		return nil, err
 	}
+	warmProvider, err := wantsWarmProvider(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	if warmProvider {
+		defer h.offerWarmProvider(req).Stop() // while the program runs; one nobody claimed dies with the Run
+	}
 	// The program stops when the Cancel RPC comes, the engine dies (cancelCtx) or the engine ends this call.
 	runCtx, stopRun := context.WithCancel(h.cancelCtx)
 	defer stopRun()
