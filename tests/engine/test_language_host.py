@@ -244,11 +244,11 @@ def test_a_planted_hand_over_socket_is_never_claimed(probe: PulumiCli, private_t
     assert "sdk/pulumi-resource-pulumi-python" in (marks(probe) / "provider-create").read_text()
 
 
-def test_a_warm_provider_option_that_is_not_a_bool_is_refused_by_name(probe: PulumiCli):
-    set_runtime_option(probe, warmDynamicProvider="yes")
+def test_a_warm_provider_option_that_is_no_bool_and_no_module_is_refused_by_name(probe: PulumiCli):
+    set_runtime_option(probe, warmDynamicProvider="-c print(1)")
     result = probe.run("preview", check=False)
     assert result.returncode != 0
-    assert "warmDynamicProvider" in result.stdout + result.stderr
+    assert "unsupported runtime option `warmDynamicProvider: -c print(1)`" in result.stdout + result.stderr
 
 
 def test_an_unsupported_toolchain_is_refused_by_name(probe: PulumiCli):

@@ -174,12 +174,12 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	if err != nil {
 		return nil, err
 	}
-	warmProvider, err := wantsWarmProvider(req.GetInfo())
+	module, err := warmModule(req.GetInfo())
 	if err != nil {
 		return nil, err
 	}
-	if warmProvider {
-		defer h.offerWarmProvider(req).Stop() // while the program runs; one nobody claimed dies with the Run
+	if module != "" {
+		defer h.offerWarmProvider(req, module).Stop() // while the program runs; unclaimed, it dies with the Run
 	}
 	// The program stops when the Cancel RPC comes, the engine dies (cancelCtx) or the engine ends this call.
 	runCtx, stopRun := context.WithCancel(h.cancelCtx)

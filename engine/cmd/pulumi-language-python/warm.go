@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -14,28 +15,40 @@ import (
 
 // warmOption is the runtime option of Pulumi.yaml that asks for a warm dynamic-provider python: only a
 // project whose program registers dynamic resources gains from one; any other would pay for a python it
-// never uses.
+// never uses. `true` runs the SDK's server module; a module name runs that module instead, which must serve
+// as the SDK's does (say, the SDK's server with the project's providers imported ahead of the first call).
 const warmOption = "warmDynamicProvider"
 
-// wantsWarmProvider reads the warmOption of Pulumi.yaml: true or false, false when absent.
-func wantsWarmProvider(info *pulumirpc.ProgramInfo) (bool, error) {
-	value, ok := info.GetOptions().AsMap()[warmOption]
-	if !ok {
-		return false, nil
+// serverModule is what `python -m` runs for the plugin: the SDK's dynamic-provider server.
+const serverModule = "pulumi.dynamic"
+
+var moduleName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
+
+// warmModule reads the warmOption of Pulumi.yaml: the module a warm python runs, "" for none (absent, false).
+func warmModule(info *pulumirpc.ProgramInfo) (string, error) {
+	switch value := info.GetOptions().AsMap()[warmOption].(type) {
+	case nil:
+		return "", nil
+	case bool:
+		if value {
+			return serverModule, nil
+		}
+		return "", nil
+	case string:
+		if moduleName.MatchString(value) {
+			return value, nil
+		}
 	}
-	on, isBool := value.(bool)
-	if !isBool {
-		return false, fmt.Errorf("Pulumi.yaml: runtime option `%s: %v` must be true or false", warmOption, value)
-	}
-	return on, nil
+	return "", fmt.Errorf("Pulumi.yaml: unsupported runtime option `%s: %v`; use true, false or a Python module name",
+		warmOption, info.GetOptions().AsMap()[warmOption])
 }
 
 // offerWarmProvider starts the python that the dynamic-provider plugin would start (what the SDK's launcher
-// runs: the virtualenv's `python -u -m pulumi.dynamic`, in the same folder, with the environment the engine
+// runs: the virtualenv's `python -u -m pulumi.dynamic`, or the module the option names, in the same folder, with the environment the engine
 // gives that plugin) and offers it to our plugin wrapper for the rest of this Run (package warm). Nil when
 // there is nothing to offer: the project names no virtualenv (the launcher's uv, poetry and PATH cases are
 // left to it) or the python cannot start; the plugin then starts as it always did.
-func (h *languageHost) offerWarmProvider(req *pulumirpc.RunRequest) *warm.Offer {
+func (h *languageHost) offerWarmProvider(req *pulumirpc.RunRequest, module string) *warm.Offer {
 	options := req.GetInfo().GetOptions().AsMap()
 	venv, ok := options["virtualenv"].(string)
 	if !ok || venv == "" {
@@ -58,7 +71,7 @@ func (h *languageHost) offerWarmProvider(req *pulumirpc.RunRequest) *warm.Offer 
 	if info, err := os.Stat(python); err != nil || !info.Mode().IsRegular() {
 		return nil
 	}
-	argv := []string{python, "-u", "-m", "pulumi.dynamic", h.currentEngine()}
+	argv := []string{python, "-u", "-m", module, h.currentEngine()}
 	offer, err := warm.Start(h.currentEngine(), argv, dir, launcherEnv(pluginEnv, venv), warm.Fingerprint(dir, pluginEnv))
 	if err != nil {
 		return nil
