@@ -48,11 +48,10 @@ def prepare() -> None:
     """Do now what our providers' first calls would do on the engine's critical path: import what they
     import lazily (models, stores, targets: ~100 ms) and build the adapters they validate with. Run by the
     warm plugin python (components.warm_provider) while it waits for the engine's first call."""
+    from components.providers import api_key_secret, config_target  # noqa: F401
     from kimi_infra import fleet, key_rules, path_rules, paths, stackfile, stores, targets  # noqa: F401
     from kimi_infra.models import SecretStoreSpec, TargetSpec
     from kimi_infra.targets import base  # noqa: F401
-
-    from components.providers import api_key_secret, config_target  # noqa: F401
 
     _adapter(SecretStoreSpec)
     _adapter(TargetSpec)
