@@ -10,6 +10,11 @@
 // as before. In addition it watches the engine as upstream's Go plugins do (enginewatch): when the engine is
 // gone, it interrupts the group (the SDK's server stops on KeyboardInterrupt), waits the grace period for its
 // members to leave, then kills what is left, itself last.
+//
+// When the language host started that python already, warm, at the start of the program's Run (Pulumi.yaml
+// option warmDynamicProvider), the wrapper claims it instead of running the launcher (package warm) and
+// stands in for the launcher: it prints the python's port, relays its output, and passes it our SIGINT, the
+// engine's death, and a SIGKILL before the engine's own deadline (that python is not in our group).
 package main
 
 import (
