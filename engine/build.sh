@@ -5,7 +5,8 @@
 #   pulumi-language-python            our Python language host (cmd/pulumi-language-python: why ours)
 #   pulumi-language-python-exec       the SDK's program runner, next to the host
 #   pulumi-resource-pulumi-python     the dynamic-provider plugin, on PATH for the engine: our wrapper
-#                                     (cmd/pulumi-resource-pulumi-python) that stops it when the engine dies
+#                                     (cmd/pulumi-resource-pulumi-python) that stops it when the engine dies,
+#                                     or takes over the host's warm provider python (internal/warm)
 #   sdk/pulumi-resource-pulumi-python the SDK's own launcher of that plugin, which the wrapper runs
 # Cache: ${KIMI_INFRA_ENGINE_CACHE:-~/.cache/kimi-infra}/pulumi-<version>/bin, never inside the repo.
 set -euo pipefail

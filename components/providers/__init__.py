@@ -44,6 +44,21 @@ def _adapter(kind: Any) -> Any:
     return TypeAdapter(kind)
 
 
+def prepare() -> None:
+    """Do now what our providers' first calls would do on the engine's critical path: import what they
+    import lazily (models, stores, targets: ~100 ms) and build the adapters they validate with. Run by the
+    warm plugin python (components.warm_provider) while it waits for the engine's first call. What only
+    a write needs (kimi_infra.fleet, ~30 ms) is left to the write: a no-op run never makes one, and the
+    warm python shares the machine with the program meanwhile."""
+    from components.providers import api_key_secret, config_target  # noqa: F401
+    from kimi_infra import key_rules, path_rules, paths, stackfile, stores, targets  # noqa: F401
+    from kimi_infra.models import SecretStoreSpec, TargetSpec
+    from kimi_infra.targets import base  # noqa: F401
+
+    _adapter(SecretStoreSpec)
+    _adapter(TargetSpec)
+
+
 def without_legacy(props: dict[str, Any]) -> dict[str, Any]:
     """`props` less the inputs no longer written (an upgraded stack's state sheds them)."""
     return {name: value for name, value in props.items() if name not in LEGACY_INPUTS}

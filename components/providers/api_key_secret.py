@@ -125,9 +125,10 @@ def _knows_location(props: dict[str, Any]) -> bool:
 
 
 def _live(props: dict[str, Any]) -> dict[str, Any] | None:
-    """The secret's name, ARN and current version as the store has them now; None if it is gone."""
-    store = open_key_store(props)
-    return _describe(store) if store.exists() else None
+    """The secret's name, ARN and current version as the store has them now; None if it is gone.
+    One read of the store (`describe_if_exists`): diff runs on every preview and `up`."""
+    description = open_key_store(props).describe_if_exists()
+    return None if description is None else _outputs(description)
 
 
 def _create_if_missing(store, props: dict[str, Any]) -> bool:
@@ -151,7 +152,11 @@ def _refuse_bad_key(props: dict[str, Any]) -> None:
 
 
 def _describe(store) -> dict[str, Any]:
-    description = store.describe()
+    return _outputs(store.describe())
+
+
+def _outputs(description) -> dict[str, Any]:
+    """The resource's outputs from the store's description of the secret."""
     current = description.version_in("current")
     return {"name": description.name, "arn": description.arn, "versionId": current.version_id if current else None}
 

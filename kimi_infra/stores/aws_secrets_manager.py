@@ -215,9 +215,17 @@ class AwsSecretsManagerStore:
     def describe(self) -> SecretDescription:
         """The ARN and labelled versions with dates; never a value."""
         with self._aws() as client:
-            arn = self._arn(client.describe_secret(SecretId=self.name))
-            versions = [_version(entry) for entry in self._list_versions(client)]
-        return SecretDescription(self.name, arn, tuple(v for v in versions if v.stages))
+            return self._description(client, client.describe_secret(SecretId=self.name))
+
+    def describe_if_exists(self) -> SecretDescription | None:
+        """`describe()` of a secret that exists and is not scheduled for deletion, else None; one
+        describe_secret where `exists()` then `describe()` made two."""
+        with self._aws() as client:
+            try:
+                answer = client.describe_secret(SecretId=self.name)
+            except client.exceptions.ResourceNotFoundException:
+                return None
+            return None if "DeletedDate" in answer else self._description(client, answer)
 
     def delete(self) -> None:
         """Schedule deletion with AWS's default recovery window; no-op if gone or scheduled."""
@@ -230,6 +238,12 @@ class AwsSecretsManagerStore:
                 client.delete_secret(SecretId=self.name)
 
     # --- steps --------------------------------------------------------------------------------
+
+    def _description(self, client: Any, answer: Mapping[str, Any]) -> SecretDescription:
+        """The description of the secret `answer` (its describe_secret) names: ARN and labelled versions."""
+        arn = self._arn(answer)
+        versions = [_version(entry) for entry in self._list_versions(client)]
+        return SecretDescription(self.name, arn, tuple(v for v in versions if v.stages))
 
     def _create(self, client: Any, value: Secret) -> EnsureResult:
         request: dict[str, Any] = {"Name": self.name, "SecretString": value.reveal(),

@@ -117,6 +117,10 @@ class SecretStore(Protocol):
     def describe(self) -> SecretDescription:
         """Versions with stages and dates, never values."""
 
+    def describe_if_exists(self) -> SecretDescription | None:
+        """`describe()` if the secret `exists()`, else None: what the provider's diff asks on every
+        preview, in one read of the store where the two calls made two (issue 23)."""
+
     def delete(self) -> None:
         """Delete the secret (AWS: with its recovery window). No-op if it does not exist."""
 

@@ -172,7 +172,14 @@ class LocalFileStore:
 
     def describe(self) -> SecretDescription:
         """Versions with stages and dates; never a value."""
-        versions = self._versions(self._load()["secrets"])
+        return self._description(self._versions(self._load()["secrets"]))
+
+    def describe_if_exists(self) -> SecretDescription | None:
+        """`describe()` if the secret exists, else None, in one read of the file."""
+        entry = self._load()["secrets"].get(self.name)
+        return None if entry is None else self._description(entry["versions"])
+
+    def _description(self, versions: Versions) -> SecretDescription:
         listed = tuple(
             SecretVersion(version_id, tuple(version["stages"]), datetime.fromisoformat(version["created"]))
             for version_id, version in versions.items()

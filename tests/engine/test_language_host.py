@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import zipfile
 from collections.abc import Iterator
@@ -61,12 +62,31 @@ def probe_env(cli: PulumiCli, behaviour: str) -> dict[str, str]:
     return {"HOST_PROBE": behaviour, "HOST_PROBE_DIR": str(marks(cli))}
 
 
-def set_runtime_option(cli: PulumiCli, **options: str) -> None:
+def set_runtime_option(cli: PulumiCli, **options: str | bool) -> None:
     """Sets `options` among the runtime options of the probe project's Pulumi.yaml."""
     path = cli.project / "Pulumi.yaml"
     project = yaml.safe_load(path.read_text())
     project["runtime"]["options"].update(options)
     path.write_text(yaml.safe_dump(project, sort_keys=False))
+
+
+def parent_command(pid: int) -> str:
+    """The command line of the parent of process `pid`."""
+    parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+    return Path(f"/proc/{parent}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
+@pytest.fixture
+def private_tmp() -> Iterator[Path]:
+    """A TMPDIR of the test's own, so that the host's and the wrapper's hand-over folder is the test's: short,
+    for a Unix socket's path has at most 107 bytes (under a longer one the host offers nothing)."""
+    tmp = Path(tempfile.mkdtemp(prefix="kw-", dir="/tmp"))
+    yield tmp
+    shutil.rmtree(tmp)
+
+
+def warm_env(cli: PulumiCli, behaviour: str, tmp: Path) -> dict[str, str]:
+    return {**probe_env(cli, behaviour), "TMPDIR": str(tmp)}
 
 
 def wait_for_file(path: Path, run: subprocess.Popen, log: Path) -> str:
@@ -145,8 +165,13 @@ def test_a_program_that_carries_on_after_sigint_is_killed_after_the_grace_period
     assert left == [], "the program outlived the cancelled up"
 
 
-def test_kill_9_of_pulumi_stops_the_language_host_and_the_dynamic_provider(probe: PulumiCli, tmp_path: Path):
-    """After `kill -9` of pulumi mid-update, the host, the program and the provider exit by themselves."""
+@pytest.mark.parametrize("warm", [False, True], ids=["cold-provider", "warm-provider"])
+def test_kill_9_of_pulumi_stops_the_language_host_and_the_dynamic_provider(
+    probe: PulumiCli, tmp_path: Path, warm: bool,
+):
+    """After `kill -9` of pulumi mid-update, the host, the program and the provider exit by themselves, whether
+    the provider's python was started by the plugin or warm by the host (then in a process group of its own)."""
+    set_runtime_option(probe, warmDynamicProvider=warm)
     log = tmp_path / "up.log"
     run = probe.start("up", "--yes", env=probe_env(probe, "slow-provider"), log=log)
     try:
@@ -155,6 +180,8 @@ def test_kill_9_of_pulumi_stops_the_language_host_and_the_dynamic_provider(probe
         commands = "\n".join(p.command for p in plugins)
         assert "pulumi-language-python" in commands and "pulumi-resource-pulumi-python" in commands, commands
         assert provider_pid in {p.pid for p in plugins}, commands
+        started_by = "pulumi-language-python" if warm else "sdk/pulumi-resource-pulumi-python"
+        assert started_by in parent_command(provider_pid), commands
         os.kill(run.pid, signal.SIGKILL)
         run.wait(timeout=EXIT_S)
         left = wait_until_gone(plugins, EXIT_S)
@@ -165,6 +192,63 @@ def test_kill_9_of_pulumi_stops_the_language_host_and_the_dynamic_provider(probe
         if process.running():
             os.kill(process.pid, signal.SIGKILL)
     assert left == [], f"still running {EXIT_S} s after kill -9 of pulumi: {[p.command for p in left]}"
+
+
+def test_the_warm_provider_serves_every_pass_and_destroy_starts_its_own(probe: PulumiCli, private_tmp: Path):
+    """With `warmDynamicProvider: true` the provider python of each pass is the one the host started when Run
+    began (its parent is the host, not the SDK's launcher), and none is left once pulumi ends. `destroy` runs no
+    program, so nothing is warm: the plugin starts its python through the launcher, as without the option."""
+    set_runtime_option(probe, warmDynamicProvider=True)
+    env = warm_env(probe, "record-provider", private_tmp)
+    probe.run("up", "--yes", env=env)
+    assert "pulumi-language-python" in (marks(probe) / "provider-create").read_text()
+    probe.run("destroy", "--yes", env=env)
+    assert "sdk/pulumi-resource-pulumi-python" in (marks(probe) / "provider-delete").read_text()
+    assert list((private_tmp / f"kimi-infra-warm-{os.getuid()}").iterdir()) == []
+
+
+def test_a_warm_provider_nobody_claims_is_gone_when_its_run_ends(probe: PulumiCli, private_tmp: Path):
+    """A program that registers no dynamic resource leaves the warm python unclaimed: it ends with the Run."""
+    set_runtime_option(probe, warmDynamicProvider=True)
+    probe.run("preview", env=warm_env(probe, "list-warm", private_tmp))
+    pids = [int(pid) for pid in (marks(probe) / "warm-pids").read_text().split()]
+    assert len(pids) == 1, "the host started no warm python (or more than one)"
+    left = wait_until_gone([p for p in descendants(1) if p.pid in pids], EXIT_S)
+    assert left == [], f"the unclaimed warm python outlived its run: {left}"
+
+
+@pytest.mark.parametrize("folder_mode, owner", [(0o755, None), (0o700, 65534)], ids=["open-folder", "foreign-folder"])
+def test_a_hand_over_folder_not_private_to_the_user_is_never_used(
+    probe: PulumiCli, private_tmp: Path, folder_mode: int, owner: int | None,
+):
+    """A planted hand-over folder, open to others or another user's, is neither offered in nor claimed from: the
+    plugin starts its own python, the update succeeds, and nothing is written into that folder."""
+    set_runtime_option(probe, warmDynamicProvider=True)
+    env = warm_env(probe, "record-provider", private_tmp)
+    folder = private_tmp / f"kimi-infra-warm-{os.getuid()}"
+    folder.mkdir(mode=folder_mode)
+    folder.chmod(folder_mode)
+    if owner is not None:
+        os.chown(folder, owner, owner)
+    probe.run("up", "--yes", env=env)
+    assert "sdk/pulumi-resource-pulumi-python" in (marks(probe) / "provider-create").read_text()
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("how", ["666", "owner"], ids=["open-socket", "foreign-socket"])
+def test_a_planted_hand_over_socket_is_never_claimed(probe: PulumiCli, private_tmp: Path, how: str):
+    """The program replaces the host's socket by one open to others, or owned by another user, that answers every
+    claim with a port nobody serves: the wrapper does not ask it and starts its own python; the update succeeds."""
+    set_runtime_option(probe, warmDynamicProvider=True)
+    probe.run("up", "--yes", env=warm_env(probe, f"plant-socket:{how}", private_tmp))
+    assert "sdk/pulumi-resource-pulumi-python" in (marks(probe) / "provider-create").read_text()
+
+
+def test_a_warm_provider_option_that_is_no_bool_and_no_module_is_refused_by_name(probe: PulumiCli):
+    set_runtime_option(probe, warmDynamicProvider="-c print(1)")
+    result = probe.run("preview", check=False)
+    assert result.returncode != 0
+    assert "unsupported runtime option `warmDynamicProvider: -c print(1)`" in result.stdout + result.stderr
 
 
 def test_an_unsupported_toolchain_is_refused_by_name(probe: PulumiCli):

@@ -29,6 +29,7 @@ from kimi_infra.models import StackSpec
 from kimi_infra.secret import Secret
 from kimi_infra.stores import (
     LocalFileStore,
+    SecretDescription,
     SecretStore,
     StoreError,
     open_store,
@@ -62,6 +63,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> SecretStore:
 @pytest.fixture(params=["aws", "aws-cn"])
 def aws_store(request: pytest.FixtureRequest, aws) -> AwsSecretsManagerStore:
     return AwsSecretsManagerStore(NAME, REGIONS[request.param], tags=store_tags("staging", "moonshot"))
+
+
+def labelled(description: SecretDescription | None) -> tuple:
+    """A description less its dates (moto's CreatedDate of a version moves between two listings)."""
+    assert description is not None
+    return description.name, description.arn, tuple((v.version_id, v.stages) for v in description.versions)
 
 
 def snapshot(store: SecretStore) -> tuple:
@@ -337,6 +344,14 @@ def test_delete_then_exists_is_false_and_delete_again_is_fine(store):
     assert not store.exists()
 
 
+def test_describe_if_exists_is_describe_for_an_existing_secret_and_none_for_a_missing_one(store):
+    assert store.describe_if_exists() is None
+    store.ensure(OLD)
+    assert labelled(store.describe_if_exists()) == labelled(store.describe())
+    store.delete()
+    assert store.describe_if_exists() is None
+
+
 # --- AWS Secrets Manager: calls, partitions, errors ------------------------------------------
 
 
@@ -376,6 +391,21 @@ def test_a_whole_rotation_takes_at_most_eight_calls(aws_store, aws_calls):
 
     assert len(aws_calls.calls) <= 8, aws_calls.by_operation()
     assert aws_calls.by_operation()["PutSecretValue"] == 1
+
+
+def test_describe_if_exists_reads_the_secret_once(aws_store, aws_calls):
+    """The provider's diff asks on every preview whether the key exists and what is current: one describe_secret
+    (and the version listing), where exists() then describe() read the secret twice (issue 23)."""
+    assert aws_store.describe_if_exists() is None
+    aws_store.ensure(OLD)
+    aws_calls.clear()
+
+    assert labelled(aws_store.describe_if_exists()) == labelled(aws_store.describe())
+    calls = aws_calls.by_operation()
+    assert calls["DescribeSecret"] == 2 and calls["ListSecretVersionIds"] == 2, calls  # one each per call
+
+    aws_store.delete()  # scheduled for deletion: gone, as exists() says
+    assert aws_store.describe_if_exists() is None
 
 
 def test_arns_come_from_the_answers_in_the_regions_partition(aws_store, aws_calls):

@@ -43,8 +43,10 @@ def moto_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoFacto
 
 @pytest.fixture(scope="session")
 def moto_server(moto_factory: MotoFactory) -> MotoServer:
-    """One moto_server for the whole run, on a free loopback port."""
-    return moto_factory("moto")
+    """One moto_server for the whole run, on a free loopback port, its SSM data loaded."""
+    server = moto_factory("moto")
+    server.warm()
+    return server
 
 
 @pytest.fixture

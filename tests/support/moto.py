@@ -34,6 +34,17 @@ class MotoServer:
         request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")
         urllib.request.urlopen(request, timeout=10).close()
 
+    def warm(self) -> None:
+        """Make moto load its SSM data now (about 1 s, several under load; a reset keeps it): else the
+        first SSM call of a run pays it and can outlast the product's AWS read timeout (flaky)."""
+        import botocore.session
+        from botocore.config import Config
+
+        ssm = botocore.session.Session().create_client(
+            "ssm", region_name="us-east-1", endpoint_url=self.endpoint, aws_access_key_id="testing",
+            aws_secret_access_key="testing", config=Config(read_timeout=120, retries={"total_max_attempts": 1}))
+        ssm.describe_parameters()
+
 
 def start_moto(log_path: Path, extra_env: dict[str, str] | None = None) -> MotoServer:
     port = free_port()

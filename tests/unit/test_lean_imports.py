@@ -3,6 +3,7 @@ of plain stack files imports no YAML library (issue 23: its cold start)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -44,3 +45,34 @@ def test_pure_core_imports_neither():
             "print([m for m in ('pulumi', 'boto3') if m in sys.modules])")
     result = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_DIR, capture_output=True, text=True)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+PLUGIN_PROBE = """
+import atexit, sys
+def said():
+    loader = sys.modules.get("pydantic.plugin._loader")
+    print("SCANNED:" + str(loader is not None and loader._plugins is not None))
+atexit.register(said)
+sys.argv = ["kimi_infra", *sys.argv[1:]]
+import runpy
+runpy.run_module("kimi_infra", run_name="__main__")
+"""
+
+
+def scanned_for_pydantic_plugins(project, env_value: str | None) -> bool:
+    env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
+    if env_value is not None:
+        env["PYDANTIC_DISABLE_PLUGINS"] = env_value
+    result = subprocess.run([sys.executable, "-c", PLUGIN_PROBE, "--project-dir", str(project), "render", "--stack",
+                             "dev", "--out", "-"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1] == "SCANNED:True"
+
+
+def test_the_cli_does_not_scan_installed_distributions_for_pydantic_plugins(known_project):
+    assert scanned_for_pydantic_plugins(known_project, None) is False
+
+
+def test_a_pydantic_disable_plugins_the_user_set_wins(known_project):
+    """Empty means: load every plugin (pydantic's rule); the CLI only sets a default."""
+    assert scanned_for_pydantic_plugins(known_project, "") is True

@@ -174,6 +174,13 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	if err != nil {
 		return nil, err
 	}
+	module, err := warmModule(req.GetInfo())
+	if err != nil {
+		return nil, err
+	}
+	if module != "" {
+		defer h.offerWarmProvider(req, module).Stop() // while the program runs; unclaimed, it dies with the Run
+	}
 	// The program stops when the Cancel RPC comes, the engine dies (cancelCtx) or the engine ends this call.
 	runCtx, stopRun := context.WithCancel(h.cancelCtx)
 	defer stopRun()

@@ -10,11 +10,17 @@
 // as before. In addition it watches the engine as upstream's Go plugins do (enginewatch): when the engine is
 // gone, it interrupts the group (the SDK's server stops on KeyboardInterrupt), waits the grace period for its
 // members to leave, then kills what is left, itself last.
+//
+// When the language host started that python already, warm, at the start of the program's Run (Pulumi.yaml
+// option warmDynamicProvider), the wrapper claims it instead of running the launcher (package warm) and
+// stands in for the launcher: it prints the python's port, relays its output, and passes it our SIGINT, the
+// engine's death, and a SIGKILL before the engine's own deadline (that python is not in our group).
 package main
 
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -25,6 +31,7 @@ import (
 	"time"
 
 	"kimi-infra/engine/internal/enginewatch"
+	"kimi-infra/engine/internal/warm"
 )
 
 func main() {
@@ -38,6 +45,9 @@ func main() {
 		if err := syscall.Exec(launcher, append([]string{launcher}, args...), os.Environ()); err != nil {
 			fail("cannot run %s: %v", launcher, err)
 		}
+	}
+	if claimed := claimWarm(args[len(args)-1]); claimed != nil {
+		os.Exit(serveClaimed(claimed, args[len(args)-1]))
 	}
 	// The engine starts plugins as process-group leaders; by hand we may not be one: become one, so that
 	// the group we signal below holds the launcher, its python and us, and nothing else.
@@ -67,6 +77,83 @@ func main() {
 	default:
 	}
 	os.Exit(exitCode(launcher, err))
+}
+
+// claimWarm is the warm provider python the language host started for this engine's Run, if it offers one
+// started exactly as this process was (working folder, environment); nil means: start the launcher.
+func claimWarm(engineAddress string) *warm.Claimed {
+	dir, err := os.Getwd()
+	if err != nil {
+		return nil
+	}
+	claimed, err := warm.Claim(engineAddress, warm.Fingerprint(dir, os.Environ()))
+	if err != nil {
+		return nil
+	}
+	return claimed
+}
+
+// serveClaimed stands in for the launcher with a claimed warm python: it gives the engine its port, relays
+// its output, and stops it as the engine's interrupt and kill of our group would stop the launcher's python
+// (it is in a group of its own): SIGINT when we get one or the engine is gone, SIGKILL when it has not left
+// before the engine's own deadline for us. The exit code is 0 once it left after our SIGINT.
+func serveClaimed(claimed *warm.Claimed, engineAddress string) int {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	// Our output may be a pipe to an engine that is gone: a relayed write must fail, not end us before the
+	// python is stopped (Go dies of SIGPIPE on fds 1 and 2 unless the signal is notified).
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	fmt.Printf("%d\n", claimed.Port) // the engine reads the port from our first line of stdout
+	relayed := []<-chan struct{}{relay(os.Stdout, claimed.Stdout), relay(os.Stderr, claimed.Stderr)}
+	exited := claimed.Exited()
+	engineGone := make(chan struct{})
+	if err := enginewatch.Watch(engineAddress, func() { close(engineGone) }); err != nil {
+		_ = claimed.Signal(syscall.SIGKILL)
+		fail("cannot watch the engine: %v", err)
+	}
+	var deadline <-chan time.Time // set by our first SIGINT to the python
+	interrupt := func() {
+		if deadline == nil {
+			_ = claimed.Signal(syscall.SIGINT)
+			deadline = time.After(killAfter)
+		}
+	}
+	for {
+		select {
+		case <-signals:
+			interrupt()
+		case <-engineGone:
+			engineGone = nil
+			interrupt()
+		case <-deadline:
+			_ = claimed.Signal(syscall.SIGKILL)
+		case <-exited:
+			for _, done := range relayed { // its output ends with it, unless a child of its holds the pipes
+				select {
+				case <-done:
+				case <-time.After(time.Second):
+				}
+			}
+			if deadline == nil {
+				fail("the dynamic-provider process ended by itself")
+			}
+			return 0
+		}
+	}
+}
+
+// killAfter is how long a claimed python may take to leave after our SIGINT: less than the engine's 5 s
+// before it kills our group, which would leave that python (not in our group) running.
+const killAfter = enginewatch.GracePeriod * 4 / 5
+
+// relay copies the warm python's output stream to ours until it ends; the channel closes then.
+func relay(to *os.File, from *os.File) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(to, from)
+	}()
+	return done
 }
 
 // exitCode passes on how the launcher ended, as a shell would: its code, or 128+signal, silently (the

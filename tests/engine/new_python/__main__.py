@@ -5,12 +5,19 @@ environment variable HOST_PROBE picks a behaviour that a test observes through f
 `wait-for-cancel` leaves the language host's process group (the engine interrupts that whole group when
 it closes the host, which would hide what the host itself does), waits until it gets a signal and records
 which; `ignore-cancel` does the same but carries on after the signal; `slow-provider` registers a
-resource whose dynamic provider records its pid and then takes minutes to create it.
+resource whose dynamic provider records its pid and then takes minutes to create it; `record-provider`
+registers a resource whose provider records, when it creates or deletes it, the command line of the provider
+process's parent (the SDK's launcher, or the language host that started it warm); `list-warm` records the
+pids of the warm provider pythons the language host started; `plant-socket:MODE` or `plant-socket:owner`
+replaces the host's hand-over socket by one of its own (world-open, or owned by another user) that answers a
+claim with a port nobody serves, then registers a `record-provider` resource.
 """
 
 import os
 import signal
+import socket
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -38,6 +45,68 @@ class Slow(pulumi.dynamic.Resource):
         super().__init__(SlowProvider(), name, {"marks": marks})
 
 
+class RecordingProvider(pulumi.dynamic.ResourceProvider):
+    """Records, per operation, the command line of the provider process's parent."""
+
+    def record(self, marks, operation):
+        parent = Path(f"/proc/{os.getppid()}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        (Path(marks) / f"provider-{operation}").write_text(parent)
+
+    def create(self, props):
+        self.record(props["marks"], "create")
+        return pulumi.dynamic.CreateResult("recorded", props)
+
+    def delete(self, id, props):
+        self.record(props["marks"], "delete")
+
+
+class Recorded(pulumi.dynamic.Resource):
+    """A resource of RecordingProvider's."""
+
+    def __init__(self, name: str, marks: str) -> None:
+        super().__init__(RecordingProvider(), name, {"marks": marks})
+
+
+def warm_pythons():
+    """The host's other children that serve the dynamic-provider protocol: its warm pythons."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getppid() and b"pulumi.dynamic" in command:
+            found.append(stat.parent.name)
+    return found
+
+
+def plant_socket(how):
+    """Replaces the host's hand-over socket (the only one in the private folder) by ours, which is open to
+    everyone (`how` an octal mode) or another user's (`owner`), and answers every claim with port 1."""
+    folder = Path(os.environ["TMPDIR"]) / f"kimi-infra-warm-{os.getuid()}"
+    (path,) = folder.glob("*.sock")
+    path.unlink()
+    server = socket.socket(socket.AF_UNIX)
+    server.bind(str(path))
+    server.listen()
+    if how == "owner":
+        os.chmod(path, 0o600)
+        os.chown(path, 65534, 65534)
+    else:
+        os.chmod(path, int(how, 8))
+
+    def answer():
+        while True:
+            conn, _ = server.accept()
+            conn.recv(256)
+            fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(3)]
+            socket.send_fds(conn, [b"port 1\n"], fds)
+            conn.close()
+
+    threading.Thread(target=answer, daemon=True).start()
+
+
 def record_signal(signum, _frame):
     (MARKS / "program-signal").write_text(signal.Signals(signum).name)
     sys.exit(1)
@@ -56,6 +125,13 @@ if PROBE in ("wait-for-cancel", "ignore-cancel"):
     time.sleep(WAIT_S)
 elif PROBE == "slow-provider":
     Slow("slow", str(MARKS))
+elif PROBE == "record-provider":
+    Recorded("recorded", str(MARKS))
+elif PROBE == "list-warm":
+    (MARKS / "warm-pids").write_text(" ".join(warm_pythons()))
+elif PROBE.startswith("plant-socket:"):
+    plant_socket(PROBE.split(":", 1)[1])
+    Recorded("recorded", str(MARKS))
 
 pulumi.export("entry", Path(__file__).name)
 pulumi.export("cwd", os.getcwd())

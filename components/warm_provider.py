@@ -1,0 +1,50 @@
+"""The dynamic-provider plugin's python as the language host starts it warm: the SDK's server, with our
+providers made ready while it waits for the engine's first call.
+
+With `warmDynamicProvider: components.warm_provider` in Pulumi.yaml, our language host starts this
+(`python -u -m components.warm_provider`) when Run starts, and our plugin wrapper hands it to the engine
+when the program registers its first dynamic resource (engine/internal/warm). `python -m pulumi.dynamic`
+would import our providers only then, when the engine's first call unpickles one: ~100 ms of imports
+and adapter builds on the critical path of every pass. Here a thread does it while the program starts.
+
+The SDK's server runs as `__main__`, as under `python -m pulumi.dynamic` (runpy, alter_sys), and the
+thread waits for it before it imports components.providers: that package installs our one-line errors
+and prompt exit only in the server's process, which it recognises by `__main__` (one_line.py).
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+import threading
+import time
+
+SERVER = "pulumi.dynamic"
+"""The SDK's dynamic-provider server, run as `__main__` (its module's spec: `pulumi.dynamic.__main__`)."""
+
+
+def server_running() -> bool:
+    """Whether the SDK's server module is `__main__` now, its imports done (it has defined `main`, which it
+    calls last): one_line.py looks for those imports."""
+    main_module = sys.modules.get("__main__")
+    spec = getattr(main_module, "__spec__", None)
+    return getattr(spec, "name", None) == SERVER + ".__main__" and callable(getattr(main_module, "main", None))
+
+
+def prepare_when_serving() -> None:
+    """Once the server module runs, get our providers ready (components.providers.prepare)."""
+    while not server_running():
+        time.sleep(0.005)
+    from components.providers import prepare
+
+    prepare()
+
+
+def main() -> None:
+    """Serve as `python -m pulumi.dynamic` does, our providers getting ready alongside."""
+    threading.Thread(target=prepare_when_serving, name="prepare-providers", daemon=True).start()
+    runpy.run_module(SERVER, run_name="__main__", alter_sys=True)
+
+
+if __name__ == "__main__":
+    main()
