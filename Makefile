@@ -51,15 +51,16 @@ dev: $(VENV)/.runtime
 	$(PY) -m kimi_infra validate build/dev/openclaw.json5
 	$(PY) -m kimi_infra deploy --stack dev
 
+# Both test targets write bytecode even where PYTHONDONTWRITEBYTECODE is set (empty unsets it): else every
+# worker rewrites every test module, and every CLI, pytest, Pulumi program and provider subprocess compiles
+# kimi_infra and components again, each run.
 # Lint first, so CI checks it. The engine is built before the tests (first time ~5-8 min, then reused from
 # its cache); with KIMI_INFRA_SKIP_ENGINE=1 a failed build does not stop the run, and the engine tests skip.
 test: lint
 	@$(MAKE) --no-print-directory engine >/dev/null || [ "$$KIMI_INFRA_SKIP_ENGINE" = 1 ]
-	$(PY) -m pytest $(PYTEST_PARALLEL)
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest $(PYTEST_PARALLEL)
 
 # The fast lane: no engine build, no gateway, no OpenClaw install; `make test` still runs these too.
-# Bytecode even where PYTHONDONTWRITEBYTECODE is set (empty unsets it): else every worker rewrites every
-# test module and every CLI or pytest subprocess compiles kimi_infra again, each run.
 check: lint
 	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest $(CHECK_PARALLEL) -m "$(CHECK_MARKERS)"
 
