@@ -14,7 +14,9 @@ and prompt exit only in the server's process, which it recognises by `__main__` 
 
 from __future__ import annotations
 
+import os
 import runpy
+import socket
 import sys
 import threading
 import time
@@ -40,8 +42,36 @@ def prepare_when_serving() -> None:
     prepare()
 
 
+ENGINE_CHECK_S = 1.0
+"""How often the warm python asks whether its engine is still there (enginewatch.Interval on the Go side)."""
+
+
+def exit_when_engine_gone(address: str) -> None:
+    """End this process once the engine at `address` (host:port) refuses connections.
+
+    Until a wrapper claims it, the warm python is in a process group of its own that only the language host
+    stops, and the host can die without doing so (the engine kills a host that outlives its cancel grace;
+    `kill -9`); a claimed one whose wrapper died before it took over has nobody at all. The gRPC server
+    would then wait for ever. As the Go plugins do (enginewatch), it watches the engine itself: a refused
+    connection means the engine is gone; a timeout (a busy machine) is no verdict.
+    """
+    host, _, port = address.rpartition(":")
+    if not port.isdigit():  # started by hand, with no engine to watch
+        return
+    while True:
+        time.sleep(ENGINE_CHECK_S)
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=ENGINE_CHECK_S).close()
+        except ConnectionRefusedError:
+            os._exit(1)
+        except OSError:
+            continue
+
+
 def main() -> None:
-    """Serve as `python -m pulumi.dynamic` does, our providers getting ready alongside."""
+    """Serve as `python -m pulumi.dynamic` does, our providers getting ready alongside, for as long as the
+    engine named by the last argument is there."""
+    threading.Thread(target=exit_when_engine_gone, args=(sys.argv[-1],), name="engine-watch", daemon=True).start()
     threading.Thread(target=prepare_when_serving, name="prepare-providers", daemon=True).start()
     runpy.run_module(SERVER, run_name="__main__", alter_sys=True)
 
