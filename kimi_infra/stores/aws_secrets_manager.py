@@ -70,11 +70,7 @@ class AwsSecretsManagerStore:
     def exists(self) -> bool:
         """Whether the secret exists and is not scheduled for deletion."""
         with self._aws() as client:
-            try:
-                answer = client.describe_secret(SecretId=self.name)
-            except client.exceptions.ResourceNotFoundException:
-                return False
-        return "DeletedDate" not in answer
+            return self._live_answer(client) is not None
 
     def ensure(self, value: Secret) -> EnsureResult:
         """Create the secret, or put `value` as a new current version if it differs.
@@ -221,11 +217,8 @@ class AwsSecretsManagerStore:
         """`describe()` of a secret that exists and is not scheduled for deletion, else None; one
         describe_secret where `exists()` then `describe()` made two."""
         with self._aws() as client:
-            try:
-                answer = client.describe_secret(SecretId=self.name)
-            except client.exceptions.ResourceNotFoundException:
-                return None
-            return None if "DeletedDate" in answer else self._description(client, answer)
+            answer = self._live_answer(client)
+            return None if answer is None else self._description(client, answer)
 
     def delete(self) -> None:
         """Schedule deletion with AWS's default recovery window; no-op if gone or scheduled."""
@@ -238,6 +231,14 @@ class AwsSecretsManagerStore:
                 client.delete_secret(SecretId=self.name)
 
     # --- steps --------------------------------------------------------------------------------
+
+    def _live_answer(self, client: Any) -> Mapping[str, Any] | None:
+        """The secret's describe_secret, or None if it does not exist or is scheduled for deletion."""
+        try:
+            answer = client.describe_secret(SecretId=self.name)
+        except client.exceptions.ResourceNotFoundException:
+            return None
+        return None if "DeletedDate" in answer else answer
 
     def _description(self, client: Any, answer: Mapping[str, Any]) -> SecretDescription:
         """The description of the secret `answer` (its describe_secret) names: ARN and labelled versions."""
