@@ -12,19 +12,30 @@ from tests.support.project import PROJECT_DIR
 PROBE = """
 import atexit, sys
 HEAVY = ("pulumi", "boto3", "botocore", "yaml", "ruamel")
-atexit.register(lambda: print("LOADED:" + ",".join(m for m in HEAVY if m in sys.modules)))
+def said():
+    loader = sys.modules.get("pydantic.plugin._loader")
+    print("SCANNED:" + str(loader is not None and loader._plugins is not None))
+    print("LOADED:" + ",".join(m for m in HEAVY if m in sys.modules))
+atexit.register(said)
 sys.argv = ["kimi_infra", *sys.argv[1:]]
 import runpy
 runpy.run_module("kimi_infra", run_name="__main__")
 """
+"""`python -m kimi_infra ARGS` that says at exit whether pydantic scanned for plugins, then the heavy modules
+it loaded (its last two lines)."""
+
+
+def probe(*args: str, env: dict[str, str] | None = None) -> tuple[bool, list[str]]:
+    """(scanned for pydantic plugins, heavy modules loaded) of `kimi-infra ARGS` in a fresh interpreter."""
+    result = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=PROJECT_DIR, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    scanned, loaded = result.stdout.strip().splitlines()[-2:]
+    return scanned == "SCANNED:True", [m for m in loaded.removeprefix("LOADED:").split(",") if m]
 
 
 def loaded_heavy_modules(*args: str) -> list[str]:
-    result = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=PROJECT_DIR, capture_output=True, text=True,
-                            timeout=60)
-    assert result.returncode == 0, result.stderr
-    marker = result.stdout.strip().splitlines()[-1]
-    return [m for m in marker.removeprefix("LOADED:").split(",") if m]
+    return probe(*args)[1]
 
 
 def test_render_imports_neither_pulumi_nor_boto3(known_project):
@@ -47,26 +58,11 @@ def test_pure_core_imports_neither():
     assert result.stdout.strip() == "[]", result.stderr
 
 
-PLUGIN_PROBE = """
-import atexit, sys
-def said():
-    loader = sys.modules.get("pydantic.plugin._loader")
-    print("SCANNED:" + str(loader is not None and loader._plugins is not None))
-atexit.register(said)
-sys.argv = ["kimi_infra", *sys.argv[1:]]
-import runpy
-runpy.run_module("kimi_infra", run_name="__main__")
-"""
-
-
 def scanned_for_pydantic_plugins(project, env_value: str | None) -> bool:
     env = {k: v for k, v in os.environ.items() if k != "PYDANTIC_DISABLE_PLUGINS"}
     if env_value is not None:
         env["PYDANTIC_DISABLE_PLUGINS"] = env_value
-    result = subprocess.run([sys.executable, "-c", PLUGIN_PROBE, "--project-dir", str(project), "render", "--stack",
-                             "dev", "--out", "-"], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip().splitlines()[-1] == "SCANNED:True"
+    return probe("--project-dir", str(project), "render", "--stack", "dev", "--out", "-", env=env)[0]
 
 
 def test_the_cli_does_not_scan_installed_distributions_for_pydantic_plugins(known_project):
