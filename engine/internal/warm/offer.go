@@ -100,6 +100,7 @@ func (o *Offer) startPython(argv []string, dir string, env []string) error {
 	// A pidfd names this python and no later process with its pid, however long the wrapper holds it.
 	if o.pidfd, err = unix.PidfdOpen(o.cmd.Process.Pid, 0); err != nil {
 		o.kill()
+		o.release()
 		return err
 	}
 	return nil
@@ -144,18 +145,20 @@ func (o *Offer) answer(conn *net.UnixConn) {
 		_, _ = conn.Write([]byte(refusal))
 		return
 	}
+	port := 0 // read only once readPort is done with it
 	select {
 	case <-o.served:
+		port = o.port
 	case <-time.After(ClaimTimeout):
 	}
-	if o.port == 0 { // it died or never served: the wrapper starts its own
+	if port == 0 { // it died or never served: the wrapper starts its own
 		o.kill()
 		o.release()
 		_, _ = conn.Write([]byte(refusal))
 		return
 	}
 	rights := syscall.UnixRights(int(o.stdout.Fd()), int(o.stderr.Fd()), o.pidfd)
-	_, _, _ = conn.WriteMsgUnix([]byte(fmt.Sprintf("%s%d\n", portAnswer, o.port)), rights, nil)
+	_, _, _ = conn.WriteMsgUnix([]byte(fmt.Sprintf("%s%d\n", portAnswer, port)), rights, nil)
 	o.release()
 }
 
@@ -187,8 +190,14 @@ func (o *Offer) Stop() {
 	}
 }
 
+// kill ends the python's process group, unless the python is reaped already: its pid may name another
+// process's group by now.
 func (o *Offer) kill() {
-	_ = syscall.Kill(-o.cmd.Process.Pid, syscall.SIGKILL)
+	select {
+	case <-o.exited:
+	default:
+		_ = syscall.Kill(-o.cmd.Process.Pid, syscall.SIGKILL)
+	}
 }
 
 // release closes the host's copies of what the wrapper holds now (or nobody will).
