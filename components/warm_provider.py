@@ -14,6 +14,7 @@ and prompt exit only in the server's process, which it recognises by `__main__` 
 
 from __future__ import annotations
 
+import gc
 import os
 import runpy
 import socket
@@ -34,12 +35,17 @@ def server_running() -> bool:
 
 
 def prepare_when_serving() -> None:
-    """Once the server module runs, get our providers ready (components.providers.prepare)."""
-    while not server_running():
-        time.sleep(0.005)
-    from components.providers import prepare
+    """Once the server module runs, get our providers ready (components.providers.prepare), then hand
+    what the imports made to the collector's permanent generation (see `main`)."""
+    try:
+        while not server_running():
+            time.sleep(0.005)
+        from components.providers import prepare
 
-    prepare()
+        prepare()
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 ENGINE_CHECK_S = 1.0
@@ -70,7 +76,12 @@ def exit_when_engine_gone(address: str) -> None:
 
 def main() -> None:
     """Serve as `python -m pulumi.dynamic` does, our providers getting ready alongside, for as long as the
-    engine named by the last argument is there."""
+    engine named by the last argument is there.
+
+    The collector is off until our providers are ready: the SDK's and our imports make objects that live
+    as long as the process, and the collections they would trigger (each a walk over all of them) cost
+    this python CPU that the program, starting on the same cores meanwhile, is waiting for."""
+    gc.disable()
     threading.Thread(target=exit_when_engine_gone, args=(sys.argv[-1],), name="engine-watch", daemon=True).start()
     threading.Thread(target=prepare_when_serving, name="prepare-providers", daemon=True).start()
     runpy.run_module(SERVER, run_name="__main__", alter_sys=True)

@@ -6,6 +6,8 @@ Each command lives in its own module under `kimi_infra.commands`, imported only 
 
 from __future__ import annotations
 
+import atexit
+import gc
 import importlib
 import os
 from pathlib import Path
@@ -186,4 +188,7 @@ def main() -> None:
     # validator (~6 ms of a ~140 ms `render`); kimi-infra uses none. A PYDANTIC_DISABLE_PLUGINS the
     # user set (even empty, which loads them all) wins.
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    # The interpreter's teardown collects every object still tracked (~50 ms of a `render`); frozen
+    # first, it collects none. Files are closed where they are written, nothing waits on a finaliser.
+    atexit.register(gc.freeze)
     cli(prog_name="kimi-infra", color=False if os.environ.get("NO_COLOR") else None)
