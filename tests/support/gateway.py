@@ -3,7 +3,8 @@
 The gateway's config is the file kimi-infra deployed, included whole (`$include`), plus the
 gateway's own section, as an operator would keep it: our file stays byte-identical, and a
 rotation that re-writes it is seen by the gateway. Each gateway gets its own HOME, state and
-temp folders and PATH=/usr/bin:/bin, so nothing of the developer's setup leaks in; npm is
+temp folders and PATH=/usr/bin:/bin, so nothing of the developer's setup leaks in (they share
+only Node's compile cache: tests/support/openclaw.py); npm is
 offline, because at start OpenClaw tries to install the `moonshot` hub plugin and a registry
 that does not answer delays readiness by a minute (it warns and carries on without it).
 
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from kimi_infra.catalog import PROVIDERS
 from tests.support.moto import free_port
+from tests.support.openclaw import compile_cache
 
 TOKEN = "gw-test-token-7f3a9c1e5b"
 READY_TIMEOUT_S = 180
@@ -81,7 +83,8 @@ class Gateway:
         self.env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
                     "OPENCLAW_STATE_DIR": str(home / "state"), "OPENCLAW_CONFIG_PATH": str(self.config),
                     "OPENCLAW_INCLUDE_ROOTS": str(deployed.parent),
-                    "npm_config_offline": "true", "npm_config_fetch_retries": "0", **(env or {})}
+                    "npm_config_offline": "true", "npm_config_fetch_retries": "0",
+                    "NODE_COMPILE_CACHE": str(compile_cache(launcher)), **(env or {})}
         self.process: subprocess.Popen | None = None
         self.start_seconds = 0.0
         home.mkdir(parents=True, exist_ok=True)

@@ -8,7 +8,8 @@ skip. `KIMI_INFRA_OPENCLAW_CACHE` picks another cache folder.
 
 Every OpenClaw call gets a fresh HOME/TMPDIR/OPENCLAW_STATE_DIR and PATH=/usr/bin:/bin only, so
 nothing from the developer's own OpenClaw setup or environment (keys!) leaks into a verdict. Only
-Node's compile cache (bytecode of openclaw's own code, no state) is shared by the calls of a run:
+Node's compile cache (bytecode of openclaw's own code, no state; Node checks each entry against the
+source and V8 it was made for) is shared, by every call and gateway of every run (`compile_cache`):
 OpenClaw keeps it under TMPDIR, so a fresh TMPDIR alone would make every call ~40% slower.
 """
 
@@ -70,7 +71,7 @@ class OpenClaw:
         home = Path(tempfile.mkdtemp(dir=self.scratch))
         full_env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
                     "OPENCLAW_STATE_DIR": str(home / "state"), "OPENCLAW_CONFIG_PATH": str(config),
-                    "NODE_COMPILE_CACHE": str(self.scratch / "node-compile-cache"), **(env or {})}
+                    "NODE_COMPILE_CACHE": str(compile_cache(self.launcher)), **(env or {})}
         start = time.monotonic()
         result = subprocess.run([str(self.launcher), *args], env=full_env, cwd=home, capture_output=True, text=True,
                                 timeout=120)
@@ -84,6 +85,12 @@ class OpenClaw:
     def audit(self, config: Path, env: dict[str, str]) -> OpenClawRun:
         """`openclaw secrets audit --allow-exec --json`: resolves every SecretRef for real."""
         return self.run(config, "secrets", "audit", "--allow-exec", "--json", env=env)
+
+
+def compile_cache(launcher: Path) -> Path:
+    """Node's compile cache for the OpenClaw install of `launcher`, kept beside the install (its
+    `bin/` folder's parent) so that a warm run starts warm; a new install gets a folder of its own."""
+    return launcher.parent.parent / "node-compile-cache"
 
 
 def _json_or_none(text: str) -> Any:
