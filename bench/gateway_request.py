@@ -43,7 +43,7 @@ def gateway_cpu_seconds(gateway: Gateway) -> float:
     """utime+stime+cutime+cstime of every live process started for `gateway` (children it reaped count
     in their parent's cutime/cstime)."""
     total = 0
-    for pid in gateway._leftovers():
+    for pid in gateway.processes():
         with contextlib.suppress(OSError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += sum(int(value) for value in fields[11:15])  # fields 14-17 of proc(5)

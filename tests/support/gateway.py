@@ -145,11 +145,11 @@ class Gateway:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
-        for pid in set(self._leftovers()) - spare:
+        for pid in set(self.processes()) - spare:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
-    def _leftovers(self) -> list[int]:
+    def processes(self) -> list[int]:
         """Processes (other than us) started for this gateway, found by the config path in their environment."""
         marker = f"OPENCLAW_CONFIG_PATH={self.config}".encode()
         found = []
