@@ -51,6 +51,7 @@ HOSTS = (("gw-a", "bucket"), ("gw-b", "bucket"), ("gw-c", "param"))
 ROTATIONS = 10
 GRACE_S = 60  # rotate --revoke-grace: longer than the longest request here (measured and printed; 58 s seen at load 20)
 LIMIT_S = 240.0  # a hung step, not a timing assertion
+LOAD_PAUSE_S = 0.4  # after each answer, per client (see the rotations under load)
 
 
 def stack_config(fake: FakeProvider, resolver: Path, probe: int | None = None) -> dict[str, Any]:
@@ -269,8 +270,12 @@ def test_ten_rotations_with_wait_fleet_under_load_fail_no_request(fleet: Fleet, 
     revoked: list[tuple[str, float, float]] = []  # (old key, when rotate said it may go, when the fake revoked it)
     timers = []
     rotate_seconds = []
-    # One client per gateway, both providers in turn: more clients on 2 cores made requests take 30 s.
-    loads = [Load(host.gateway, tuple(PROVIDERS), 1, prefix=f"{host.gateway_id}-load") for host in fleet.hosts]
+    # One client per gateway, both providers in turn: more clients on 2 cores made requests take 30 s. The
+    # pause keeps the load where it was before the test gateways' agents got lean (~400-500 requests, 0.3 s
+    # of gateway CPU each): without it the three clients sent ~1,100 and took most of both cores from
+    # whatever else the suite was running, for no more rotations.
+    loads = [Load(host.gateway, tuple(PROVIDERS), 1, prefix=f"{host.gateway_id}-load", pause_s=LOAD_PAUSE_S)
+             for host in fleet.hosts]
     with contextlib.ExitStack() as running:
         for load in loads:
             running.enter_context(load)

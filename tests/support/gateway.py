@@ -212,11 +212,13 @@ class Gateway:
 
 
 class Load:
-    """Clients that send chat requests without pause until stopped; every result is kept."""
+    """Clients that send chat requests until stopped, each waiting `pause_s` after each answer (none by
+    default); every result is kept."""
 
     def __init__(self, gateway: Gateway, provider: str | tuple[str, ...], clients: int = 3, prefix: str = "load",
-                 ) -> None:
+                 pause_s: float = 0.0) -> None:
         self.gateway = gateway
+        self.pause_s = pause_s
         self.providers = (provider,) if isinstance(provider, str) else provider  # taken in turn
         self.prefix = prefix  # markers are `<prefix>-<n>`: unique across loads with different prefixes
         self.results: list[Chat] = []
@@ -247,6 +249,7 @@ class Load:
             with self._lock:
                 self.results.append(result)
                 del self._started[marker]
+            self._stop.wait(self.pause_s)
 
     def sent(self) -> int:
         with self._lock:
