@@ -6,8 +6,6 @@ Each command lives in its own module under `kimi_infra.commands`, imported only 
 
 from __future__ import annotations
 
-import atexit
-import gc
 import importlib
 import os
 from pathlib import Path
@@ -16,6 +14,7 @@ import click
 
 from kimi_infra import __version__
 from kimi_infra.errors import KimiInfraError
+from kimi_infra.short_lived import settle_process
 
 # The one table of commands: name -> "module:attribute", loaded on demand.
 COMMANDS = {
@@ -184,11 +183,5 @@ def main() -> None:
 
     NO_COLOR (https://no-color.org), when set and not empty, turns colour off even on a terminal.
     """
-    # pydantic looks for plugins in every installed distribution's entry points before its first
-    # validator (~6 ms of a ~140 ms `render`); kimi-infra uses none. A PYDANTIC_DISABLE_PLUGINS the
-    # user set (even empty, which loads them all) wins.
-    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    # The interpreter's teardown collects every object still tracked (~50 ms of a `render`); frozen
-    # first, it collects none. Files are closed where they are written, nothing waits on a finaliser.
-    atexit.register(gc.freeze)
+    settle_process()
     cli(prog_name="kimi-infra", color=False if os.environ.get("NO_COLOR") else None)

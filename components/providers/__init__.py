@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from components.providers import one_line, prompt_exit
+from kimi_infra.short_lived import settle_process
 
-# In the engine's provider plugin only: our errors reach the user as one line (one_line.py), and the
-# plugin exits as soon as the engine closes it (prompt_exit.py).
+# In the engine's provider plugin only: our errors reach the user as one line (one_line.py), the
+# plugin exits as soon as the engine closes it (prompt_exit.py), and it settles as every short-lived
+# kimi-infra process does (no pydantic plugin scan before the providers' first validator).
 if one_line.install():
     prompt_exit.install()
+    settle_process()
 
 LEGACY_INPUTS = ("projectDir",)
 """Inputs an older kimi-infra kept in the state (the checkout's absolute path): ignored when read,
