@@ -29,7 +29,7 @@ from pathlib import Path
 
 from kimi_infra.catalog import PROVIDERS
 from tests.support.moto import free_port
-from tests.support.openclaw import compile_cache
+from tests.support.openclaw import isolated_env
 
 TOKEN = "gw-test-token-7f3a9c1e5b"
 READY_TIMEOUT_S = 180
@@ -96,11 +96,8 @@ class Gateway:
         self.port = free_port()
         self.config = home / "openclaw.json5"
         self.log = home / "gateway.log"
-        self.env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
-                    "OPENCLAW_STATE_DIR": str(home / "state"), "OPENCLAW_CONFIG_PATH": str(self.config),
-                    "OPENCLAW_INCLUDE_ROOTS": str(deployed.parent),
-                    "npm_config_offline": "true", "npm_config_fetch_retries": "0",
-                    "NODE_COMPILE_CACHE": str(compile_cache(launcher)), **(env or {})}
+        self.env = {**isolated_env(launcher, home, self.config), "OPENCLAW_INCLUDE_ROOTS": str(deployed.parent),
+                    "npm_config_offline": "true", "npm_config_fetch_retries": "0", **(env or {})}
         self.process: subprocess.Popen | None = None
         self.start_seconds = 0.0
         home.mkdir(parents=True, exist_ok=True)

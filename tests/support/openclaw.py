@@ -69,9 +69,7 @@ class OpenClaw:
 
     def run(self, config: Path, *args: str, env: dict[str, str] | None = None) -> OpenClawRun:
         home = Path(tempfile.mkdtemp(dir=self.scratch))
-        full_env = {"PATH": "/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
-                    "OPENCLAW_STATE_DIR": str(home / "state"), "OPENCLAW_CONFIG_PATH": str(config),
-                    "NODE_COMPILE_CACHE": str(compile_cache(self.launcher)), **(env or {})}
+        full_env = {**isolated_env(self.launcher, home, config), **(env or {})}
         start = time.monotonic()
         result = subprocess.run([str(self.launcher), *args], env=full_env, cwd=home, capture_output=True, text=True,
                                 timeout=120)
@@ -85,6 +83,14 @@ class OpenClaw:
     def audit(self, config: Path, env: dict[str, str]) -> OpenClawRun:
         """`openclaw secrets audit --allow-exec --json`: resolves every SecretRef for real."""
         return self.run(config, "secrets", "audit", "--allow-exec", "--json", env=env)
+
+
+def isolated_env(launcher: Path, home: Path, config: Path) -> dict[str, str]:
+    """The environment every OpenClaw process of the tests starts from (module docstring): `home` as its
+    HOME, TMPDIR and state, `config` as its config file, PATH=/usr/bin:/bin, the shared compile cache."""
+    return {"PATH": "/usr/bin:/bin", "HOME": str(home), "TMPDIR": str(home),
+            "OPENCLAW_STATE_DIR": str(home / "state"), "OPENCLAW_CONFIG_PATH": str(config),
+            "NODE_COMPILE_CACHE": str(compile_cache(launcher))}
 
 
 def compile_cache(launcher: Path) -> Path:
