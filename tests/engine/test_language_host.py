@@ -70,10 +70,13 @@ def set_runtime_option(cli: PulumiCli, **options: str | bool) -> None:
     path.write_text(yaml.safe_dump(project, sort_keys=False))
 
 
+def parent_pid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
 def parent_command(pid: int) -> str:
     """The command line of the parent of process `pid`."""
-    parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
-    return Path(f"/proc/{parent}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    return Path(f"/proc/{parent_pid(pid)}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
 @pytest.fixture
@@ -163,6 +166,31 @@ def test_a_program_that_carries_on_after_sigint_is_killed_after_the_grace_period
     assert (marks(probe) / "program-signal").read_text() == "SIGINT", log.read_text()
     assert run.returncode != 0 and "canceled" in log.read_text(), log.read_text()
     assert left == [], "the program outlived the cancelled up"
+
+
+def test_a_program_dies_with_its_host_and_pulumi_ends(probe: PulumiCli, tmp_path: Path):
+    """The engine kills a host it closes 5 s after interrupting it, which on a loaded machine came before the
+    host's own grace period ended; the program (out of the host's process group, deaf to SIGINT) then lived on,
+    holding pulumi's pipes, and pulumi waited for it. Here the host is killed outright while the program runs."""
+    log = tmp_path / "up.log"
+    run = probe.start("up", "--yes", env=probe_env(probe, "ignore-cancel"), log=log)
+    program = []
+    try:
+        pid = int(wait_for_file(marks(probe) / "program-pid", run, log))
+        program = [p for p in descendants(run.pid) if p.pid == pid]
+        assert program and parent_command(pid).startswith(str(probe.engine_bin / "pulumi-language-python ")), \
+            parent_command(pid)
+        os.kill(parent_pid(pid), signal.SIGKILL)
+        left = wait_until_gone(program, EXIT_S)
+        run.wait(timeout=EXIT_S)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        for process in program:
+            if process.running():
+                os.kill(process.pid, signal.SIGKILL)
+    assert left == [], "the program outlived its host"
+    assert run.returncode != 0, log.read_text()
 
 
 @pytest.mark.parametrize("warm", [False, True], ids=["cold-provider", "warm-provider"])

@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
@@ -199,6 +200,11 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	}
 	cmd.WaitDelay = enginewatch.GracePeriod
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	// The program dies with this host. The engine kills a host it closes 5 s after interrupting it, which
+	// under load comes before our own grace period ends; a program that left our process group and ignores
+	// SIGINT then lived on holding the engine's stdout and stderr pipes, and the engine waits for those to
+	// close (a cancelled `up` hung until the program ended by itself).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	env := cmd.Env
 	if env == nil {
 		env = os.Environ()
