@@ -51,7 +51,7 @@ HOSTS = (("gw-a", "bucket"), ("gw-b", "bucket"), ("gw-c", "param"))
 ROTATIONS = 10
 GRACE_S = 60  # rotate --revoke-grace: longer than the longest request here (measured and printed; 58 s seen at load 20)
 LIMIT_S = 240.0  # a hung step, not a timing assertion
-LOAD_PAUSE_S = 0.4  # after each answer, per client (see the rotations under load)
+LOAD_PAUSE_S = 0.4  # after each answer, per client (see the rotations under load; the S3 outage alike)
 
 
 def stack_config(fake: FakeProvider, resolver: Path, probe: int | None = None) -> dict[str, Any]:
@@ -344,7 +344,8 @@ def test_ten_rotations_with_wait_fleet_under_load_fail_no_request(fleet: Fleet, 
 def test_s3_unreachable_the_gateways_serve_on_fleet_shows_them_stale_then_they_catch_up(fleet: Fleet,
                                                                                        fake: FakeProvider):
     on_s3 = [host for host in fleet.hosts if host.target == "bucket"]
-    loads = [Load(host.gateway, "moonshot", 1, prefix=f"{host.gateway_id}-outage") for host in on_s3]
+    loads = [Load(host.gateway, "moonshot", 1, prefix=f"{host.gateway_id}-outage", pause_s=LOAD_PAUSE_S)
+             for host in on_s3]
     with contextlib.ExitStack() as running:
         for load in loads:
             running.enter_context(load)
