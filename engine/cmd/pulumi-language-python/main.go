@@ -21,6 +21,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
@@ -203,8 +204,11 @@ func (h *languageHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pul
 	// The program dies with this host. The engine kills a host it closes 5 s after interrupting it, which
 	// under load comes before our own grace period ends; a program that left our process group and ignores
 	// SIGINT then lived on holding the engine's stdout and stderr pipes, and the engine waits for those to
-	// close (a cancelled `up` hung until the program ended by itself).
+	// close (a cancelled `up` hung until the program ended by itself). Linux sends it when the thread that
+	// started the program ends, so this goroutine keeps its thread until the program has ended.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	env := cmd.Env
 	if env == nil {
 		env = os.Environ()
