@@ -49,7 +49,7 @@ PARAMETER = "/kimi-infra/gw-fleet/openclaw"
 HEARTBEAT_S = 5  # the smallest the stack file allows: a report is stale after 3 of them
 HOSTS = (("gw-a", "bucket"), ("gw-b", "bucket"), ("gw-c", "param"))
 ROTATIONS = 10
-GRACE_S = 60  # rotate --revoke-grace: longer than the longest request here (measured and printed; 58 s seen at load 20)
+GRACE_S = 15  # rotate --revoke-grace; the revocation also waits for the requests sent before it (see revoke)
 LIMIT_S = 240.0  # a hung step, not a timing assertion
 LOAD_PAUSE_S = 0.4  # after each answer, per client (see the rotations under load; the S3 outage alike)
 
@@ -289,7 +289,8 @@ def test_ten_rotations_with_wait_fleet_under_load_fail_no_request(fleet: Fleet, 
             result = fleet.cli("rotate", "-s", STACK, "-p", provider, "--key-stdin", "--verify-base-url",
                                fake.base_url(provider), "--wait-fleet", "--fleet-timeout", str(LIMIT_S),
                                "--revoke-grace", str(GRACE_S), stdin=key)
-            rotate_seconds.append(time.monotonic() - started)
+            rotated = time.monotonic()  # every gateway had the new key: rotate --wait-fleet said so
+            rotate_seconds.append(rotated - started)
             assert result.returncode == 0, result.stderr
             said = re.search(r"the old key may be revoked from (\S+) ", result.stderr)
             assert said, result.stderr
@@ -303,7 +304,11 @@ def test_ten_rotations_with_wait_fleet_under_load_fail_no_request(fleet: Fleet, 
                        for gid, g in gateways.items()}
             rotations.append((index, provider, key, applied))
 
-            def revoke(provider: str = provider, old: str = old, may_go: float = may_go) -> None:
+            def revoke(provider: str = provider, old: str = old, may_go: float = may_go,
+                       rotated: float = rotated) -> None:
+                # As test_rotation.py's revoke_after_grace: the grace stands for "longer than the longest request",
+                # so a request sent before the rotation that is still in flight is waited for, however long.
+                wait_for(lambda: all(load.done_with_requests_before(rotated) for load in loads), "old requests done")
                 fake.revoke(provider, old)
                 revoked.append((old, may_go, time.time()))
 
@@ -329,7 +334,8 @@ def test_ten_rotations_with_wait_fleet_under_load_fail_no_request(fleet: Fleet, 
                                      f"{max(rotate_seconds):.1f} s max each (rotate, verify, 3 agents reload, report)")
     FIGURES["fleet rotation"].append(f"requests sent {len(chats)} to 3 gateways ({len(loads)} clients), "
                                      f"failed {len(failed)}, longest {max(c.seconds for c in chats):.1f} s; old keys "
-                                     f"revoked {len(revoked)}, each when rotate said (grace {GRACE_S} s)")
+                                     f"revoked {len(revoked)}, each when rotate said (grace {GRACE_S} s) and no "
+                                     "older request was in flight")
     fleet.dump("rotations", {"rotations": [(i, p, applied) for i, p, _, applied in rotations], "revoked": [
         (fleet.keys.index(old), may_go - offset, at - offset) for old, may_go, at in revoked], "chats": [
         (c.marker, c.provider, c.sent, c.done, c.status, fleet.keys.index(k) if (k := chat_key(fake, c)) else None)
