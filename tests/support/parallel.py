@@ -7,8 +7,8 @@
 - Parallel runs (pytest-xdist, `make test`): each worker gets whole files, so a module's fixtures
   are made once and its tests keep their order. Session fixtures are per worker: each worker has
   its own moto_server; the engine build and the OpenClaw install are shared caches guarded by file
-  locks. Each gateway file is a unit of its own (one lane for all of them was the critical path of the
-  whole run); with 3 workers all three may run at once: five gateways, about 1 GB each.
+  locks. Each gateway file is a unit of its own (a gateway uses about 1 GB: two modules at once fit
+  the machine; one lane for all of them was the critical path of the whole run).
 - Longest files first: with whole files per worker the run ends when the longest lane ends, so the
   files go out in decreasing expected seconds (longest processing time first). The seconds of each
   test are recorded in pytest's cache after every run (`kimi-infra/test-seconds`); a test with no
