@@ -7,6 +7,7 @@ outputs (entry point, working directory, config) or in files the program and its
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -21,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.processes import descendants, wait_until_gone
+from tests.support.processes import Process, descendants, wait_until_gone
 from tests.support.project import PROJECT_DIR
 from tests.support.pulumi_engine import PulumiCli
 
@@ -145,24 +146,32 @@ def test_a_cancelled_up_interrupts_the_program_before_anything_else(probe: Pulum
     assert (marks(probe) / "program-signal").read_text() == "SIGINT", log.read_text()
 
 
-def test_a_program_that_carries_on_after_sigint_is_killed_after_the_grace_period(probe: PulumiCli, tmp_path: Path):
-    """SIGINT first, then, when the program does not stop within the grace period (5 s), SIGKILL: the cancel ends."""
-    log = tmp_path / "up.log"
+@contextlib.contextmanager
+def up_with_a_deaf_program(probe: PulumiCli, log: Path) -> Iterator[tuple[subprocess.Popen, Process]]:
+    """`pulumi up` of the `ignore-cancel` probe (out of the host's process group, carries on after SIGINT) and
+    its program once it runs; neither is left running afterwards."""
     run = probe.start("up", "--yes", env=probe_env(probe, "ignore-cancel"), log=log)
     program = []
     try:
         pid = int(wait_for_file(marks(probe) / "program-pid", run, log))
         program = [p for p in descendants(run.pid) if p.pid == pid]
         assert program, "the program is not the host's child"
-        os.kill(run.pid, signal.SIGINT)
-        run.wait(timeout=EXIT_S)
-        left = wait_until_gone(program, EXIT_S)
+        yield run, program[0]
     finally:
         if run.poll() is None:
             run.kill()
         for process in program:
             if process.running():
                 os.kill(process.pid, signal.SIGKILL)
+
+
+def test_a_program_that_carries_on_after_sigint_is_killed_after_the_grace_period(probe: PulumiCli, tmp_path: Path):
+    """SIGINT first, then, when the program does not stop within the grace period (5 s), SIGKILL: the cancel ends."""
+    log = tmp_path / "up.log"
+    with up_with_a_deaf_program(probe, log) as (run, program):
+        os.kill(run.pid, signal.SIGINT)
+        run.wait(timeout=EXIT_S)
+        left = wait_until_gone([program], EXIT_S)
     assert (marks(probe) / "program-signal").read_text() == "SIGINT", log.read_text()
     assert run.returncode != 0 and "canceled" in log.read_text(), log.read_text()
     assert left == [], "the program outlived the cancelled up"
@@ -173,22 +182,12 @@ def test_a_program_dies_with_its_host_and_pulumi_ends(probe: PulumiCli, tmp_path
     host's own grace period ended; the program (out of the host's process group, deaf to SIGINT) then lived on,
     holding pulumi's pipes, and pulumi waited for it. Here the host is killed outright while the program runs."""
     log = tmp_path / "up.log"
-    run = probe.start("up", "--yes", env=probe_env(probe, "ignore-cancel"), log=log)
-    program = []
-    try:
-        pid = int(wait_for_file(marks(probe) / "program-pid", run, log))
-        program = [p for p in descendants(run.pid) if p.pid == pid]
-        assert program and parent_command(pid).startswith(str(probe.engine_bin / "pulumi-language-python ")), \
-            parent_command(pid)
-        os.kill(parent_pid(pid), signal.SIGKILL)
-        left = wait_until_gone(program, EXIT_S)
+    with up_with_a_deaf_program(probe, log) as (run, program):
+        host = parent_command(program.pid)
+        assert host.startswith(str(probe.engine_bin / "pulumi-language-python ")), host
+        os.kill(parent_pid(program.pid), signal.SIGKILL)
+        left = wait_until_gone([program], EXIT_S)
         run.wait(timeout=EXIT_S)
-    finally:
-        if run.poll() is None:
-            run.kill()
-        for process in program:
-            if process.running():
-                os.kill(process.pid, signal.SIGKILL)
     assert left == [], "the program outlived its host"
     assert run.returncode != 0, log.read_text()
 
