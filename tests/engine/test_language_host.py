@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.support.processes import Process, descendants, wait_until_gone
+from tests.support.processes import Process, descendants, parent_command, parent_pid, wait_until_gone
 from tests.support.project import PROJECT_DIR
 from tests.support.pulumi_engine import PulumiCli
 
@@ -69,15 +69,6 @@ def set_runtime_option(cli: PulumiCli, **options: str | bool) -> None:
     project = yaml.safe_load(path.read_text())
     project["runtime"]["options"].update(options)
     path.write_text(yaml.safe_dump(project, sort_keys=False))
-
-
-def parent_pid(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-def parent_command(pid: int) -> str:
-    """The command line of the parent of process `pid`."""
-    return Path(f"/proc/{parent_pid(pid)}/cmdline").read_bytes().replace(b"\0", b" ").decode()
 
 
 @pytest.fixture

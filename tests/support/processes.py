@@ -39,6 +39,19 @@ def _command(pid: int) -> str:
         return ""
 
 
+def parent_pid(pid: int) -> int:
+    """The pid of the parent of process `pid` (ProcessLookupError if there is no such process)."""
+    stat = _stat(pid)
+    if stat is None:
+        raise ProcessLookupError(pid)
+    return int(stat[1])
+
+
+def parent_command(pid: int) -> str:
+    """The command line of the parent of process `pid`, its arguments joined by spaces."""
+    return _command(parent_pid(pid))
+
+
 def descendants(root: int) -> list[Process]:
     """Every live process below `root` (children, their children, ...)."""
     children: dict[int, list[int]] = {}
