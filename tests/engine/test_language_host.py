@@ -289,11 +289,18 @@ def test_the_typechecker_option_checks_the_program_before_it_runs(probe: PulumiC
 
 
 def test_about_names_the_interpreter_of_the_virtualenv_and_the_toolchain(probe: PulumiCli):
+    """One interpreter start answers About (upstream's pip toolchain starts three, one of them `pip --version`):
+    the same executable, version and pip version as the interpreter's own answers."""
     about = json.loads(probe.run("about", "--json").stdout)
     runtime = about["runtime"]
-    assert Path(runtime["executable"]).resolve() == (probe.project / "venv" / "bin" / "python").resolve()
-    assert runtime["version"].startswith("3.")  # the interpreter's version: ours gave none
+    python = probe.project / "venv" / "bin" / "python"
+    assert Path(runtime["executable"]).resolve() == python.resolve()
+    own = subprocess.run([str(python), "-c", "import platform; print(platform.python_version())"],
+                         capture_output=True, text=True, check=True).stdout.strip()
+    pip = subprocess.run([str(python), "-m", "pip", "--version"], capture_output=True, text=True, check=True).stdout
+    assert runtime["version"] == own  # the interpreter's version: our first host gave none
     assert runtime["toolchain"] == "Pip"  # upstream's name for it (toolchain.Name)
+    assert pip.split()[:2] == ["pip", runtime["toolchainVersion"]]
 
 
 def make_wheel(folder: Path, name: str, version: str, package_files: dict[str, str] | None = None) -> Path:

@@ -337,7 +337,11 @@ func (h *languageHost) About(ctx context.Context, req *pulumirpc.AboutRequest) (
 	if err != nil {
 		return nil, err
 	}
-	info, err := tc.About(ctx)
+	about := tc.About
+	if opts.Toolchain == toolchain.Pip {
+		about = func(ctx context.Context) (toolchain.Info, error) { return aboutPip(ctx, tc) }
+	}
+	info, err := about(ctx)
 	if err != nil {
 		return nil, err
 	}
