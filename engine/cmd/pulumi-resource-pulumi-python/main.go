@@ -135,6 +135,8 @@ func serveClaimed(claimed *warm.Claimed, engineAddress string) int {
 				}
 			}
 			if deadline == nil {
+				// Also when the wait for its exit failed rather than saw it: no python may outlive us.
+				_ = claimed.Signal(syscall.SIGKILL)
 				fail("the dynamic-provider process ended by itself")
 			}
 			return 0

@@ -94,7 +94,8 @@ func (c *Claimed) Signal(sig syscall.Signal) error {
 	return unix.PidfdSendSignal(c.pidfd, sig, nil, 0)
 }
 
-// Exited is closed once the claimed python has exited (its pidfd becomes readable).
+// Exited is closed once the claimed python has exited (its pidfd becomes readable), or the wait for that
+// failed: the caller then treats it as gone, and kills it to be sure.
 func (c *Claimed) Exited() <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
