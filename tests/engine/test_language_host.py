@@ -303,6 +303,18 @@ def test_about_names_the_interpreter_of_the_virtualenv_and_the_toolchain(probe: 
     assert pip.split()[:2] == ["pip", runtime["toolchainVersion"]]
 
 
+def test_about_reads_past_what_a_sitecustomize_prints(probe: PulumiCli, tmp_path: Path):
+    """The interpreter may print before About's own lines (a sitecustomize on PYTHONPATH, as some hosts have)."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text('import pathlib, sys\nprint("hello from a sitecustomize")\n'
+                                           f'pathlib.Path({str(tmp_path / "ran")!r}).write_text(sys.executable)\n')
+    runtime = json.loads(probe.run("about", "--json", env={"PYTHONPATH": str(site)}).stdout)["runtime"]
+    assert (tmp_path / "ran").is_file()  # it did print, in About's interpreter
+    assert Path(runtime["executable"]).resolve() == (probe.project / "venv" / "bin" / "python").resolve()
+    assert runtime["version"].startswith("3.") and runtime["toolchainVersion"].count(".") == 2
+
+
 def make_wheel(folder: Path, name: str, version: str, package_files: dict[str, str] | None = None) -> Path:
     """A minimal pure-Python wheel that pip installs offline: package `name` (its __init__ says its name),
     with `package_files` beside the __init__."""

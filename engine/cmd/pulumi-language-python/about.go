@@ -34,10 +34,13 @@ func aboutPip(ctx context.Context, tc toolchain.Toolchain) (toolchain.Info, erro
 	if err != nil {
 		return toolchain.Info{}, fmt.Errorf("failed to get python executable path: %w", err)
 	}
-	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
-	for len(lines) < 3 {
-		lines = append(lines, "")
+	// The script's three lines are the last three (a sitecustomize may print before them); the last one is
+	// empty without pip.
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) < 3 {
+		return toolchain.Info{}, fmt.Errorf("unexpected answer from %s: %q", cmd.Path, out)
 	}
+	lines = lines[len(lines)-3:]
 	info := toolchain.Info{PythonExecutable: strings.TrimSpace(lines[0])}
 	if info.PythonVersion, err = toolchain.ParsePythonVersion(lines[1]); err != nil {
 		logging.V(9).Infof("About: %v", err)
