@@ -315,6 +315,22 @@ def test_about_reads_past_what_a_sitecustomize_prints(probe: PulumiCli, tmp_path
     assert runtime["version"].startswith("3.") and runtime["toolchainVersion"].count(".") == 2
 
 
+def test_about_starts_no_pip_under_the_default_toolchain(probe: PulumiCli, tmp_path: Path):
+    """Without a `toolchain` option (auto: pip, as there is no uv.lock or poetry.lock), a `preview` runs no
+    `python -m pip --version` for About (upstream's pip toolchain does, 0.3 s of CPU on every command)."""
+    path = probe.project / "Pulumi.yaml"
+    project = yaml.safe_load(path.read_text())
+    del project["runtime"]["options"]["toolchain"]
+    path.write_text(yaml.safe_dump(project, sort_keys=False))
+    site, starts = tmp_path / "site", tmp_path / "starts"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(f"import sys\nwith open({str(starts)!r}, 'a') as log:\n"
+                                           "    log.write(repr(sys.argv) + '\\n')\n")
+    probe.run("preview", env={"PYTHONPATH": str(site)})
+    argvs = starts.read_text().splitlines()
+    assert argvs and not [argv for argv in argvs if argv.startswith("['-m'")], argvs
+
+
 def make_wheel(folder: Path, name: str, version: str, package_files: dict[str, str] | None = None) -> Path:
     """A minimal pure-Python wheel that pip installs offline: package `name` (its __init__ says its name),
     with `package_files` beside the __init__."""

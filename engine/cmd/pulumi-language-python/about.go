@@ -23,6 +23,13 @@ print(sys.executable)
 print(sys.version.split()[0])
 print(pip)`
 
+// usesPip tells whether tc is the pip toolchain: Pulumi.yaml's `toolchain: pip`, or the default (auto) where
+// ResolveToolchain found neither uv.lock nor poetry.lock. Its type is unexported, hence the name; should upstream
+// rename it, About is upstream's again: slower, same answer.
+func usesPip(tc toolchain.Toolchain) bool {
+	return fmt.Sprintf("%T", tc) == "*toolchain.pip"
+}
+
 // aboutPip is toolchain.Toolchain.About for the pip toolchain, from aboutScript. As upstream's, it fails
 // only when the interpreter cannot be run; a version it cannot read is left empty (and logged).
 func aboutPip(ctx context.Context, tc toolchain.Toolchain) (toolchain.Info, error) {

@@ -338,7 +338,7 @@ func (h *languageHost) About(ctx context.Context, req *pulumirpc.AboutRequest) (
 		return nil, err
 	}
 	about := tc.About
-	if opts.Toolchain == toolchain.Pip {
+	if usesPip(tc) {
 		about = func(ctx context.Context) (toolchain.Info, error) { return aboutPip(ctx, tc) }
 	}
 	info, err := about(ctx)
