@@ -30,16 +30,19 @@ func usesPip(tc toolchain.Toolchain) bool {
 	return fmt.Sprintf("%T", tc) == "*toolchain.pip"
 }
 
-// aboutPip is toolchain.Toolchain.About for the pip toolchain, from aboutScript. As upstream's, it fails
-// only when the interpreter cannot be run; a version it cannot read is left empty (and logged).
-func aboutPip(ctx context.Context, tc toolchain.Toolchain) (toolchain.Info, error) {
+// about is tc.About, from aboutScript for the pip toolchain. As upstream's, it fails only when the
+// interpreter cannot be run; a version it cannot read is left empty (and logged).
+func about(ctx context.Context, tc toolchain.Toolchain) (toolchain.Info, error) {
+	if !usesPip(tc) {
+		return tc.About(ctx)
+	}
 	cmd, err := tc.Command(ctx, "-c", aboutScript)
 	if err != nil {
 		return toolchain.Info{}, err
 	}
 	out, err := cmd.Output()
 	if err != nil {
-		return toolchain.Info{}, fmt.Errorf("failed to get python executable path: %w", err)
+		return toolchain.Info{}, fmt.Errorf("failed to ask %s what About reports: %w", cmd.Path, err)
 	}
 	// The script's three lines are the last three (a sitecustomize may print before them); the last one is
 	// empty without pip.

@@ -337,11 +337,7 @@ func (h *languageHost) About(ctx context.Context, req *pulumirpc.AboutRequest) (
 	if err != nil {
 		return nil, err
 	}
-	about := tc.About
-	if usesPip(tc) {
-		about = func(ctx context.Context) (toolchain.Info, error) { return aboutPip(ctx, tc) }
-	}
-	info, err := about(ctx)
+	info, err := about(ctx, tc)
 	if err != nil {
 		return nil, err
 	}
