@@ -63,12 +63,25 @@ def probe_env(cli: PulumiCli, behaviour: str) -> dict[str, str]:
     return {"HOST_PROBE": behaviour, "HOST_PROBE_DIR": str(marks(cli))}
 
 
-def set_runtime_option(cli: PulumiCli, **options: str | bool) -> None:
-    """Sets `options` among the runtime options of the probe project's Pulumi.yaml."""
+def set_runtime_option(cli: PulumiCli, **options: str | bool | None) -> None:
+    """Sets `options` among the runtime options of the probe project's Pulumi.yaml (None removes one)."""
     path = cli.project / "Pulumi.yaml"
     project = yaml.safe_load(path.read_text())
-    project["runtime"]["options"].update(options)
+    runtime_options = project["runtime"]["options"]
+    for name, value in options.items():
+        if value is None:
+            runtime_options.pop(name, None)
+        else:
+            runtime_options[name] = value
     path.write_text(yaml.safe_dump(project, sort_keys=False))
+
+
+def sitecustomize(folder: Path, code: str) -> dict[str, str]:
+    """The environment that makes every interpreter of the engine run `code` at start (a sitecustomize.py in
+    `folder`, on PYTHONPATH), as some hosts' pythons do."""
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(code)
+    return {"PYTHONPATH": str(folder)}
 
 
 @pytest.fixture
@@ -305,11 +318,9 @@ def test_about_names_the_interpreter_of_the_virtualenv_and_the_toolchain(probe: 
 
 def test_about_reads_past_what_a_sitecustomize_prints(probe: PulumiCli, tmp_path: Path):
     """The interpreter may print before About's own lines (a sitecustomize on PYTHONPATH, as some hosts have)."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text('import pathlib, sys\nprint("hello from a sitecustomize")\n'
+    env = sitecustomize(tmp_path / "site", 'import pathlib, sys\nprint("hello from a sitecustomize")\n'
                                            f'pathlib.Path({str(tmp_path / "ran")!r}).write_text(sys.executable)\n')
-    runtime = json.loads(probe.run("about", "--json", env={"PYTHONPATH": str(site)}).stdout)["runtime"]
+    runtime = json.loads(probe.run("about", "--json", env=env).stdout)["runtime"]
     assert (tmp_path / "ran").is_file()  # it did print, in About's interpreter
     assert Path(runtime["executable"]).resolve() == (probe.project / "venv" / "bin" / "python").resolve()
     assert runtime["version"].startswith("3.") and runtime["toolchainVersion"].count(".") == 2
@@ -318,15 +329,11 @@ def test_about_reads_past_what_a_sitecustomize_prints(probe: PulumiCli, tmp_path
 def test_about_starts_no_pip_under_the_default_toolchain(probe: PulumiCli, tmp_path: Path):
     """Without a `toolchain` option (auto: pip, as there is no uv.lock or poetry.lock), a `preview` runs no
     `python -m pip --version` for About (upstream's pip toolchain does, 0.3 s of CPU on every command)."""
-    path = probe.project / "Pulumi.yaml"
-    project = yaml.safe_load(path.read_text())
-    del project["runtime"]["options"]["toolchain"]
-    path.write_text(yaml.safe_dump(project, sort_keys=False))
-    site, starts = tmp_path / "site", tmp_path / "starts"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(f"import sys\nwith open({str(starts)!r}, 'a') as log:\n"
+    set_runtime_option(probe, toolchain=None)
+    starts = tmp_path / "starts"
+    env = sitecustomize(tmp_path / "site", f"import sys\nwith open({str(starts)!r}, 'a') as log:\n"
                                            "    log.write(repr(sys.argv) + '\\n')\n")
-    probe.run("preview", env={"PYTHONPATH": str(site)})
+    probe.run("preview", env=env)
     argvs = starts.read_text().splitlines()
     assert argvs and not [argv for argv in argvs if argv.startswith("['-m'")], argvs
 
