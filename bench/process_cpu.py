@@ -70,17 +70,17 @@ def main() -> None:
         raise SystemExit(__doc__)
     processes = read_processes(Path(sys.argv[1]))
     top = int(sys.argv[2]) if len(sys.argv) > 2 else 25
-    by_pid = {process.pid: process for process in processes}  # a reused pid: its last process
+    by_pid = {process.pid: process.command for process in processes}  # a reused pid: its last process
     cpu: dict[str, float] = defaultdict(float)
     count: Counter[str] = Counter()
     pair_cpu: dict[str, float] = defaultdict(float)
     pair_count: Counter[str] = Counter()
     for process in processes:
-        parent = by_pid[process.ppid].command if process.ppid in by_pid else "?"
+        pair = f"{process.command} <- {by_pid.get(process.ppid, '?')}"
         cpu[process.command] += process.cpu_s
         count[process.command] += 1
-        pair_cpu[f"{process.command} <- {parent}"] += process.cpu_s
-        pair_count[f"{process.command} <- {parent}"] += 1
+        pair_cpu[pair] += process.cpu_s
+        pair_count[pair] += 1
     print(f"{sum(cpu.values()):.1f} CPU-s in {len(processes)} processes")
     table("--- by command", cpu, count, top)
     table("--- by command and parent command", pair_cpu, pair_count, top)
@@ -88,8 +88,8 @@ def main() -> None:
     for process in sorted(processes, key=lambda p: -p.cpu_s):
         if process.cpu_s < BIG_PROCESS_S:
             break
-        parent = by_pid[process.ppid].command if process.ppid in by_pid else "?"
-        print(f"{process.cpu_s:9.1f} {process.elapsed_s:9.1f} s  pid {process.pid} {process.command} <- {parent}")
+        print(f"{process.cpu_s:9.1f} {process.elapsed_s:9.1f} s  pid {process.pid} {process.command} "
+              f"<- {by_pid.get(process.ppid, '?')}")
 
 
 if __name__ == "__main__":
