@@ -14,8 +14,8 @@ import sys
 import pytest
 
 from kimi_infra.catalog import PROVIDERS
-from tests.support.moto import free_port
 from tests.support.openclaw import CACHE_ENV, SKIP_ENV, STACKS, render_mode
+from tests.support.ports import free_port
 from tests.support.project import PROJECT_DIR, known_stack_config
 
 pytestmark = pytest.mark.contract

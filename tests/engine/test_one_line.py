@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from tests.support.moto import free_port
+from tests.support.ports import free_port
 from tests.support.project import CANARY_KEY
 from tests.support.pulumi_engine import KIMICODE_CANARY, PulumiCli
 from tests.support.throttling_server import ThrottlingServer

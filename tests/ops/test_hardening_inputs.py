@@ -11,7 +11,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.support.moto import free_port
+from tests.support.ports import free_port
 from tests.support.project import CANARY_KEY, dev_like, make_project, run_cli
 
 NO_KEYS = {"MOONSHOT_API_KEY": "", "KIMICODE_API_KEY": ""}

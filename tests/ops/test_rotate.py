@@ -27,7 +27,7 @@ from kimi_infra.stores import open_store
 from kimi_infra.targets import open_stack_target
 from tests.ops.faults import InjectedFault, crashing_after, run_crashing_cli
 from tests.support.fake_provider import FakeProvider
-from tests.support.moto import free_port
+from tests.support.ports import free_port
 from tests.support.project import CANARY_KEY, dev_like, run_cli
 from tests.support.project import make_project as write_project
 from tests.support.rotation import NEW, OLD, deployed_texts, seed, stages

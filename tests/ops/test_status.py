@@ -21,7 +21,8 @@ from kimi_infra.deploy import deploy_all, render_for_deploy
 from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import open_store
-from tests.support.moto import create_bucket, free_port
+from tests.support.moto import create_bucket
+from tests.support.ports import free_port
 from tests.support.project import PROJECT_DIR, dev_like, make_project
 from tests.support.status import NEW_KEY, TOKEN, deploy, status
 

@@ -26,7 +26,7 @@ from kimi_infra.secret import Secret
 from kimi_infra.stackfile import load_stack
 from kimi_infra.stores import LocalFileStore
 from kimi_infra.stores.aws_secrets_manager import AwsSecretsManagerStore
-from tests.support.moto import free_port
+from tests.support.ports import free_port
 from tests.support.project import CANARY_KEY, PROJECT_DIR, run_cli
 from tests.support.resolver import answer, assert_clean, aws_env, call_resolver, install_launcher, request
 

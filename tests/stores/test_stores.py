@@ -37,7 +37,8 @@ from kimi_infra.stores import (
     store_tags,
 )
 from kimi_infra.stores.aws_secrets_manager import AwsSecretsManagerStore
-from tests.support.moto import free_port, point_boto3_at
+from tests.support.moto import point_boto3_at
+from tests.support.ports import free_port
 from tests.support.project import CANARY_KEY, PROJECT_DIR
 
 NAME = "kimi-infra/staging/moonshot"

@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kimi_infra.catalog import PROVIDERS
-from tests.support.moto import free_port
 from tests.support.openclaw import isolated_env
+from tests.support.ports import free_port
 
 TOKEN = "gw-test-token-7f3a9c1e5b"
 READY_TIMEOUT_S = 180

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tests.support.ports import free_port
+
 if TYPE_CHECKING:
     import pytest
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+BIND_ATTEMPTS = 3
 
 
 @dataclass
@@ -47,17 +46,30 @@ class MotoServer:
 
 
 def start_moto(log_path: Path, extra_env: dict[str, str] | None = None) -> MotoServer:
-    port = free_port()
+    """A moto_server answering on a free loopback port. Should another process bind the port before moto
+    does, moto exits at once ("Address already in use"): that costs a retry on another port, not the run."""
+    for _ in range(BIND_ATTEMPTS - 1):
+        with contextlib.suppress(PortTaken):
+            return _start_moto_on(free_port(), log_path, extra_env)
+    return _start_moto_on(free_port(), log_path, extra_env)
+
+
+class PortTaken(RuntimeError):
+    """moto_server could not bind its port: someone else had it."""
+
+
+def _start_moto_on(port: int, log_path: Path, extra_env: dict[str, str] | None) -> MotoServer:
     moto_bin = Path(sys.executable).parent / "moto_server"
-    log = log_path.open("wb")  # a file, not a PIPE: a full pipe would hang the server
     env = {**os.environ, **(extra_env or {})}
-    process = subprocess.Popen([str(moto_bin), "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=log, stderr=subprocess.STDOUT, env=env)
+    with log_path.open("wb") as log:  # a file, not a PIPE: a full pipe would hang the server
+        process = subprocess.Popen([str(moto_bin), "-H", "127.0.0.1", "-p", str(port)],
+                                   stdout=log, stderr=subprocess.STDOUT, env=env)
     endpoint = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"moto_server exited early; see {log_path}")
+            taken = b"Address already in use" in log_path.read_bytes()
+            raise (PortTaken if taken else RuntimeError)(f"moto_server exited early; see {log_path}")
         try:
             urllib.request.urlopen(f"{endpoint}/moto-api/config", timeout=1).close()
             return MotoServer(endpoint, process, log_path)
