@@ -316,9 +316,11 @@ def test_about_names_the_interpreter_of_the_virtualenv_and_the_toolchain(probe: 
     assert pip.split()[:2] == ["pip", runtime["toolchainVersion"]]
 
 
-def test_about_reads_past_what_a_sitecustomize_prints(probe: PulumiCli, tmp_path: Path):
-    """The interpreter may print before About's own lines (a sitecustomize on PYTHONPATH, as some hosts have)."""
-    env = sitecustomize(tmp_path / "site", 'import pathlib, sys\nprint("hello from a sitecustomize")\n'
+@pytest.mark.parametrize("greeting", ['print("hello from a sitecustomize")', 'sys.stdout.write("no newline")'])
+def test_about_reads_past_what_a_sitecustomize_prints(probe: PulumiCli, tmp_path: Path, greeting: str):
+    """The interpreter may print before About's own lines (a sitecustomize on PYTHONPATH, as some hosts have),
+    with or without a newline of its own."""
+    env = sitecustomize(tmp_path / "site", f'import pathlib, sys\n{greeting}\n'
                                            f'pathlib.Path({str(tmp_path / "ran")!r}).write_text(sys.executable)\n')
     runtime = json.loads(probe.run("about", "--json", env=env).stdout)["runtime"]
     assert (tmp_path / "ran").is_file()  # it did print, in About's interpreter

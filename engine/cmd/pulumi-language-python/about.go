@@ -13,12 +13,14 @@ import (
 // path, its version (as `python --version` gives it) and `pip <version>` (empty when pip is not installed).
 // Upstream's pip toolchain starts the interpreter three times for it, once as `python -m pip --version`,
 // which imports pip: 0.3 s of CPU on every up, preview, refresh and destroy (the engine asks About for each
-// update's metadata, from a language host of its own).
+// update's metadata, from a language host of its own). Its first line is empty: what a sitecustomize printed
+// without a newline of its own ends there, not glued onto the path.
 const aboutScript = `import importlib.metadata, sys
 try:
 	pip = 'pip ' + importlib.metadata.version('pip')
 except importlib.metadata.PackageNotFoundError:
 	pip = ''
+print()
 print(sys.executable)
 print(sys.version.split()[0])
 print(pip)`
