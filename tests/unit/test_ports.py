@@ -10,17 +10,42 @@ from pathlib import Path
 import pytest
 
 import tests.support.moto as moto
-from tests.support.ports import free_port, ports_the_kernel_never_picks
+import tests.support.ports as ports
+from tests.support.ports import free_port
 
 
-def test_a_free_port_is_outside_the_range_the_kernel_hands_out_and_bindable():
-    never_picked = ports_the_kernel_never_picks()
-    assert len(never_picked) >= 4096, "this machine's ip_local_port_range leaves no room: the test is moot"
+def kernel_range(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str) -> None:
+    """Make the tests' ports see `text` as the kernel's ip_local_port_range (this machine's may be anything)."""
+    (tmp_path / "ip_local_port_range").write_text(text)
+    monkeypatch.setattr(ports, "PORT_RANGE_FILE", tmp_path / "ip_local_port_range")
+
+
+@pytest.mark.parametrize(("kernel", "expected"), [
+    ("32768\t60999\n", range(10000, 32768)),  # Linux's default: the stretch below
+    ("10000 40000", range(40001, 65536)),  # nothing below: the stretch above
+])
+def test_a_free_port_is_outside_the_range_the_kernel_hands_out_and_bindable(
+        kernel: str, expected: range, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    kernel_range(monkeypatch, tmp_path, kernel)
+    assert ports.ports_the_kernel_never_picks() == expected
     for _ in range(20):
         port = free_port()
-        assert port in never_picked
+        assert port in expected
         with socket.socket() as server:
             server.bind(("127.0.0.1", port))
+
+
+@pytest.mark.parametrize("kernel", ["1024 65000", "not a range", None])
+def test_without_room_outside_the_kernels_range_the_kernel_picks(
+        kernel: str | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Too few ports outside it (ours would meet each other), or no readable range: a port the kernel picks."""
+    if kernel is None:
+        monkeypatch.setattr(ports, "PORT_RANGE_FILE", tmp_path / "missing")
+    else:
+        kernel_range(monkeypatch, tmp_path, kernel)
+    assert ports.ports_the_kernel_never_picks() == range(0)
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", free_port()))
 
 
 @pytest.fixture
