@@ -18,13 +18,15 @@ PORT_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 LOWEST = 10000  # below are well-known services (and 1024 needs root)
 ENOUGH = 4096  # fewer outside the kernel's range than this: our picks would meet each other; use the kernel's
 ATTEMPTS = 50
+PICKER = random.SystemRandom()
+"""From os.urandom: a test that seeds `random` cannot make two workers pick alike."""
 
 
 def free_port() -> int:
     """A loopback port nothing listens on now, and that the kernel will not give to anyone else."""
     candidates = ports_the_kernel_never_picks()
     for _ in range(ATTEMPTS if candidates else 0):
-        port = random.choice(candidates)
+        port = PICKER.choice(candidates)
         if _bindable(port):
             return port
     return _kernel_pick()

@@ -59,7 +59,7 @@ def taken_port() -> Iterator[int]:
 def test_a_port_something_listens_on_is_never_picked(taken_port: int, monkeypatch: pytest.MonkeyPatch):
     other = free_port()
     picks = iter([taken_port, taken_port, other])
-    monkeypatch.setattr("tests.support.ports.random.choice", lambda _candidates: next(picks))
+    monkeypatch.setattr(ports.PICKER, "choice", lambda _candidates: next(picks))
     assert free_port() == other
 
 
