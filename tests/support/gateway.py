@@ -30,7 +30,7 @@ from pathlib import Path
 
 from kimi_infra.catalog import PROVIDERS
 from tests.support.openclaw import isolated_env
-from tests.support.ports import free_port
+from tests.support.ports import PortTaken, free_port, on_a_free_port
 
 TOKEN = "gw-test-token-7f3a9c1e5b"
 READY_TIMEOUT_S = 180
@@ -106,15 +106,21 @@ class Gateway:
         self.log = home / "gateway.log"
         self.env = {**isolated_env(launcher, home, self.config), "OPENCLAW_INCLUDE_ROOTS": str(deployed.parent),
                     "npm_config_offline": "true", "npm_config_fetch_retries": "0", **(env or {})}
+        self.deployed = deployed
         self.process: subprocess.Popen | None = None
         self.start_seconds = 0.0
         home.mkdir(parents=True, exist_ok=True)
+        self._configure(self.port)
+
+    def _configure(self, port: int) -> None:
+        """Write the gateway's own config file for `port` (it `$include`s the deployed file)."""
+        self.port = port
         self.config.write_text(json.dumps({
-            "$include": str(deployed),
-            "gateway": {"mode": "local", "port": self.port, "bind": "loopback",
+            "$include": str(self.deployed),
+            "gateway": {"mode": "local", "port": port, "bind": "loopback",
                         "auth": {"mode": "token", "token": TOKEN},
                         "http": {"endpoints": {"chatCompletions": {"enabled": True}}}},
-            "logging": {"file": str(home / "openclaw.log")},
+            "logging": {"file": str(self.home / "openclaw.log")},
             **LEAN_GATEWAY,
         }, indent=2))
 
@@ -126,14 +132,25 @@ class Gateway:
         self.stop()
 
     def start(self) -> float:
-        """Start it and wait until `GET /v1/models` answers 200; returns the seconds that took."""
+        """Start it and wait until `GET /v1/models` answers 200; returns the seconds that took. Should another
+        process bind its port first (a gateway takes ~10 s to bind), it starts again on another port."""
         started = time.monotonic()
+        with contextlib.suppress(PortTaken):
+            return self._start(started)
+        return on_a_free_port(lambda port: self._start(started, port))
+
+    def _start(self, started: float, port: int | None = None) -> float:
+        if port is not None:
+            self._configure(port)
         with self.log.open("wb") as log:  # a file, not a PIPE: a full pipe would hang the gateway
             self.process = subprocess.Popen([str(self.launcher), "gateway", "run", "--port", str(self.port)],
                                             env=self.env, cwd=self.home, stdout=log, stderr=subprocess.STDOUT)
         while time.monotonic() - started < READY_TIMEOUT_S:
             if self.process.poll() is not None:
-                raise RuntimeError(f"the gateway exited ({self.process.returncode}); see {self.log}")
+                self.stop()  # whatever it started
+                taken = "EADDRINUSE" in self.log_text()
+                raise (PortTaken if taken else RuntimeError)(f"the gateway exited ({self.process.returncode}); "
+                                                             f"see {self.log}")
             if self._models_answer() == 200:
                 self.start_seconds = time.monotonic() - started
                 return self.start_seconds

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
@@ -12,13 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.support.ports import free_port
+from tests.support.ports import PortTaken, on_a_free_port
 
 if TYPE_CHECKING:
     import pytest
-
-
-BIND_ATTEMPTS = 3
 
 
 @dataclass
@@ -48,14 +44,7 @@ class MotoServer:
 def start_moto(log_path: Path, extra_env: dict[str, str] | None = None) -> MotoServer:
     """A moto_server answering on a free loopback port. Should another process bind the port before moto
     does, moto exits at once ("Address already in use"): that costs a retry on another port, not the run."""
-    for _ in range(BIND_ATTEMPTS - 1):
-        with contextlib.suppress(PortTaken):
-            return _start_moto_on(free_port(), log_path, extra_env)
-    return _start_moto_on(free_port(), log_path, extra_env)
-
-
-class PortTaken(RuntimeError):
-    """moto_server could not bind its port: someone else had it."""
+    return on_a_free_port(lambda port: _start_moto_on(port, log_path, extra_env))
 
 
 def _start_moto_on(port: int, log_path: Path, extra_env: dict[str, str] | None) -> MotoServer:

@@ -3,7 +3,9 @@ not the run (a CI run lost one worker's session moto_server to "Address already 
 
 from __future__ import annotations
 
+import json
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +13,7 @@ import pytest
 
 import tests.support.moto as moto
 import tests.support.ports as ports
+from tests.support.gateway import Gateway
 from tests.support.ports import free_port
 
 
@@ -65,8 +68,8 @@ def test_a_port_something_listens_on_is_never_picked(taken_port: int, monkeypatc
 
 def test_moto_started_on_a_port_taken_meanwhile_retries_on_another(
         taken_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    ports = iter([taken_port, free_port()])
-    monkeypatch.setattr(moto, "free_port", lambda: next(ports))
+    picks = iter([taken_port, free_port()])
+    monkeypatch.setattr(ports, "free_port", lambda: next(picks))
     server = moto.start_moto(tmp_path / "moto_server.log")
     try:
         assert not server.endpoint.endswith(f":{taken_port}")
@@ -77,6 +80,37 @@ def test_moto_started_on_a_port_taken_meanwhile_retries_on_another(
 
 def test_moto_gives_up_after_its_attempts_naming_the_log(
         taken_port: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(moto, "free_port", lambda: taken_port)
-    with pytest.raises(moto.PortTaken, match=r"moto_server exited early; see .*moto_server\.log"):
+    monkeypatch.setattr(ports, "free_port", lambda: taken_port)
+    with pytest.raises(ports.PortTaken, match=r"moto_server exited early; see .*moto_server\.log"):
         moto.start_moto(tmp_path / "moto_server.log")
+
+
+FAKE_GATEWAY = """#!{python}
+import http.server, pathlib, sys
+port = int(sys.argv[sys.argv.index("--port") + 1])
+tried = pathlib.Path("tried")  # its cwd is the gateway's home
+if not tried.exists():
+    tried.write_text(str(port))
+    print("Gateway failed to start: listen EADDRINUSE: address already in use 127.0.0.1:%d" % port)
+    sys.exit(1)
+class Models(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+http.server.HTTPServer(("127.0.0.1", port), Models).serve_forever()
+"""
+
+
+def test_a_gateway_whose_port_was_taken_starts_again_on_another(tmp_path: Path):
+    """A stand-in for `openclaw gateway run` that fails as OpenClaw does the first time ("EADDRINUSE")."""
+    launcher = tmp_path / "openclaw"
+    launcher.write_text(FAKE_GATEWAY.format(python=sys.executable))
+    launcher.chmod(0o755)
+    deployed = tmp_path / "deployed" / "openclaw.json5"
+    deployed.parent.mkdir()
+    deployed.write_text("{}")
+    gateway = Gateway(launcher, tmp_path / "home", deployed)
+    with gateway:
+        first = int((gateway.home / "tried").read_text())
+        assert gateway.port != first
+        assert json.loads(gateway.config.read_text())["gateway"]["port"] == gateway.port
