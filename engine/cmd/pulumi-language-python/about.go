@@ -46,8 +46,8 @@ func about(ctx context.Context, tc toolchain.Toolchain) (toolchain.Info, error) 
 	if err != nil {
 		return toolchain.Info{}, fmt.Errorf("failed to ask %s what About reports: %w", cmd.Path, err)
 	}
-	// The script's three lines are the last three (a sitecustomize may print before them); the last one is
-	// empty without pip.
+	// The script's answers are the last three lines (a sitecustomize may print before them, ending on the
+	// script's empty first line); the last one is empty without pip.
 	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
 	if len(lines) < 3 {
 		return toolchain.Info{}, fmt.Errorf("unexpected answer from %s: %q", cmd.Path, out)
