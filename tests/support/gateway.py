@@ -135,8 +135,8 @@ class Gateway:
         """Start it and wait until `GET /v1/models` answers 200; returns the seconds that took. Should another
         process bind its port first (a gateway takes ~10 s to bind), it starts again on another port."""
         started = time.monotonic()
-        with contextlib.suppress(PortTaken):
-            return self._start(started)
+        with contextlib.suppress(PortTaken):  # first on the port of the config file __init__ wrote: an agent
+            return self._start(started)  # with this gateway's environment may have read that file already
         return on_a_free_port(lambda port: self._start(started, port))
 
     def _start(self, started: float, port: int | None = None) -> float:
