@@ -191,25 +191,34 @@ def promote(rotation: Rotation, state: SecretDescription) -> None:
 
 def write(rotation: Rotation, state: SecretDescription) -> None:
     """Re-write the targets that hold the key (inline mode); writing unchanged content is a no-op.
-    Skipped when a later rotation already made another key current: that one writes them."""
-    if rotation.spec.files_hold_keys and _current_id(rotation.store.describe()) != rotation.token \
-            and rotation.store.get("current") != rotation.key:
-        rotation.say(f"{rotation.label}: another rotation made a newer key current meanwhile; it re-writes "
-                     "the targets, so this run leaves them alone")
-        return
+    Whoever writes last must leave the current key there: a rotation promoted after ours may write its
+    key before our write lands (no conflict then: we read what it wrote), so after writing we check our
+    key is still current, and else write again from the store's current keys."""
     # The promoted key is current now: pass it rather than read it back from the store.
     known_keys: dict[str, Secret] | None = {**rotation.other_keys, rotation.provider: rotation.key}
+    rendered: Secret | None = rotation.key
     for _ in range(CONFLICT_RETRIES):
         try:
             write_targets(rotation.spec, rotation.project_dir, rotation.provider, rotation.say,
                           known_keys=known_keys, salt=rotation.salt, conflicts=True)
-            return
         except ConflictError:
             # Another writer (a rotation that finished just before ours) wrote a target between our
             # read and our write: render again from the store's current keys, and write over it.
             rotation.say(f"{rotation.label}: a target changed under us; writing it again from the current keys")
-            known_keys = None
+        else:
+            if not rotation.spec.files_hold_keys or _still_current(rotation, rendered):
+                return
+            rotation.say(f"{rotation.label}: a newer key became current while this run wrote the targets; "
+                         "writing them again from the current keys")
+        known_keys, rendered = None, _current_or_none(rotation.store)  # read before the render reads it
     write_targets(rotation.spec, rotation.project_dir, rotation.provider, rotation.say, salt=rotation.salt)
+
+
+def _still_current(rotation: Rotation, key: Secret | None) -> bool:
+    """Is `key` the store's current key? Our own version's id answers without reading a value."""
+    if key == rotation.key and _current_id(rotation.store.describe()) == rotation.token:
+        return True
+    return _current_or_none(rotation.store) == key
 
 
 CONFLICT_RETRIES = 3

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from kimi_infra.ops import rotate as rot
+from kimi_infra.secret import Secret
 from tests.support.project import PROJECT_DIR
 from tests.support.rotation import OLD, deployed_texts, seed, stages
 from tests.support.rotation import rotation_project as make_project
@@ -101,6 +103,30 @@ def test_10_concurrent_pairs_on_secrets_manager_lose_nothing(tmp_path):
     problems, _ = run_pairs(project, "staging", 10)
 
     assert problems == []
+
+
+@pytest.mark.usefixtures("aws")
+def test_a_key_made_current_between_our_check_and_our_write_is_what_the_targets_hold(tmp_path, monkeypatch):
+    """The lost update the 10 pairs once found (1 pair in 10, `make test`), made certain: rotation B runs whole
+    after A has checked that its key is still current and before A writes its targets, so A's write (of its
+    own key, with no conflict: it reads what B wrote) lands last while B's key is current."""
+    project = make_project(tmp_path, "inline")
+    spec = seed(project, "staging")
+    first, second = (f"sk-race-{side}-{'0123456789' * 3}" for side in "ab")
+    write_targets = rot.write_targets
+
+    def second_rotation_then_write(*args, **kwargs):
+        monkeypatch.setattr(rot, "write_targets", write_targets)  # B, and A's later writes, run as they are
+        rot.rotate(spec, project, "moonshot", Secret(second), verify_url=None, say=lambda _: None)
+        write_targets(*args, **kwargs)
+
+    monkeypatch.setattr(rot, "write_targets", second_rotation_then_write)
+    lines: list[str] = []
+    rot.rotate(spec, project, "moonshot", Secret(first), verify_url=None, say=lines.append)
+
+    assert (stages(spec, project)["current"], stages(spec, project)["previous"]) == (second, first)
+    assert all(second in (text or "") for text in deployed_texts(spec, project))
+    assert any("a newer key became current while this run wrote the targets" in line for line in lines), lines
 
 
 def test_the_old_key_is_gone_after_two_rotations(tmp_path):
