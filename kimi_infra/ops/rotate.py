@@ -215,9 +215,9 @@ def write(rotation: Rotation, state: SecretDescription) -> None:
 
 
 def _still_current(rotation: Rotation, key: Secret | None) -> bool:
-    """Is `key` the store's current key? Our own version's id answers without reading a value."""
-    if key == rotation.key and _current_id(rotation.store.describe()) == rotation.token:
-        return True
+    """Is `key` the store's current key? For our own key the version ids settle it (`_already_current`)."""
+    if key == rotation.key:
+        return _already_current(rotation, rotation.store.describe())
     return _current_or_none(rotation.store) == key
 
 

@@ -124,7 +124,8 @@ def test_a_key_made_current_between_our_check_and_our_write_is_what_the_targets_
     lines: list[str] = []
     rot.rotate(spec, project, "moonshot", Secret(first), verify_url=None, say=lines.append)
 
-    assert (stages(spec, project)["current"], stages(spec, project)["previous"]) == (second, first)
+    now = stages(spec, project)
+    assert (now["current"], now["previous"]) == (second, first)
     assert all(second in (text or "") for text in deployed_texts(spec, project))
     assert any("a newer key became current while this run wrote the targets" in line for line in lines), lines
 
