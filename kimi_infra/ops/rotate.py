@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,49 +190,27 @@ def promote(rotation: Rotation, state: SecretDescription) -> None:
 
 
 def write(rotation: Rotation, state: SecretDescription) -> None:
-    """Re-write the targets that hold the key (inline mode); writing unchanged content is a no-op.
-    Whoever writes last must leave the current key there: a rotation promoted after ours may write its
-    key before our write lands (no conflict then: we read what it wrote), so after writing we check our
-    key is still current, and else write again from the store's current keys."""
+    """Re-write the targets that hold the key (inline mode); writing unchanged content is a no-op."""
     # The promoted key is current now: pass it rather than read it back from the store.
-    known_keys: dict[str, Secret] | None = {**rotation.other_keys, rotation.provider: rotation.key}
-    rendered: Secret | None = rotation.key
-    for _ in range(CONFLICT_RETRIES):
-        try:
-            write_targets(rotation.spec, rotation.project_dir, rotation.provider, rotation.say,
-                          known_keys=known_keys, salt=rotation.salt, conflicts=True)
-        except ConflictError:
-            # Another writer (a rotation that finished just before ours) wrote a target between our
-            # read and our write: render again from the store's current keys, and write over it.
-            rotation.say(f"{rotation.label}: a target changed under us; writing it again from the current keys")
-        else:
-            if not rotation.spec.files_hold_keys or _still_current(rotation, rendered):
-                return
-            rotation.say(f"{rotation.label}: a newer key became current while this run wrote the targets; "
-                         "writing them again from the current keys")
-        known_keys, rendered = None, _current_or_none(rotation.store)  # read before the render reads it
-    write_targets(rotation.spec, rotation.project_dir, rotation.provider, rotation.say, salt=rotation.salt)
-
-
-def _still_current(rotation: Rotation, key: Secret | None) -> bool:
-    """Is `key` the store's current key? For our own key the version ids settle it (`_already_current`)."""
-    if key == rotation.key:
-        return _already_current(rotation, rotation.store.describe())
-    return _current_or_none(rotation.store) == key
+    write_targets(rotation.spec, rotation.project_dir, rotation.provider, rotation.say,
+                  known_keys={**rotation.other_keys, rotation.provider: rotation.key}, salt=rotation.salt)
 
 
 CONFLICT_RETRIES = 3
 
 
 def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progress,
-                  known_keys: dict[str, Secret] | None = None, salt: bytes | None = None,
-                  conflicts: bool = False) -> None:
-    """Inline: re-render from the current keys and write every target. Reference and
-    secretref: no target holds a key, so nothing is written; say what the gateway needs.
-    `salt`: the stack's salt when the caller has read it already; `conflicts`: a ConflictError
-    (another writer got there between our read and our write) reaches the caller as it is."""
-    from kimi_infra.deploy import deploy_all
+                  known_keys: Mapping[str, Secret] | None = None, salt: bytes | None = None) -> None:
+    """Inline: render from the current keys and write every target. Reference and secretref: no
+    target holds a key, so nothing is written; say what the gateway needs.
 
+    Whoever writes last must leave the current keys there. Another rotation, rollback or resume of
+    either provider's key may make a key current after we read ours and write its targets before our
+    write lands (no conflict then: our write reads what it wrote). So after writing, each key we wrote
+    must still be current; else, and when a target changed between our read and our write, we write
+    again from the store's current keys (CONFLICT_RETRIES times, then once more without the check).
+    `known_keys`: current keys the caller holds (a rotation's new key); `salt`: the stack's salt when
+    the caller has read it already."""
     label = _label(spec, provider)
     if spec.files_reference_env:
         variable = provider_info(provider).env_var
@@ -245,9 +223,35 @@ def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progre
         say(f"{label}: keyMode secretref: targets hold no key; run `{RELOAD_HINT}` on each gateway "
             "so it picks up the new key")
         return
+    from kimi_infra.deploy import content_hasher, current_keys
+
+    hasher = ContentHasher(salt) if salt else content_hasher(spec, project_dir)
+    keys = current_keys(spec, project_dir, known_keys)  # read before the render: what the check compares
+    for _ in range(CONFLICT_RETRIES):
+        try:
+            _deploy(spec, project_dir, provider, say, keys, hasher, conflicts=True)
+        except ConflictError:
+            say(f"{label}: a target changed under us; writing it again from the current keys")
+            keys = current_keys(spec, project_dir)
+            continue
+        now = current_keys(spec, project_dir)
+        if now == keys:
+            return
+        say(f"{label}: a newer key became current while this run wrote the targets; "
+            "writing them again from the current keys")
+        keys = now
+    _deploy(spec, project_dir, provider, say, keys, hasher, conflicts=False)
+
+
+def _deploy(spec: StackSpec, project_dir: Path, provider: str, say: Progress, keys: Mapping[str, Secret],
+            hasher: ContentHasher, *, conflicts: bool) -> None:
+    """Write `keys`' render to every target. `conflicts`: a ConflictError reaches the caller as it is."""
+    from kimi_infra.deploy import deploy_all
+
+    label = _label(spec, provider)
     try:
         deploy_all(spec, project_dir, lambda location, outcome: say(f"{label}: {location}: {outcome}"),
-                   known_keys=known_keys, hasher=ContentHasher(salt) if salt else None, record=True)
+                   known_keys=keys, hasher=hasher, record=True)
     except KimiInfraError as error:
         if conflicts and isinstance(error, ConflictError):
             raise

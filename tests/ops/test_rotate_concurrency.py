@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from kimi_infra import deploy
 from kimi_infra.ops import rotate as rot
 from kimi_infra.secret import Secret
 from tests.support.project import PROJECT_DIR
@@ -105,28 +107,53 @@ def test_10_concurrent_pairs_on_secrets_manager_lose_nothing(tmp_path):
     assert problems == []
 
 
+def new_key(name: str) -> Secret:
+    return Secret(f"sk-race-{name}-{'0123456789' * 3}")
+
+
+def run_first_when_the_first_write_starts(monkeypatch, interloper: Callable[[], None]) -> None:
+    """The lost update the 10 pairs once found (1 pair in 10, `make test`), made certain: `interloper` runs
+    whole after the op under test has read the keys it renders and before its first write lands, so that
+    write (with no conflict: it reads what the interloper wrote) would leave a key that is no longer current."""
+    real = deploy.deploy_all
+
+    def interloper_then_write(*args, **kwargs):
+        monkeypatch.setattr(deploy, "deploy_all", real)  # the interloper, and our later writes, run as they are
+        interloper()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(deploy, "deploy_all", interloper_then_write)
+
+
+def rotate_quietly(spec, project: Path, provider: str, key: Secret) -> Callable[[], None]:
+    return lambda: rot.rotate(spec, project, provider, key, verify_url=None, say=lambda _: None)
+
+
 @pytest.mark.usefixtures("aws")
-def test_a_key_made_current_between_our_check_and_our_write_is_what_the_targets_hold(tmp_path, monkeypatch):
-    """The lost update the 10 pairs once found (1 pair in 10, `make test`), made certain: rotation B runs whole
-    after A has checked that its key is still current and before A writes its targets, so A's write (of its
-    own key, with no conflict: it reads what B wrote) lands last while B's key is current."""
+@pytest.mark.parametrize("op", ["rotate", "rollback", "resume"])
+@pytest.mark.parametrize("other", ["moonshot", "kimi-code"])
+def test_whoever_writes_last_leaves_the_current_keys_in_the_targets(tmp_path, monkeypatch, op, other):
+    """A rotation, rollback or `--resume` of the moonshot key writes its targets while a rotation of the same
+    key, or of the other provider's key, runs whole (Secrets Manager has no lock): the targets end with
+    every store's current key, and the run says it wrote them again."""
     project = make_project(tmp_path, "inline")
     spec = seed(project, "staging")
-    first, second = (f"sk-race-{side}-{'0123456789' * 3}" for side in "ab")
-    write_targets = rot.write_targets
-
-    def second_rotation_then_write(*args, **kwargs):
-        monkeypatch.setattr(rot, "write_targets", write_targets)  # B, and A's later writes, run as they are
-        rot.rotate(spec, project, "moonshot", Secret(second), verify_url=None, say=lambda _: None)
-        write_targets(*args, **kwargs)
-
-    monkeypatch.setattr(rot, "write_targets", second_rotation_then_write)
     lines: list[str] = []
-    rot.rotate(spec, project, "moonshot", Secret(first), verify_url=None, say=lines.append)
+    if op == "rollback":
+        rot.rotate(spec, project, "moonshot", new_key("before"), verify_url=None, say=lambda _: None)
+    run_first_when_the_first_write_starts(monkeypatch, rotate_quietly(spec, project, other, new_key(other)))
 
-    now = stages(spec, project)
-    assert (now["current"], now["previous"]) == (second, first)
-    assert all(second in (text or "") for text in deployed_texts(spec, project))
+    if op == "rotate":
+        rot.rotate(spec, project, "moonshot", new_key("ours"), verify_url=None, say=lines.append)
+    elif op == "rollback":
+        rot.rollback(spec, project, "moonshot", say=lines.append)
+    else:
+        rot.resume(spec, project, "moonshot", verify_url=None, say=lines.append)
+
+    current = {provider: stages(spec, project, provider)["current"] for provider in spec.providers}
+    assert current[other] == new_key(other).reveal()
+    for text in deployed_texts(spec, project):
+        assert text is not None and all(key in text for key in current.values()), "a target holds a stale key"
     assert any("a newer key became current while this run wrote the targets" in line for line in lines), lines
 
 
