@@ -559,6 +559,52 @@ def test_store_pickles_with_dill_after_use(aws_store):
         assert vars(copy) == vars(aws_store)
 
 
+
+def _handlers(client) -> list[tuple]:
+    """Each event of a client's emitter with the names of its handlers (botocore's private trie: an upgrade
+    that moves it fails this test loudly rather than passing)."""
+    found: list[tuple] = []
+
+    def name(handler) -> str:
+        return getattr(handler, "__qualname__", type(handler).__qualname__)
+
+    def walk(node, prefix):
+        for key, child in node.get("children", {}).items():
+            if values := child.get("values"):
+                parts = (values.first, values.middle, values.last)
+                found.append(((*prefix, key), *(tuple(map(name, part)) for part in parts)))
+            walk(child, (*prefix, key))
+
+    walk(client.meta.events._emitter._handlers._root, ())
+    return sorted(found)
+
+
+def test_each_client_has_botocores_own_handlers_and_a_session_of_its_own(aws, monkeypatch):
+    """Clients are built from a copy of one template of botocore's handlers (issue 23: registering them
+    was most of a client's cost): the same handlers as a client of a plain botocore session, no handler
+    one client adds reaches another, and credentials are read anew for each client."""
+    import botocore.session
+    from botocore.config import Config
+
+    from kimi_infra.aws import ATTEMPTS, CONNECT_TIMEOUT, READ_TIMEOUT, _new_client
+
+    config = Config(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
+                    retries={"mode": "standard", "total_max_attempts": ATTEMPTS})
+    plain = botocore.session.Session().create_client("secretsmanager", region_name="us-east-1", config=config)
+    first = _new_client("secretsmanager", "us-east-1", None)
+    assert _handlers(first) == _handlers(plain) != []
+    seen: list[str] = []
+    first.meta.events.register("before-call.secrets-manager.ListSecrets", lambda **_: seen.append("first"))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDSECONDCLIENT0000")
+    second = _new_client("secretsmanager", "us-east-1", None)
+
+    second.list_secrets()
+    assert seen == []
+    first.list_secrets()
+    assert seen == ["first"]
+    assert second._request_signer._credentials.access_key == "AKIDSECONDCLIENT0000"
+    assert first._request_signer._credentials.access_key != "AKIDSECONDCLIENT0000"
+
 # --- access denied, with moto enforcing IAM --------------------------------------------------
 
 IAM_SETUP_CALLS = 7  # the calls in `iam_moto` before enforcement starts; keep in step with it
