@@ -196,7 +196,8 @@ def write(rotation: Rotation, state: SecretDescription) -> None:
                   known_keys={**rotation.other_keys, rotation.provider: rotation.key}, salt=rotation.salt)
 
 
-CONFLICT_RETRIES = 3
+WRITE_ATTEMPTS = 4
+"""Writes of the targets in one run, each followed by the check that its keys are still current."""
 
 
 def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progress,
@@ -208,7 +209,7 @@ def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progre
     either provider's key may make a key current after we read ours and write its targets before our
     write lands (no conflict then: our write reads what it wrote). So after writing, each key we wrote
     must still be current; else, and when a target changed between our read and our write, we write
-    again from the store's current keys (CONFLICT_RETRIES times, then once more without the check).
+    again from the store's current keys, WRITE_ATTEMPTS times at most, then refuse naming `--resume`.
     `known_keys`: current keys the caller holds (a rotation's new key); `salt`: the stack's salt when
     the caller has read it already."""
     label = _label(spec, provider)
@@ -223,40 +224,40 @@ def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progre
         say(f"{label}: keyMode secretref: targets hold no key; run `{RELOAD_HINT}` on each gateway "
             "so it picks up the new key")
         return
-    from kimi_infra.deploy import content_hasher, current_keys
+    resume = f"then run `{_resume_command(spec.stack, provider)}` to finish"
+    try:
+        settled = _write_until_current(spec, project_dir, label, say, known_keys, salt)
+    except KimiInfraError as error:
+        raise RotationError(f"the key changed but not every target was written: {error} ({resume})",
+                            where=label) from None
+    if not settled:
+        raise RotationError(f"the keys changed each time this run wrote the targets ({WRITE_ATTEMPTS} writes), so "
+                            "they may not hold the current keys", where=label,
+                            fix=f"when no other rotation of this stack runs, {resume}")
+
+
+def _write_until_current(spec: StackSpec, project_dir: Path, label: str, say: Progress,
+                         known_keys: Mapping[str, Secret] | None, salt: bytes | None) -> bool:
+    """Write the targets until a write's keys are still current after it: True, or False after WRITE_ATTEMPTS."""
+    from kimi_infra.deploy import content_hasher, current_keys, deploy_all
 
     hasher = ContentHasher(salt) if salt else content_hasher(spec, project_dir)
     keys = current_keys(spec, project_dir, known_keys)  # read before the render: what the check compares
-    for _ in range(CONFLICT_RETRIES):
+    for _ in range(WRITE_ATTEMPTS):
         try:
-            _deploy(spec, project_dir, provider, say, keys, hasher, conflicts=True)
+            deploy_all(spec, project_dir, lambda location, outcome: say(f"{label}: {location}: {outcome}"),
+                       known_keys=keys, hasher=hasher, record=True)
         except ConflictError:
             say(f"{label}: a target changed under us; writing it again from the current keys")
             keys = current_keys(spec, project_dir)
             continue
         now = current_keys(spec, project_dir)
         if now == keys:
-            return
+            return True
         say(f"{label}: a newer key became current while this run wrote the targets; "
             "writing them again from the current keys")
         keys = now
-    _deploy(spec, project_dir, provider, say, keys, hasher, conflicts=False)
-
-
-def _deploy(spec: StackSpec, project_dir: Path, provider: str, say: Progress, keys: Mapping[str, Secret],
-            hasher: ContentHasher, *, conflicts: bool) -> None:
-    """Write `keys`' render to every target. `conflicts`: a ConflictError reaches the caller as it is."""
-    from kimi_infra.deploy import deploy_all
-
-    label = _label(spec, provider)
-    try:
-        deploy_all(spec, project_dir, lambda location, outcome: say(f"{label}: {location}: {outcome}"),
-                   known_keys=keys, hasher=hasher, record=True)
-    except KimiInfraError as error:
-        if conflicts and isinstance(error, ConflictError):
-            raise
-        raise RotationError(f"the key changed but not every target was written: {error} "
-                            f"(then run `{_resume_command(spec.stack, provider)}` to finish)", where=label) from None
+    return False
 
 
 _STEPS: tuple[tuple[str, Callable[[Rotation, SecretDescription], None]], ...] = (

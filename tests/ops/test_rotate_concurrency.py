@@ -157,6 +157,45 @@ def test_whoever_writes_last_leaves_the_current_keys_in_the_targets(tmp_path, mo
     assert any("a newer key became current while this run wrote the targets" in line for line in lines), lines
 
 
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("op", ["rotate", "rollback", "resume"])
+def test_keys_changing_at_every_write_end_in_one_line_naming_resume_which_then_finishes(tmp_path, monkeypatch, op):
+    """A rotation of the other provider's key lands before every write of ours: after its last write the run
+    cannot say its targets hold the current keys, so it refuses in one line naming `--resume` (it never ends
+    quietly on a stale key); `--resume` then leaves the current keys in every target."""
+    project = make_project(tmp_path, "inline")
+    spec = seed(project, "staging")
+    if op == "rollback":
+        rot.rotate(spec, project, "moonshot", new_key("before"), verify_url=None, say=lambda _: None)
+    real, interlopers = deploy.deploy_all, []
+
+    def a_rotation_then_write(*args, **kwargs):
+        monkeypatch.setattr(deploy, "deploy_all", real)  # the interloper's own writes
+        interlopers.append(new_key(f"kimi-code-{len(interlopers)}"))
+        rot.rotate(spec, project, "kimi-code", interlopers[-1], verify_url=None, say=lambda _: None)
+        monkeypatch.setattr(deploy, "deploy_all", a_rotation_then_write)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(deploy, "deploy_all", a_rotation_then_write)
+    with pytest.raises(rot.RotationError) as refused:
+        if op == "rotate":
+            rot.rotate(spec, project, "moonshot", new_key("ours"), verify_url=None, say=lambda _: None)
+        elif op == "rollback":
+            rot.rollback(spec, project, "moonshot", say=lambda _: None)
+        else:
+            rot.resume(spec, project, "moonshot", verify_url=None, say=lambda _: None)
+    monkeypatch.setattr(deploy, "deploy_all", real)
+
+    assert len(interlopers) == rot.WRITE_ATTEMPTS
+    message = str(refused.value)
+    assert "\n" not in message and "--resume" in message and "may not hold the current keys" in message
+    assert not any(key.reveal() in message for key in interlopers)
+    rot.resume(spec, project, "moonshot", verify_url=None, say=lambda _: None)
+    current = {provider: stages(spec, project, provider)["current"] for provider in spec.providers}
+    assert current["kimi-code"] == interlopers[-1].reveal()
+    assert all(text and all(key in text for key in current.values()) for text in deployed_texts(spec, project))
+
+
 def test_the_old_key_is_gone_after_two_rotations(tmp_path):
     """Guards the check above: after a pair, the seeded key is no longer current nor previous."""
     project = make_project(tmp_path, "inline")
