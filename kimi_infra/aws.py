@@ -203,7 +203,8 @@ def _classify_connection(cause: object) -> FailureKind:
 @cache
 def _builtin_handlers() -> Any:
     """The event handlers botocore registers on every new session (request signing, retries, model
-    fixes...), registered once here; each session gets a copy (copy-on-write), so none is shared."""
+    fixes...), registered once here; each session gets its own copy of them, so what one client
+    registers never reaches another."""
     import botocore.hooks
     import botocore.session
 

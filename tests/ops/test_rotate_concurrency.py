@@ -129,6 +129,24 @@ def rotate_quietly(spec, project: Path, provider: str, key: Secret) -> Callable[
     return lambda: rot.rotate(spec, project, provider, key, verify_url=None, say=lambda _: None)
 
 
+def run_op(op: str, spec, project: Path, say: Callable[[str], None] = lambda _: None) -> None:
+    """A rotation (to a new key), rollback or `--resume` of the moonshot key."""
+    if op == "rotate":
+        rot.rotate(spec, project, "moonshot", new_key("ours"), verify_url=None, say=say)
+    elif op == "rollback":
+        rot.rollback(spec, project, "moonshot", say=say)
+    else:
+        rot.resume(spec, project, "moonshot", verify_url=None, say=say)
+
+
+def current_keys_in_every_target(spec, project: Path) -> dict[str, str | None]:
+    """Each provider's current key, after checking that every target holds all of them."""
+    current = {provider: stages(spec, project, provider)["current"] for provider in spec.providers}
+    for text in deployed_texts(spec, project):
+        assert text is not None and all(key in text for key in current.values()), "a target holds a stale key"
+    return current
+
+
 @pytest.mark.usefixtures("aws")
 @pytest.mark.parametrize("op", ["rotate", "rollback", "resume"])
 @pytest.mark.parametrize("other", ["moonshot", "kimi-code"])
@@ -140,20 +158,12 @@ def test_whoever_writes_last_leaves_the_current_keys_in_the_targets(tmp_path, mo
     spec = seed(project, "staging")
     lines: list[str] = []
     if op == "rollback":
-        rot.rotate(spec, project, "moonshot", new_key("before"), verify_url=None, say=lambda _: None)
+        rotate_quietly(spec, project, "moonshot", new_key("before"))()
     run_first_when_the_first_write_starts(monkeypatch, rotate_quietly(spec, project, other, new_key(other)))
 
-    if op == "rotate":
-        rot.rotate(spec, project, "moonshot", new_key("ours"), verify_url=None, say=lines.append)
-    elif op == "rollback":
-        rot.rollback(spec, project, "moonshot", say=lines.append)
-    else:
-        rot.resume(spec, project, "moonshot", verify_url=None, say=lines.append)
+    run_op(op, spec, project, lines.append)
 
-    current = {provider: stages(spec, project, provider)["current"] for provider in spec.providers}
-    assert current[other] == new_key(other).reveal()
-    for text in deployed_texts(spec, project):
-        assert text is not None and all(key in text for key in current.values()), "a target holds a stale key"
+    assert current_keys_in_every_target(spec, project)[other] == new_key(other).reveal()
     assert any("a newer key became current while this run wrote the targets" in line for line in lines), lines
 
 
@@ -166,34 +176,27 @@ def test_keys_changing_at_every_write_end_in_one_line_naming_resume_which_then_f
     project = make_project(tmp_path, "inline")
     spec = seed(project, "staging")
     if op == "rollback":
-        rot.rotate(spec, project, "moonshot", new_key("before"), verify_url=None, say=lambda _: None)
+        rotate_quietly(spec, project, "moonshot", new_key("before"))()
     real, interlopers = deploy.deploy_all, []
 
     def a_rotation_then_write(*args, **kwargs):
         monkeypatch.setattr(deploy, "deploy_all", real)  # the interloper's own writes
         interlopers.append(new_key(f"kimi-code-{len(interlopers)}"))
-        rot.rotate(spec, project, "kimi-code", interlopers[-1], verify_url=None, say=lambda _: None)
+        rotate_quietly(spec, project, "kimi-code", interlopers[-1])()
         monkeypatch.setattr(deploy, "deploy_all", a_rotation_then_write)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(deploy, "deploy_all", a_rotation_then_write)
     with pytest.raises(rot.RotationError) as refused:
-        if op == "rotate":
-            rot.rotate(spec, project, "moonshot", new_key("ours"), verify_url=None, say=lambda _: None)
-        elif op == "rollback":
-            rot.rollback(spec, project, "moonshot", say=lambda _: None)
-        else:
-            rot.resume(spec, project, "moonshot", verify_url=None, say=lambda _: None)
+        run_op(op, spec, project)
     monkeypatch.setattr(deploy, "deploy_all", real)
 
     assert len(interlopers) == rot.WRITE_ATTEMPTS
     message = str(refused.value)
     assert "\n" not in message and "--resume" in message and "may not hold the current keys" in message
     assert not any(key.reveal() in message for key in interlopers)
-    rot.resume(spec, project, "moonshot", verify_url=None, say=lambda _: None)
-    current = {provider: stages(spec, project, provider)["current"] for provider in spec.providers}
-    assert current["kimi-code"] == interlopers[-1].reveal()
-    assert all(text and all(key in text for key in current.values()) for text in deployed_texts(spec, project))
+    run_op("resume", spec, project)
+    assert current_keys_in_every_target(spec, project)["kimi-code"] == interlopers[-1].reveal()
 
 
 def test_the_old_key_is_gone_after_two_rotations(tmp_path):
