@@ -11,7 +11,7 @@ The machine is shared: run it alone, compare medians, and read the load average 
 A cheaper request does not make the gateway suites cheaper by itself: their clients send without pause
 (closed loop), so a gateway under load takes about one core for as long as the scenario runs (20 rotations,
 a grace period), and a cheaper request only raises the request rate. Tried 2026-12-03: OPENCLAW_TRAJECTORY=0
-(no trace of each agent run) cut the concurrent phase here from 0.20-0.22 to 0.14-0.15 s of CPU a request,
+(no trace of each agent run) cut the concurrent phase here from 0.20-0.22 to 0.14-0.19 s of CPU a request,
 yet tests/gateway/test_rotation.py, recorded with process accounting (bench/process_cpu.py), used 178.6
 CPU-s with it and 168.7 without, and took no less time (four runs each, alternated: 114-132 s with it,
 100-117 s without). What shortens those suites is a shorter scenario.
