@@ -111,18 +111,22 @@ def new_key(name: str) -> Secret:
     return Secret(f"sk-race-{name}-{'0123456789' * 3}")
 
 
-def run_first_when_the_first_write_starts(monkeypatch, interloper: Callable[[], None]) -> None:
+def run_first_when_a_write_starts(monkeypatch, interloper: Callable[[], None], every: bool = False) -> Callable:
     """The lost update the 10 pairs once found (1 pair in 10, `make test`), made certain: `interloper` runs
-    whole after the op under test has read the keys it renders and before its first write lands, so that
-    write (with no conflict: it reads what the interloper wrote) would leave a key that is no longer current."""
+    whole after the op under test has read the keys it renders and before its first write lands (`every`:
+    before each of its writes), so that write (with no conflict: it reads what the interloper wrote) would
+    leave a key that is no longer current. Returns the real `deploy_all`."""
     real = deploy.deploy_all
 
     def interloper_then_write(*args, **kwargs):
-        monkeypatch.setattr(deploy, "deploy_all", real)  # the interloper, and our later writes, run as they are
+        monkeypatch.setattr(deploy, "deploy_all", real)  # the interloper's own writes run as they are
         interloper()
+        if every:
+            monkeypatch.setattr(deploy, "deploy_all", interloper_then_write)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(deploy, "deploy_all", interloper_then_write)
+    return real
 
 
 def rotate_quietly(spec, project: Path, provider: str, key: Secret) -> Callable[[], None]:
@@ -159,7 +163,7 @@ def test_whoever_writes_last_leaves_the_current_keys_in_the_targets(tmp_path, mo
     lines: list[str] = []
     if op == "rollback":
         rotate_quietly(spec, project, "moonshot", new_key("before"))()
-    run_first_when_the_first_write_starts(monkeypatch, rotate_quietly(spec, project, other, new_key(other)))
+    run_first_when_a_write_starts(monkeypatch, rotate_quietly(spec, project, other, new_key(other)))
 
     run_op(op, spec, project, lines.append)
 
@@ -177,16 +181,13 @@ def test_keys_changing_at_every_write_end_in_one_line_naming_resume_which_then_f
     spec = seed(project, "staging")
     if op == "rollback":
         rotate_quietly(spec, project, "moonshot", new_key("before"))()
-    real, interlopers = deploy.deploy_all, []
+    interlopers: list[Secret] = []
 
-    def a_rotation_then_write(*args, **kwargs):
-        monkeypatch.setattr(deploy, "deploy_all", real)  # the interloper's own writes
+    def a_rotation() -> None:
         interlopers.append(new_key(f"kimi-code-{len(interlopers)}"))
         rotate_quietly(spec, project, "kimi-code", interlopers[-1])()
-        monkeypatch.setattr(deploy, "deploy_all", a_rotation_then_write)
-        return real(*args, **kwargs)
 
-    monkeypatch.setattr(deploy, "deploy_all", a_rotation_then_write)
+    real = run_first_when_a_write_starts(monkeypatch, a_rotation, every=True)
     with pytest.raises(rot.RotationError) as refused:
         run_op(op, spec, project)
     monkeypatch.setattr(deploy, "deploy_all", real)

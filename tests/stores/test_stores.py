@@ -559,7 +559,6 @@ def test_store_pickles_with_dill_after_use(aws_store):
         assert vars(copy) == vars(aws_store)
 
 
-
 def _handlers(client) -> list[tuple]:
     """Each event of a client's emitter with the names of its handlers (botocore's private trie: an upgrade
     that moves it fails this test loudly rather than passing)."""
