@@ -9,6 +9,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from kimi_infra.atomic import is_special_file
 from kimi_infra.aws import reusing_clients
@@ -78,40 +79,108 @@ def current_keys(spec: StackSpec, project_dir: Path,
     return keys
 
 
+WRITE_ATTEMPTS = 4
+"""Writes of the targets in one run, each followed by the check that its keys are still current."""
+
+T = TypeVar("T")
+
+
+class KeysKeptChanging(KimiInfraError):
+    """Every write of a run found newer keys current after it (see `write_until_current`)."""
+
+
+def write_until_current(spec: StackSpec, project_dir: Path, write: Callable[[Mapping[str, Secret]], T],
+                        known_keys: Mapping[str, Secret] | None = None,
+                        say: Callable[[str], None] | None = None) -> T:
+    """`write(keys)` renders the stack with `keys` and writes it; returns what the last write returned.
+
+    Whoever writes last must leave the current keys in targets that hold keys (inline mode). A
+    rotation, rollback or resume may make a key current after we read ours and write its targets
+    before our write lands (no conflict then: our write reads what it wrote). So after writing, each
+    key we wrote must still be current; else, and when a target changed between our read and our
+    write (ConflictError), we write again from the store's current keys, WRITE_ATTEMPTS times at
+    most, then raise KeysKeptChanging. `known_keys`: current keys the caller holds (a new key).
+    Stacks whose targets hold no key are written once.
+    """
+    from kimi_infra.targets import ConflictError
+
+    if not spec.files_hold_keys:
+        return write({})
+    keys = current_keys(spec, project_dir, known_keys)  # read before the render: what the check compares
+    for _ in range(WRITE_ATTEMPTS):
+        try:
+            written = write(keys)
+        except ConflictError:
+            if say:
+                say("a target changed under us; writing it again from the current keys")
+            keys = current_keys(spec, project_dir)
+            continue
+        now = current_keys(spec, project_dir)
+        if now == keys:
+            return written
+        if say:
+            say("a newer key became current while this run wrote the targets; writing them again from the current keys")
+        keys = now
+    raise KeysKeptChanging(f"the keys changed each time this run wrote the targets ({WRITE_ATTEMPTS} writes), so "
+                           "they may not hold the current keys", where=f"stack {spec.stack}",
+                           fix=f"when no rotation of the stack runs, deploy again (`pulumi up`, or "
+                           f"`kimi-infra deploy --stack {spec.stack}`)")
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What a deploy wrote: the config (its last render), each target's outcome (target name ->
+    outcome) and the targets' locations."""
+
+    rendered: Rendered
+    outcomes: dict[str, str]
+    locations: list[str]
+
+
 @reusing_clients()
 def deploy_all(spec: StackSpec, project_dir: Path, progress: Callable[[str, str], None] | None = None,
-               known_keys: Mapping[str, Secret] | None = None,
-               hasher: ContentHasher | None = None, record: bool = False) -> dict[str, str]:
-    """Render once and write every target of the stack; returns target name -> outcome.
+               known_keys: Mapping[str, Secret] | None = None, hasher: ContentHasher | None = None,
+               record: bool = False, say: Callable[[str], None] | None = None) -> Deployment:
+    """Render and write every target of the stack, again while the keys change under it (see
+    `write_until_current`, which says so through `say`).
 
     `known_keys`: current keys the caller already holds (see `render_for_deploy`); `hasher`: the
     stack's `content_hasher` when the caller already has it; `record`: note the new content in the
     deploy record (a rotation's re-write), so that `deploy` does not take it for drift.
     """
-    from kimi_infra.targets import open_stack_target
-
     check_distinct_paths(project_dir, spec, stack_file(spec.stack))
-    hasher = hasher or content_hasher(spec, project_dir)
-    rendered = render_for_deploy(spec, project_dir, known_keys=known_keys, hasher=hasher)
-    outcomes: dict[str, str] = {}
-    locations = []
-    for target_spec in spec.targets:
-        target = open_stack_target(spec, target_spec, project_dir, hasher)
-        outcomes[target_spec.name] = target.write(rendered)
-        if progress:
-            progress(target.location, outcomes[target_spec.name])
-        locations.append(target.location)
+    stack_hasher = hasher or content_hasher(spec, project_dir)
+    deployment = write_until_current(
+        spec, project_dir, lambda keys: write_targets(spec, project_dir, keys, stack_hasher, progress),
+        known_keys, say)
     if record:
         from kimi_infra.deploy_record import record_deployed
 
-        record_deployed(project_dir, spec.stack, locations, rendered.content_hash, hasher.algorithm)
+        record_deployed(project_dir, spec.stack, deployment.locations, deployment.rendered.content_hash,
+                        stack_hasher.algorithm)
     if spec.fleet is not None:  # after the targets: an agent never sees facts ahead of their config
         from kimi_infra.fleet import publish_facts
 
-        for location in publish_facts(spec, project_dir, rendered.content_hash):
+        for location in publish_facts(spec, project_dir, deployment.rendered.content_hash):
             if progress:
                 progress(f"{location} (fleet facts)", "published")
-    return outcomes
+    return deployment
+
+
+def write_targets(spec: StackSpec, project_dir: Path, keys: Mapping[str, Secret], hasher: ContentHasher,
+                  progress: Callable[[str, str], None] | None = None) -> Deployment:
+    """One render with `keys` (see `render_for_deploy`), written to every target."""
+    from kimi_infra.targets import open_stack_target
+
+    rendered = render_for_deploy(spec, project_dir, known_keys=keys, hasher=hasher)
+    deployment = Deployment(rendered, {}, [])
+    for target_spec in spec.targets:
+        target = open_stack_target(spec, target_spec, project_dir, hasher)
+        deployment.outcomes[target_spec.name] = target.write(rendered)
+        deployment.locations.append(target.location)
+        if progress:
+            progress(target.location, deployment.outcomes[target_spec.name])
+    return deployment
 
 
 def seed_missing_keys(spec: StackSpec, project_dir: Path, keys: dict[str, Secret]) -> list[str]:

@@ -22,6 +22,7 @@ step, and the file stays.
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,8 @@ from kimi_infra.deploy import content_hasher, keyed_hasher, render_for_deploy
 from kimi_infra.errors import KimiInfraError
 from kimi_infra.models import StackSpec
 from kimi_infra.ownership import Written, foreign_reason, keep_reason
+from kimi_infra.render import Rendered
+from kimi_infra.secret import Secret
 
 # Inputs that decide the deployed bytes; a change updates the target in place.
 CONTENT_INPUTS = ("renderHash", "keyVersions")
@@ -136,18 +139,25 @@ class ConfigTargetProvider(TrackedProvider):
                               "run again, then move it back")
 
     def _deploy(self, props: dict[str, Any], *, first: bool = False) -> dict[str, Any]:
-        from kimi_infra.targets import TargetError
+        """Render and write, again while a rotation changes the keys under us (`write_until_current`, the
+        rule `deploy` and `rotate` follow); `first`: refuse content kimi-infra never wrote (before any write)."""
+        from kimi_infra.deploy import write_until_current
 
         check_target_path(props)
-        target, rendered = self._target_and_render(props)
-        if first:
-            spec, project_dir = _spec(props), running_project_dir()
-            foreign = foreign_reason(spec, target, project_dir, rendered, lambda: keyed_hasher(spec, project_dir))
-            if foreign:
-                raise TargetError(f"not overwritten: {foreign}", where=target.location,
-                                  fix=f"review it with `kimi-infra deploy --stack {spec.stack} --preview`, then "
-                                  "move it aside, or overwrite it with `deploy --yes` once; run again")
-        outcome = target.write(rendered)
+        spec, project_dir = _spec(props), running_project_dir()
+        hasher = content_hasher(spec, project_dir)
+        target = open_deploy_target(props, spec, hasher)
+        checked = not first
+
+        def write(keys: Mapping[str, Secret]) -> tuple[Rendered, str]:
+            nonlocal checked
+            rendered = render_for_deploy(spec, project_dir, known_keys=keys, hasher=hasher)
+            if not checked:  # a second write finds our first one there
+                _refuse_foreign(spec, project_dir, target, rendered)
+                checked = True
+            return rendered, target.write(rendered)
+
+        rendered, outcome = write_until_current(spec, project_dir, write)
         _publish_fleet_facts(props, rendered.content_hash)
         return {**props, "contentHash": rendered.content_hash, "writtenHash": rendered.content_hash,
                 "outcome": outcome}
@@ -183,6 +193,17 @@ def _rendered_now(spec: StackSpec, project_dir: Path) -> list[Written]:
         return [Written(render_for_deploy(spec, project_dir, hasher=hasher).content_hash, hasher.algorithm)]
     except KimiInfraError:
         return []
+
+
+def _refuse_foreign(spec: StackSpec, project_dir: Path, target: Any, rendered: Rendered) -> None:
+    """A first write never overwrites content kimi-infra never wrote (nothing written then)."""
+    from kimi_infra.targets import TargetError
+
+    foreign = foreign_reason(spec, target, project_dir, rendered, lambda: keyed_hasher(spec, project_dir))
+    if foreign:
+        raise TargetError(f"not overwritten: {foreign}", where=target.location,
+                          fix=f"review it with `kimi-infra deploy --stack {spec.stack} --preview`, then "
+                          "move it aside, or overwrite it with `deploy --yes` once; run again")
 
 
 def check_target_path(props: dict[str, Any]) -> None:

@@ -70,7 +70,8 @@ def deploy(project_dir: Path, stack: str, preview: bool, yes: bool, prune: bool,
     confirmed = prune and _confirm_removals(plan, yes, as_json)
     _store_new_keys(loaded.spec, project_dir, new_keys)
     pruned = apply_plan(plan, loaded.spec, project_dir, prune=prune, confirmed=confirmed, known_keys=new_keys,
-                        progress=None if as_json else lambda location, outcome: say(f"{location}: {outcome}"))
+                        progress=None if as_json else lambda location, outcome: say(f"{location}: {outcome}"),
+                        say=lambda line: say(f"stack {stack}: {line}"))
     if as_json:
         click.echo(json.dumps(plan.to_json(applied=True, pruned=pruned), indent=2))
     else:

@@ -197,9 +197,11 @@ def unified_diff(name: str, before: str, after: str, after_label: str = "rendere
 
 def apply_plan(plan: DeployPlan, spec: StackSpec, project_dir: Path, *, prune: bool, confirmed: bool = False,
                known_keys: Mapping[str, Secret] | None = None,
-               progress: Callable[[str, str], None] | None = None) -> list[str]:
-    """Write every target (deploy.py's `deploy_all`), remove orphans when `prune`, and record
-    what was deployed. Returns the locations of the orphans removed.
+               progress: Callable[[str, str], None] | None = None,
+               say: Callable[[str], None] | None = None) -> list[str]:
+    """Write every target (deploy.py's `deploy_all`: again while a rotation changes the keys under
+    it, saying so through `say`), remove orphans when `prune`, and record what was deployed (the
+    last render). Returns the locations of the orphans removed.
 
     Only orphans that are ours are removed: `confirmed` (--yes, or a yes at the prompt) also
     removes those whose content is not what we wrote (`plan.doubtful`); those not ours at all
@@ -207,7 +209,8 @@ def apply_plan(plan: DeployPlan, spec: StackSpec, project_dir: Path, *, prune: b
     """
     from kimi_infra.deploy import deploy_all
 
-    plan.outcomes.update(deploy_all(spec, project_dir, progress=progress, known_keys=known_keys, hasher=plan.hasher))
+    deployed = deploy_all(spec, project_dir, progress=progress, known_keys=known_keys, hasher=plan.hasher, say=say)
+    plan.outcomes.update(deployed.outcomes)
     pruned: list[str] = []
     removable = [o for o in plan.orphans if not o.keep or (confirmed and not o.keep.final)]
     for orphan in (removable if prune else ()):
@@ -218,7 +221,7 @@ def apply_plan(plan: DeployPlan, spec: StackSpec, project_dir: Path, *, prune: b
     for target_spec, target_plan in zip(spec.targets, plan.targets, strict=True):
         kept[target_plan.location] = RecordEntry(name=target_spec.name, spec=target_spec,
                                                  holdsKeys=plan.rendered.holds_secret,
-                                                 contentHash=plan.rendered.content_hash,
+                                                 contentHash=deployed.rendered.content_hash,
                                                  hashAlgorithm=plan.hasher.algorithm)
     write_record(project_dir, spec.stack, kept)
     return pruned

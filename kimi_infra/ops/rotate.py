@@ -32,7 +32,6 @@ from kimi_infra.ops.verify import VerifyError, get_models
 from kimi_infra.secret import Secret
 from kimi_infra.stores import SecretDescription, SecretStore, Stage, StoreError, open_store
 from kimi_infra.stores.base import ConcurrentRotationError
-from kimi_infra.targets.base import ConflictError
 
 Progress = Callable[[str], None]
 
@@ -196,22 +195,14 @@ def write(rotation: Rotation, state: SecretDescription) -> None:
                   known_keys={**rotation.other_keys, rotation.provider: rotation.key}, salt=rotation.salt)
 
 
-WRITE_ATTEMPTS = 4
-"""Writes of the targets in one run, each followed by the check that its keys are still current."""
-
-
 def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progress,
                   known_keys: Mapping[str, Secret] | None = None, salt: bytes | None = None) -> None:
     """Inline: render from the current keys and write every target. Reference and secretref: no
     target holds a key, so nothing is written; say what the gateway needs.
 
-    Whoever writes last must leave the current keys there. Another rotation, rollback or resume of
-    either provider's key may make a key current after we read ours and write its targets before our
-    write lands (no conflict then: our write reads what it wrote). So after writing, each key we wrote
-    must still be current; else, and when a target changed between our read and our write, we write
-    again from the store's current keys, WRITE_ATTEMPTS times at most, then refuse naming `--resume`.
-    `known_keys`: current keys the caller holds (a rotation's new key); `salt`: the stack's salt when
-    the caller has read it already."""
+    Whoever writes last must leave the current keys there (`write_until_current`): when the keys keep
+    changing under our writes, refuse naming `--resume`. `known_keys`: current keys the caller holds
+    (a rotation's new key); `salt`: the stack's salt when the caller has read it already."""
     label = _label(spec, provider)
     if spec.files_reference_env:
         variable = provider_info(provider).env_var
@@ -224,40 +215,19 @@ def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progre
         say(f"{label}: keyMode secretref: targets hold no key; run `{RELOAD_HINT}` on each gateway "
             "so it picks up the new key")
         return
+    from kimi_infra.deploy import KeysKeptChanging, content_hasher, deploy_all
+
     resume = f"then run `{_resume_command(spec.stack, provider)}` to finish"
     try:
-        settled = _write_until_current(spec, project_dir, label, say, known_keys, salt)
+        deploy_all(spec, project_dir, lambda location, outcome: say(f"{label}: {location}: {outcome}"),
+                   known_keys=known_keys, hasher=ContentHasher(salt) if salt else content_hasher(spec, project_dir),
+                   record=True, say=lambda line: say(f"{label}: {line}"))
+    except KeysKeptChanging as error:
+        raise RotationError(error.problem, where=label,
+                            fix=f"when no other rotation of this stack runs, {resume}") from None
     except KimiInfraError as error:
         raise RotationError(f"the key changed but not every target was written: {error} ({resume})",
                             where=label) from None
-    if not settled:
-        raise RotationError(f"the keys changed each time this run wrote the targets ({WRITE_ATTEMPTS} writes), so "
-                            "they may not hold the current keys", where=label,
-                            fix=f"when no other rotation of this stack runs, {resume}")
-
-
-def _write_until_current(spec: StackSpec, project_dir: Path, label: str, say: Progress,
-                         known_keys: Mapping[str, Secret] | None, salt: bytes | None) -> bool:
-    """Write the targets until a write's keys are still current after it: True, or False after WRITE_ATTEMPTS."""
-    from kimi_infra.deploy import content_hasher, current_keys, deploy_all
-
-    hasher = ContentHasher(salt) if salt else content_hasher(spec, project_dir)
-    keys = current_keys(spec, project_dir, known_keys)  # read before the render: what the check compares
-    for _ in range(WRITE_ATTEMPTS):
-        try:
-            deploy_all(spec, project_dir, lambda location, outcome: say(f"{label}: {location}: {outcome}"),
-                       known_keys=keys, hasher=hasher, record=True)
-        except ConflictError:
-            say(f"{label}: a target changed under us; writing it again from the current keys")
-            keys = current_keys(spec, project_dir)
-            continue
-        now = current_keys(spec, project_dir)
-        if now == keys:
-            return True
-        say(f"{label}: a newer key became current while this run wrote the targets; "
-            "writing them again from the current keys")
-        keys = now
-    return False
 
 
 _STEPS: tuple[tuple[str, Callable[[Rotation, SecretDescription], None]], ...] = (

@@ -72,7 +72,7 @@ def test_an_inline_local_stack_publishes_only_keyed_hashes(tmp_path, caplog):
     published += json.dumps(status) + cli(project, "status", "--stack", "t")
     published += cli(project, "history", "--stack", "t", "--json") + cli(project, "history", "--stack", "t")
     with caplog.at_level(logging.DEBUG, logger="kimi_infra"):
-        assert deploy_all(load_stack(project, "t").spec, project) == {"local": "unchanged"}
+        assert deploy_all(load_stack(project, "t").spec, project).outcomes == {"local": "unchanged"}
     published += caplog.text
     published += cli(project, "render", "--stack", "t", "--out", str(tmp_path / "rendered.json5"), env=KEYS)
     published += state_files(project, "t")
@@ -131,5 +131,6 @@ def test_an_inline_deploy_reads_the_salt_once(aws, tmp_path, aws_calls):
     apply_plan(plan_deploy(spec, project), spec, project, prune=False)
 
     reads = [op for service, op, _ in aws_calls.calls if service == "secretsmanager"]
-    # The plan and the writes each read every provider's current key; the salt is read once for both.
-    assert reads == ["GetSecretValue"] * (1 + 2 * len(spec.providers)), reads
+    # The plan, the writes and the check that their keys are still current (deploy.write_until_current) each
+    # read every provider's current key; the salt is read once for all.
+    assert reads == ["GetSecretValue"] * (1 + 3 * len(spec.providers)), reads

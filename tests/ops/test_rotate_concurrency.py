@@ -115,17 +115,17 @@ def run_first_when_a_write_starts(monkeypatch, interloper: Callable[[], None], e
     """The lost update the 10 pairs once found (1 pair in 10, `make test`), made certain: `interloper` runs
     whole after the op under test has read the keys it renders and before its first write lands (`every`:
     before each of its writes), so that write (with no conflict: it reads what the interloper wrote) would
-    leave a key that is no longer current. Returns the real `deploy_all`."""
-    real = deploy.deploy_all
+    leave a key that is no longer current. Returns the real `write_targets`."""
+    real = deploy.write_targets
 
     def interloper_then_write(*args, **kwargs):
-        monkeypatch.setattr(deploy, "deploy_all", real)  # the interloper's own writes run as they are
+        monkeypatch.setattr(deploy, "write_targets", real)  # the interloper's own writes run as they are
         interloper()
         if every:
-            monkeypatch.setattr(deploy, "deploy_all", interloper_then_write)
+            monkeypatch.setattr(deploy, "write_targets", interloper_then_write)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(deploy, "deploy_all", interloper_then_write)
+    monkeypatch.setattr(deploy, "write_targets", interloper_then_write)
     return real
 
 
@@ -190,14 +190,67 @@ def test_keys_changing_at_every_write_end_in_one_line_naming_resume_which_then_f
     real = run_first_when_a_write_starts(monkeypatch, a_rotation, every=True)
     with pytest.raises(rot.RotationError) as refused:
         run_op(op, spec, project)
-    monkeypatch.setattr(deploy, "deploy_all", real)
+    monkeypatch.setattr(deploy, "write_targets", real)
 
-    assert len(interlopers) == rot.WRITE_ATTEMPTS
+    assert len(interlopers) == deploy.WRITE_ATTEMPTS
     message = str(refused.value)
     assert "\n" not in message and "--resume" in message and "may not hold the current keys" in message
     assert not any(key.reveal() in message for key in interlopers)
     run_op("resume", spec, project)
     assert current_keys_in_every_target(spec, project)["kimi-code"] == interlopers[-1].reveal()
+
+
+def config_target_update(spec, project: Path, monkeypatch) -> list[dict]:
+    """What `pulumi up` does to each inline target of a stack whose key rotated: ConfigTargetProvider.update
+    (the dynamic provider's own code, in this process; the engine runs it alike)."""
+    from components.providers.config_target import ConfigTargetProvider
+    from kimi_infra.content_hash import PLAIN
+    from kimi_infra.targets import open_stack_target
+
+    monkeypatch.chdir(project)  # the providers find the project the engine runs in from their working folder
+    provider = ConfigTargetProvider()
+    outs = []
+    for target in spec.targets:
+        props = {"spec": spec.model_dump_json(exclude_none=True), "target": target.model_dump(exclude_none=True),
+                 "location": open_stack_target(spec, target, project, PLAIN).location, "renderHash": "x",
+                 "keyVersions": {"MOONSHOT_API_KEY": "v2"}}
+        outs.append(provider.update(props["location"], {**props, "keyVersions": {}}, props).outs)
+    return outs
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("door", ["deploy", "pulumi up"])
+def test_a_deploy_that_a_rotation_overtakes_writes_the_current_keys_again(tmp_path, monkeypatch, door):
+    """`deploy` (the CLI) or `pulumi up` (the ConfigTarget provider) has read the keys it renders when a whole
+    rotation lands before its write: it must not leave the old key there, so it checks the keys after its write
+    and writes again (the rule `rotate` follows, in deploy.write_until_current)."""
+    import components.providers.config_target as config_target
+    from tests.support.project import run_cli
+
+    project = make_project(tmp_path, "inline")
+    spec = seed(project, "staging")
+    rotation = rotate_quietly(spec, project, "moonshot", new_key("rotation"))
+    if door == "deploy":
+        run_first_when_a_write_starts(monkeypatch, rotation)
+        result = run_cli("--project-dir", str(project), "deploy", "--stack", "staging", "--yes")
+        assert result.returncode == 0, result.stderr
+        assert "stack staging: a newer key became current while this run wrote the targets" in result.stderr
+        assert new_key("rotation").reveal() not in result.stdout + result.stderr
+    else:
+        real = config_target.render_for_deploy
+
+        def rotation_then_render(*args, **kwargs):
+            monkeypatch.setattr(config_target, "render_for_deploy", real)
+            rotation()
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(config_target, "render_for_deploy", rotation_then_render)
+        outs = config_target_update(spec, project, monkeypatch)
+        assert [out["outcome"] for out in outs] == ["written"] * len(spec.targets)
+
+    assert current_keys_in_every_target(spec, project)["moonshot"] == new_key("rotation").reveal()
+    status = run_cli("--project-dir", str(project), "status", "--stack", "staging", "--json")
+    assert status.returncode == 0, status.stdout + status.stderr  # in sync: no drift left behind
 
 
 def test_the_old_key_is_gone_after_two_rotations(tmp_path):
