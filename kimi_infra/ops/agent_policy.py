@@ -1,7 +1,8 @@
 """`iam-policy --for agent`: what `kimi-infra agent` on one gateway host may do, and nothing more.
 
 It reads the stack's S3/SSM targets and the fleet facts next to them, reads and writes its own
-report, and nothing else: no key (the gateway's resolver reads keys under `--for gateway`), no
+report (and may list the bucket's object names, so that S3 says "no such key" rather than "access
+denied" of a report or facts not written yet), and nothing else: no key (the gateway's resolver reads keys under `--for gateway`), no
 other gateway's report. With `--gateway-id` the report's name is spelled out; without it the policy
 uses the IAM variable `${aws:PrincipalTag/kimi-infra-gateway-id}`, so one policy serves every host
 whose role (or user) carries that tag and none can write another's report.
@@ -39,6 +40,10 @@ def agent_policy(spec: StackSpec, project_dir: Path, gateway_id: str | None) -> 
                      "Resource": [f"{bucket}/{target.key}", f"{bucket}/{place.facts_key}",  # type: ignore[union-attr]
                                   f"{bucket}/{place.report_name(who)}"]},
                     {"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": [f"{bucket}/{place.report_name(who)}"]},
+                    # A GetObject of a missing key (the agent's first report, facts not yet published) answers
+                    # 404 only to a caller that may list the bucket; to any other 403, which the agent must
+                    # take for a failure. Listing shows object names, never their content.
+                    {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [bucket]},
                 ]
             elif isinstance(target, SsmTargetSpec) and place is not None:
                 arn = _parameter_arn(target)

@@ -145,6 +145,9 @@ def iam_actions(call: ApiCall) -> list[str]:
         versioned = "VersionId" in call.params
         if call.operation in ("GetObject", "HeadObject") and versioned:
             return ["s3:GetObjectVersion"]
+        if call.operation in ("GetObject", "HeadObject") and call.status == 404:
+            # AWS answers "no such key" only to a caller that may list the bucket; to others 403 (moto: 404).
+            return ["s3:GetObject", "s3:ListBucket"]
         return [S3_ACTIONS.get(call.operation, f"s3:{call.operation}")]
     action = f"{call.service}:{call.operation}"
     if call.operation == "CreateSecret" and call.params.get("Tags"):
