@@ -2,10 +2,11 @@
 
 It reads the stack's S3/SSM targets and the fleet facts next to them, reads and writes its own
 report (and may list the bucket's object names, so that S3 says "no such key" rather than "access
-denied" of a report or facts not written yet), and nothing else: no key (the gateway's resolver reads keys under `--for gateway`), no
-other gateway's report. With `--gateway-id` the report's name is spelled out; without it the policy
-uses the IAM variable `${aws:PrincipalTag/kimi-infra-gateway-id}`, so one policy serves every host
-whose role (or user) carries that tag and none can write another's report.
+denied" of a report or facts not written yet), and nothing else: no key (the gateway's resolver
+reads keys under `--for gateway`), no other gateway's report. With `--gateway-id` the report's
+name is spelled out; without it the policy uses the IAM variable
+`${aws:PrincipalTag/kimi-infra-gateway-id}`, so one policy serves every host whose role (or user)
+carries that tag and none can write another's report.
 An inline stack's agent also reads the stack's token salt: inline configs are hashed with it.
 """
 

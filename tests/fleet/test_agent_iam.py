@@ -50,6 +50,7 @@ def test_the_agent_runs_under_its_printed_policy_and_writes_only_its_own_report(
     for call in ran.calls:
         for action in iam_actions(call):
             assert allows(policy, action), action
+    assert allows(policy, "s3:ListBucket", f"arn:aws:s3:::{BUCKET}")  # its first report was "no such key" (404)
     assert not any(call.service == "secretsmanager" for call in ran.calls)
 
     other = run_here(project, agent_env, "agent", "--stack", STACK, "--target", "bucket", "--include",
