@@ -85,46 +85,65 @@ WRITE_ATTEMPTS = 4
 T = TypeVar("T")
 
 
-class KeysKeptChanging(KimiInfraError):
-    """Every write of a run found newer keys current after it (see `write_until_current`)."""
+class TargetsMayBeStale(KimiInfraError):
+    """A run wrote its targets but cannot say that they hold the current keys (see `write_until_current`)."""
 
 
 def write_until_current(spec: StackSpec, project_dir: Path, write: Callable[[Mapping[str, Secret]], T],
-                        known_keys: Mapping[str, Secret] | None = None,
-                        say: Callable[[str], None] | None = None) -> T:
+                        known_keys: Mapping[str, Secret] | None = None, say: Callable[[str], None] | None = None,
+                        *, retry_conflicts: bool = False) -> T:
     """`write(keys)` renders the stack with `keys` and writes it; returns what the last write returned.
 
     Whoever writes last must leave the current keys in targets that hold keys (inline mode). A
     rotation, rollback or resume may make a key current after we read ours and write its targets
     before our write lands (no conflict then: our write reads what it wrote). So after writing, each
-    key we wrote must still be current; else, and when a target changed between our read and our
-    write (ConflictError), we write again from the store's current keys, WRITE_ATTEMPTS times at
-    most, then raise KeysKeptChanging. `known_keys`: current keys the caller holds (a new key).
-    Stacks whose targets hold no key are written once.
+    key we wrote must still be current; else we write again from the store's current keys,
+    WRITE_ATTEMPTS times at most, then raise TargetsMayBeStale (also when the keys cannot be read
+    again). `known_keys`: current keys the caller holds (a new key). `retry_conflicts` (rotate): a
+    target that changed between our read and our write (ConflictError) is written again too;
+    otherwise, and on the last attempt, the conflict is raised (nothing overwritten). Stacks whose
+    targets hold no key are written once.
     """
     from kimi_infra.targets import ConflictError
 
     if not spec.files_hold_keys:
         return write({})
     keys = current_keys(spec, project_dir, known_keys)  # read before the render: what the check compares
-    for _ in range(WRITE_ATTEMPTS):
+    for attempt in range(1, WRITE_ATTEMPTS + 1):
         try:
             written = write(keys)
         except ConflictError:
+            if not retry_conflicts or attempt == WRITE_ATTEMPTS:
+                raise
             if say:
                 say("a target changed under us; writing it again from the current keys")
             keys = current_keys(spec, project_dir)
             continue
-        now = current_keys(spec, project_dir)
+        now = _keys_after_write(spec, project_dir)
         if now == keys:
             return written
         if say:
             say("a newer key became current while this run wrote the targets; writing them again from the current keys")
         keys = now
-    raise KeysKeptChanging(f"the keys changed each time this run wrote the targets ({WRITE_ATTEMPTS} writes), so "
-                           "they may not hold the current keys", where=f"stack {spec.stack}",
-                           fix=f"when no rotation of the stack runs, deploy again (`pulumi up`, or "
-                           f"`kimi-infra deploy --stack {spec.stack}`)")
+    raise TargetsMayBeStale(f"the keys changed each time this run wrote the targets ({WRITE_ATTEMPTS} writes), so "
+                            "they may not hold the current keys", where=f"stack {spec.stack}",
+                            fix=f"when no rotation of the stack runs, {_DEPLOY_AGAIN.format(stack=spec.stack)}")
+
+
+_DEPLOY_AGAIN = "deploy again (`pulumi up`, or `kimi-infra deploy --stack {stack}`)"
+
+
+def _keys_after_write(spec: StackSpec, project_dir: Path) -> dict[str, Secret]:
+    """The current keys, read again after a write; TargetsMayBeStale (saying that the targets were written)
+    when they cannot be read."""
+    try:
+        return current_keys(spec, project_dir)
+    except KimiInfraError as error:
+        where = f"{error.where}: " if error.where else ""
+        raise TargetsMayBeStale(f"every target was written, but the keys could not be read again to check that "
+                                f"they are still current ({where}{error.problem})", where=f"stack {spec.stack}",
+                                fix=f"{error.fix or 'make the store reachable'}, then "
+                                f"{_DEPLOY_AGAIN.format(stack=spec.stack)}") from None
 
 
 @dataclass(frozen=True)
@@ -140,9 +159,10 @@ class Deployment:
 @reusing_clients()
 def deploy_all(spec: StackSpec, project_dir: Path, progress: Callable[[str, str], None] | None = None,
                known_keys: Mapping[str, Secret] | None = None, hasher: ContentHasher | None = None,
-               record: bool = False, say: Callable[[str], None] | None = None) -> Deployment:
+               record: bool = False, say: Callable[[str], None] | None = None,
+               retry_conflicts: bool = False) -> Deployment:
     """Render and write every target of the stack, again while the keys change under it (see
-    `write_until_current`, which says so through `say`).
+    `write_until_current`, which says so through `say`, and what `retry_conflicts` does).
 
     `known_keys`: current keys the caller already holds (see `render_for_deploy`); `hasher`: the
     stack's `content_hasher` when the caller already has it; `record`: note the new content in the
@@ -152,7 +172,7 @@ def deploy_all(spec: StackSpec, project_dir: Path, progress: Callable[[str, str]
     stack_hasher = hasher or content_hasher(spec, project_dir)
     deployment = write_until_current(
         spec, project_dir, lambda keys: write_targets(spec, project_dir, keys, stack_hasher, progress),
-        known_keys, say)
+        known_keys, say, retry_conflicts=retry_conflicts)
     if record:
         from kimi_infra.deploy_record import record_deployed
 

@@ -147,14 +147,14 @@ class ConfigTargetProvider(TrackedProvider):
         spec, project_dir = _spec(props), running_project_dir()
         hasher = content_hasher(spec, project_dir)
         target = open_deploy_target(props, spec, hasher)
-        checked = not first
+        attempts = 0
 
         def write(keys: Mapping[str, Secret]) -> tuple[Rendered, str]:
-            nonlocal checked
+            nonlocal attempts
+            attempts += 1
             rendered = render_for_deploy(spec, project_dir, known_keys=keys, hasher=hasher)
-            if not checked:  # a second write finds our first one there
+            if first and attempts == 1:  # a later attempt follows a write of ours that landed
                 _refuse_foreign(spec, project_dir, target, rendered)
-                checked = True
             return rendered, target.write(rendered)
 
         rendered, outcome = write_until_current(spec, project_dir, write)

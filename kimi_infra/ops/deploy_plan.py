@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from kimi_infra.content_hash import ContentHasher
 from kimi_infra.deploy_record import RecordEntry, read_record, record_deployed, record_path, write_record
@@ -24,6 +24,9 @@ from kimi_infra.models import StackSpec
 from kimi_infra.ownership import Keep, Written, hash_as_written, keep_reason
 from kimi_infra.render import Rendered
 from kimi_infra.secret import Secret
+
+if TYPE_CHECKING:
+    from kimi_infra.deploy import Deployment
 
 __all__ = ["DeployPlan", "Orphan", "TargetPlan", "apply_plan", "plan_deploy", "read_record", "record_deployed",
            "record_path", "unified_diff", "write_record"]
@@ -78,16 +81,21 @@ class Orphan:
                 "keptBecause": self.keep.reason if self.keep else None}
 
 
-@dataclass(frozen=True)
+@dataclass
 class DeployPlan:
-    """Everything `deploy` shows before it writes."""
+    """Everything `deploy` shows before it writes, and (`deployment`, set by `apply_plan`) what it wrote."""
 
     stack: str
     rendered: Rendered
     hasher: ContentHasher  # the stack's, salt read once for the plan and the writes
     targets: tuple[TargetPlan, ...]
     orphans: tuple[Orphan, ...]
-    outcomes: dict[str, str] = field(default_factory=dict)
+    deployment: Deployment | None = None
+
+    @property
+    def outcomes(self) -> dict[str, str]:
+        """Target name -> what the write did (empty before `apply_plan`)."""
+        return self.deployment.outcomes if self.deployment else {}
 
     @property
     def drifted(self) -> list[TargetPlan]:
@@ -115,8 +123,10 @@ class DeployPlan:
             "targets": [t.to_json() for t in self.targets],
             "removedFromStack": [dict(o.to_json(), pruned=o.location in (pruned or [])) for o in self.orphans],
         }
-        if applied:
+        if applied and self.deployment:
             document["outcomes"] = self.outcomes
+            # What was written: the plan's render, or a later one if a rotation made the deploy write again.
+            document["writtenSha256"] = self.deployment.rendered.content_hash
         return document
 
 
@@ -209,8 +219,8 @@ def apply_plan(plan: DeployPlan, spec: StackSpec, project_dir: Path, *, prune: b
     """
     from kimi_infra.deploy import deploy_all
 
-    deployed = deploy_all(spec, project_dir, progress=progress, known_keys=known_keys, hasher=plan.hasher, say=say)
-    plan.outcomes.update(deployed.outcomes)
+    plan.deployment = deployed = deploy_all(spec, project_dir, progress=progress, known_keys=known_keys,
+                                            hasher=plan.hasher, say=say)
     pruned: list[str] = []
     removable = [o for o in plan.orphans if not o.keep or (confirmed and not o.keep.final)]
     for orphan in (removable if prune else ()):

@@ -200,9 +200,10 @@ def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progre
     """Inline: render from the current keys and write every target. Reference and secretref: no
     target holds a key, so nothing is written; say what the gateway needs.
 
-    Whoever writes last must leave the current keys there (`write_until_current`): when the keys keep
-    changing under our writes, refuse naming `--resume`. `known_keys`: current keys the caller holds
-    (a rotation's new key); `salt`: the stack's salt when the caller has read it already."""
+    Whoever writes last must leave the current keys there (`write_until_current`, with a target that
+    changed under us written again): when the keys keep changing under our writes, refuse naming
+    `--resume`. `known_keys`: current keys the caller holds (a rotation's new key); `salt`: the
+    stack's salt when the caller has read it already."""
     label = _label(spec, provider)
     if spec.files_reference_env:
         variable = provider_info(provider).env_var
@@ -215,14 +216,14 @@ def write_targets(spec: StackSpec, project_dir: Path, provider: str, say: Progre
         say(f"{label}: keyMode secretref: targets hold no key; run `{RELOAD_HINT}` on each gateway "
             "so it picks up the new key")
         return
-    from kimi_infra.deploy import KeysKeptChanging, content_hasher, deploy_all
+    from kimi_infra.deploy import TargetsMayBeStale, content_hasher, deploy_all
 
     resume = f"then run `{_resume_command(spec.stack, provider)}` to finish"
     try:
         deploy_all(spec, project_dir, lambda location, outcome: say(f"{label}: {location}: {outcome}"),
                    known_keys=known_keys, hasher=ContentHasher(salt) if salt else content_hasher(spec, project_dir),
-                   record=True, say=lambda line: say(f"{label}: {line}"))
-    except KeysKeptChanging as error:
+                   record=True, say=lambda line: say(f"{label}: {line}"), retry_conflicts=True)
+    except TargetsMayBeStale as error:
         raise RotationError(error.problem, where=label,
                             fix=f"when no other rotation of this stack runs, {resume}") from None
     except KimiInfraError as error:

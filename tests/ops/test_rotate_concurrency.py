@@ -9,6 +9,7 @@ Local store: 20 pairs (a rotation lock serialises them). Secrets Manager on moto
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -200,57 +201,197 @@ def test_keys_changing_at_every_write_end_in_one_line_naming_resume_which_then_f
     assert current_keys_in_every_target(spec, project)["kimi-code"] == interlopers[-1].reveal()
 
 
-def config_target_update(spec, project: Path, monkeypatch) -> list[dict]:
-    """What `pulumi up` does to each inline target of a stack whose key rotated: ConfigTargetProvider.update
-    (the dynamic provider's own code, in this process; the engine runs it alike)."""
-    from components.providers.config_target import ConfigTargetProvider
+def config_target_props(spec, project: Path, target) -> dict:
+    """A ConfigTarget's inputs for one target of an inline stack whose moonshot key just got a new version."""
     from kimi_infra.content_hash import PLAIN
     from kimi_infra.targets import open_stack_target
 
+    return {"spec": spec.model_dump_json(exclude_none=True), "target": target.model_dump(exclude_none=True),
+            "location": open_stack_target(spec, target, project, PLAIN).location, "renderHash": "x",
+            "keyVersions": {"MOONSHOT_API_KEY": "v2"}}
+
+
+def run_door(door: str, spec, project: Path, monkeypatch, *extra: str) -> subprocess.CompletedProcess:
+    """`deploy --stack S --yes` (in this process), or what `pulumi up` does to each target of the stack: the
+    ConfigTarget provider's own `update` (its code as the engine runs it) with `"ok"` as stdout."""
+    from tests.support.project import run_cli
+
+    if door == "deploy":
+        return run_cli("--project-dir", str(project), "deploy", "--stack", spec.stack, "--yes", *extra)
+    from components.providers.config_target import ConfigTargetProvider
+    from kimi_infra.errors import KimiInfraError
+
     monkeypatch.chdir(project)  # the providers find the project the engine runs in from their working folder
-    provider = ConfigTargetProvider()
-    outs = []
-    for target in spec.targets:
-        props = {"spec": spec.model_dump_json(exclude_none=True), "target": target.model_dump(exclude_none=True),
-                 "location": open_stack_target(spec, target, project, PLAIN).location, "renderHash": "x",
-                 "keyVersions": {"MOONSHOT_API_KEY": "v2"}}
-        outs.append(provider.update(props["location"], {**props, "keyVersions": {}}, props).outs)
-    return outs
+    try:
+        for target in spec.targets:
+            props = config_target_props(spec, project, target)
+            ConfigTargetProvider().update(props["location"], {**props, "keyVersions": {}}, props)
+    except KimiInfraError as error:
+        return subprocess.CompletedProcess(["pulumi", "up"], 2, "", f"error: {error}")
+    return subprocess.CompletedProcess(["pulumi", "up"], 0, "ok", "")
+
+
+def run_first_when_a_target_is_written(monkeypatch, interloper: Callable[[], None]) -> None:
+    """`interloper` runs whole just before the first write call of any target lands, after the render: the
+    window in which deploy, `pulumi up` and rotate all hold the keys they read."""
+    from kimi_infra.targets import LocalFileTarget
+    from kimi_infra.targets.s3 import S3Target
+    from kimi_infra.targets.ssm import SsmParameterTarget
+
+    pending = [interloper]
+    for kind in (LocalFileTarget, S3Target, SsmParameterTarget):
+        def write(self, rendered, real=kind.write):
+            if pending:
+                pending.pop()()
+            return real(self, rendered)
+
+        monkeypatch.setattr(kind, "write", write)
+
+
+DOORS = ["deploy", "pulumi up"]
 
 
 @pytest.mark.usefixtures("aws")
-@pytest.mark.parametrize("door", ["deploy", "pulumi up"])
+@pytest.mark.parametrize("door", DOORS)
 def test_a_deploy_that_a_rotation_overtakes_writes_the_current_keys_again(tmp_path, monkeypatch, door):
-    """`deploy` (the CLI) or `pulumi up` (the ConfigTarget provider) has read the keys it renders when a whole
-    rotation lands before its write: it must not leave the old key there, so it checks the keys after its write
-    and writes again (the rule `rotate` follows, in deploy.write_until_current)."""
-    import components.providers.config_target as config_target
-    from tests.support.project import run_cli
+    """`deploy` or `pulumi up` has rendered the keys it read when a whole rotation lands before its write: it
+    must not leave the old key there, so it checks the keys after its write and writes again (the rule `rotate`
+    follows, deploy.write_until_current)."""
+    project = make_project(tmp_path, "inline")
+    spec = seed(project, "staging")
+    run_first_when_a_target_is_written(monkeypatch, rotate_quietly(spec, project, "moonshot", new_key("rotation")))
+
+    result = run_door(door, spec, project, monkeypatch)
+
+    assert result.returncode == 0, result.stderr
+    assert new_key("rotation").reveal() not in result.stdout + result.stderr
+    if door == "deploy":
+        assert "stack staging: a newer key became current while this run wrote the targets" in result.stderr
+    assert current_keys_in_every_target(spec, project)["moonshot"] == new_key("rotation").reveal()
+    monkeypatch.chdir(tmp_path)
+    status = run_door("deploy", spec, project, monkeypatch, "--preview", "--json")  # nothing left to write
+    assert [t["action"] for t in json.loads(status.stdout)["targets"]] == ["unchanged"] * len(spec.targets)
+
+
+@pytest.mark.usefixtures("aws")
+def test_deploy_json_names_the_hash_it_wrote_after_writing_again(tmp_path, monkeypatch):
+    from kimi_infra.deploy_record import read_record
 
     project = make_project(tmp_path, "inline")
     spec = seed(project, "staging")
-    rotation = rotate_quietly(spec, project, "moonshot", new_key("rotation"))
-    if door == "deploy":
-        run_first_when_a_write_starts(monkeypatch, rotation)
-        result = run_cli("--project-dir", str(project), "deploy", "--stack", "staging", "--yes")
-        assert result.returncode == 0, result.stderr
-        assert "stack staging: a newer key became current while this run wrote the targets" in result.stderr
-        assert new_key("rotation").reveal() not in result.stdout + result.stderr
+    run_first_when_a_target_is_written(monkeypatch, rotate_quietly(spec, project, "moonshot", new_key("rotation")))
+
+    document = json.loads(run_door("deploy", spec, project, monkeypatch, "--json").stdout)
+
+    recorded = {entry.contentHash for entry in read_record(project, "staging").values()}
+    assert recorded == {document["writtenSha256"]} and document["writtenSha256"] != document["renderedSha256"]
+
+
+FOREIGN = b"// another tool's config\n"
+
+
+def a_writer_after_each_read(monkeypatch, times: int) -> None:
+    """Another writer puts its config (FOREIGN...) at an S3 target after our write read it (the first `times`
+    writes): a conflict."""
+    from kimi_infra.targets.s3 import S3Target
+
+    real = S3Target._snapshot
+    left = [times]
+
+    def snapshot(self, client):
+        seen = real(self, client)
+        if left[0]:
+            left[0] -= 1
+            client.put_object(Bucket=self.bucket, Key=self.key, Body=FOREIGN + b"// %d\n" % left[0])  # a new ETag
+        return seen
+
+    monkeypatch.setattr(S3Target, "_snapshot", snapshot)
+
+
+def s3_body(target) -> bytes:
+    import boto3
+
+    return boto3.client("s3", region_name=target.region).get_object(Bucket=target.bucket, Key=target.key)["Body"].read()
+
+
+def drop(target) -> None:
+    import boto3
+
+    boto3.client("s3", region_name=target.region).delete_object(Bucket=target.bucket, Key=target.key)
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("door", DOORS)
+@pytest.mark.parametrize("mode", ["inline", "reference"])
+def test_a_conflict_in_deploy_overwrites_nothing_in_any_key_mode(tmp_path, monkeypatch, door, mode):
+    """Writing again after a conflict is for rotate only: deploy and `pulumi up` leave another writer's
+    object as it is and say so in one line, whatever the key mode."""
+    project = make_project(tmp_path, mode)
+    spec = seed(project, "staging")
+    bucket = spec.targets[0]
+    drop(bucket)  # the write then creates it (IfNoneMatch="*"), and the other writer gets in first
+    a_writer_after_each_read(monkeypatch, times=1)
+
+    result = run_door(door, spec, project, monkeypatch)
+
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert "another writer changed it after we read it, so nothing was overwritten" in last
+    assert "Traceback" not in result.stderr
+    assert s3_body(bucket).startswith(FOREIGN)
+
+
+@pytest.mark.usefixtures("aws")
+def test_conflicts_at_every_write_of_a_rotation_end_in_the_conflict_line(tmp_path, monkeypatch):
+    """rotate writes again after a conflict, WRITE_ATTEMPTS times; then it names the conflict (not keys that
+    kept changing: they did not)."""
+    project = make_project(tmp_path, "inline")
+    spec = seed(project, "staging")
+    drop(spec.targets[0])
+    a_writer_after_each_read(monkeypatch, times=deploy.WRITE_ATTEMPTS)
+    lines: list[str] = []
+
+    with pytest.raises(rot.RotationError) as refused:
+        run_op("rotate", spec, project, lines.append)
+
+    message = str(refused.value)
+    assert "another writer changed it" in message and "--resume" in message and "keys changed each time" not in message
+    assert sum("a target changed under us" in line for line in lines) == deploy.WRITE_ATTEMPTS - 1
+
+
+@pytest.mark.usefixtures("aws")
+@pytest.mark.parametrize("op", ["deploy", "rotate"])
+def test_a_store_unreachable_after_the_write_says_the_targets_were_written(tmp_path, monkeypatch, op):
+    from kimi_infra.stores import StoreError
+
+    project = make_project(tmp_path, "inline")
+    spec = seed(project, "staging")
+    real_read, real_write = deploy.current_keys, deploy.write_targets
+    written: list[bool] = []
+
+    def write_then_lose_the_store(*args, **kwargs):
+        deployment = real_write(*args, **kwargs)
+        written.append(True)
+        return deployment
+
+    def current_keys(*args, **kwargs):
+        if written:
+            raise StoreError("cannot reach Secrets Manager", where="kimi-infra/staging/moonshot",
+                             fix="check the network")
+        return real_read(*args, **kwargs)
+
+    monkeypatch.setattr(deploy, "write_targets", write_then_lose_the_store)
+    monkeypatch.setattr(deploy, "current_keys", current_keys)
+    if op == "deploy":
+        result = run_door("deploy", spec, project, monkeypatch)
+        assert result.returncode == 2
+        message = result.stderr.strip().splitlines()[-1]
     else:
-        real = config_target.render_for_deploy
-
-        def rotation_then_render(*args, **kwargs):
-            monkeypatch.setattr(config_target, "render_for_deploy", real)
-            rotation()
-            return real(*args, **kwargs)
-
-        monkeypatch.setattr(config_target, "render_for_deploy", rotation_then_render)
-        outs = config_target_update(spec, project, monkeypatch)
-        assert [out["outcome"] for out in outs] == ["written"] * len(spec.targets)
-
-    assert current_keys_in_every_target(spec, project)["moonshot"] == new_key("rotation").reveal()
-    status = run_cli("--project-dir", str(project), "status", "--stack", "staging", "--json")
-    assert status.returncode == 0, status.stdout + status.stderr  # in sync: no drift left behind
+        with pytest.raises(rot.RotationError) as refused:
+            run_op("rotate", spec, project)
+        message = str(refused.value)
+    assert written and "every target was written, but the keys could not be read again" in message, message
+    assert "cannot reach Secrets Manager" in message and "not every target was written" not in message
 
 
 def test_the_old_key_is_gone_after_two_rotations(tmp_path):
