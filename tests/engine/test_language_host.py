@@ -392,3 +392,26 @@ def test_the_plugins_a_program_needs_come_from_its_installed_pulumi_packages(pro
 
     result = probe.run("preview", "--logtostderr", "-v=7")
     assert "plugin kimiprobe 1.2.3 not installed" in result.stderr, result.stderr[-3000:]
+
+
+def test_two_stacks_up_at_once_each_get_the_warm_provider_of_their_own_run(probe: PulumiCli, private_tmp: Path,
+                                                                            tmp_path: Path):
+    """Two `pulumi up`s of two stacks at once, from one environment (so one hand-over folder, two offers in it at
+    the same time: each program waits for the other's): each resource is served by the warm python that its own
+    run's language host started, never the other run's, and nothing is left in the folder after."""
+    set_runtime_option(probe, warmDynamicProvider=True)
+    probe.run("stack", "init", "other")
+    env = warm_env(probe, "meet-then-record", private_tmp)
+    logs = {stack: tmp_path / f"up-{stack}.log" for stack in ("dev", "other")}
+    runs = {stack: probe.start("up", "--yes", "--stack", stack, env=env, log=log) for stack, log in logs.items()}
+    try:
+        for stack, run in runs.items():
+            assert run.wait(timeout=START_S) == 0, logs[stack].read_text()
+    finally:
+        for run in runs.values():
+            run.kill()
+    hosts = {stack: (marks(probe) / f"program-{stack}").read_text() for stack in runs}
+    served_by = {stack: (marks(probe) / f"provider-create-{stack}.ppid").read_text() for stack in runs}
+    assert len(set(hosts.values())) == 2
+    assert served_by == hosts
+    assert list((private_tmp / f"kimi-infra-warm-{os.getuid()}").iterdir()) == []

@@ -10,7 +10,9 @@ registers a resource whose provider records, when it creates or deletes it, the 
 process's parent (the SDK's launcher, or the language host that started it warm); `list-warm` records the
 pids of the warm provider pythons the language host started; `plant-socket:MODE` or `plant-socket:owner`
 replaces the host's hand-over socket by one of its own (world-open, or owned by another user) that answers a
-claim with a port nobody serves, then registers a `record-provider` resource.
+claim with a port nobody serves, then registers a `record-provider` resource; `meet-then-record` (two stacks
+run at once) records the pid of its language host, waits until the other stack's program has done the same,
+then registers a `record-provider` resource tagged with its stack, whose provider records its parent's pid too.
 """
 
 import os
@@ -46,25 +48,28 @@ class Slow(pulumi.dynamic.Resource):
 
 
 class RecordingProvider(pulumi.dynamic.ResourceProvider):
-    """Records, per operation, the command line of the provider process's parent."""
+    """Records, per operation, the command line and the pid of the provider process's parent (in
+    `provider-<operation>[-<tag>]` and the same name + `.ppid`)."""
 
-    def record(self, marks, operation):
+    def record(self, props, operation):
+        name = f"provider-{operation}" + (f"-{props['tag']}" if props.get("tag") else "")
         parent = Path(f"/proc/{os.getppid()}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        (Path(marks) / f"provider-{operation}").write_text(parent)
+        (Path(props["marks"]) / name).write_text(parent)
+        (Path(props["marks"]) / f"{name}.ppid").write_text(str(os.getppid()))
 
     def create(self, props):
-        self.record(props["marks"], "create")
+        self.record(props, "create")
         return pulumi.dynamic.CreateResult("recorded", props)
 
     def delete(self, id, props):
-        self.record(props["marks"], "delete")
+        self.record(props, "delete")
 
 
 class Recorded(pulumi.dynamic.Resource):
     """A resource of RecordingProvider's."""
 
-    def __init__(self, name: str, marks: str) -> None:
-        super().__init__(RecordingProvider(), name, {"marks": marks})
+    def __init__(self, name: str, marks: str, tag: str = "") -> None:
+        super().__init__(RecordingProvider(), name, {"marks": marks, "tag": tag})
 
 
 def warm_pythons():
@@ -79,6 +84,28 @@ def warm_pythons():
         if int(fields[1]) == os.getppid() and b"pulumi.dynamic" in command:
             found.append(stat.parent.name)
     return found
+
+
+def language_host_pid():
+    """The pid of this program's language host: its nearest ancestor whose executable is pulumi-language-python."""
+    pid = os.getppid()
+    while pid > 1:
+        executable = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        if Path(executable.decode()).name == "pulumi-language-python":
+            return pid
+        pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    raise RuntimeError("no pulumi-language-python among this program's ancestors")
+
+
+def meet_the_other_stack(stack):
+    """Records this program's language host as `program-<stack>`, then waits until two stacks have."""
+    (MARKS / f"program-{stack}.tmp").write_text(str(language_host_pid()))
+    (MARKS / f"program-{stack}.tmp").rename(MARKS / f"program-{stack}")
+    deadline = time.monotonic() + WAIT_S
+    while len([path for path in MARKS.glob("program-*") if path.suffix != ".tmp"]) < 2:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the other stack's program never started")
+        time.sleep(0.05)
 
 
 def plant_socket(how):
@@ -129,6 +156,9 @@ elif PROBE == "record-provider":
     Recorded("recorded", str(MARKS))
 elif PROBE == "list-warm":
     (MARKS / "warm-pids").write_text(" ".join(warm_pythons()))
+elif PROBE == "meet-then-record":
+    meet_the_other_stack(pulumi.get_stack())
+    Recorded("recorded", str(MARKS), tag=pulumi.get_stack())
 elif PROBE.startswith("plant-socket:"):
     plant_socket(PROBE.split(":", 1)[1])
     Recorded("recorded", str(MARKS))
