@@ -15,8 +15,8 @@ PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check
 LOCK_VENV := .venv-lock
 PIP_TOOLS := pip-tools==7.6.2
 PIP_COMPILE := $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-find-links
-# Tests run in parallel (pytest-xdist), whole files per worker and the gateway files on one worker
-# (tests/support/parallel.py); PYTEST_PARALLEL= (empty) runs them in this process, one by one. One worker a
+# Tests run in parallel (pytest-xdist), whole files per worker, longest first, and no two gateway files at
+# once (tests/support/parallel.py); PYTEST_PARALLEL= (empty) runs them in this process, one by one. One worker a
 # core: the whole suite is CPU-bound (fresh clone, side by side: 3 workers on 2 cores 689 s and 22.5 CPU-min,
 # 2 workers 687 s and 20.0 CPU-min).
 PYTEST_PARALLEL ?= -n auto
