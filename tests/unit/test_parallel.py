@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.support.parallel import hand_out_order
+from tests.support.parallel import GATEWAY_FOLDER, hand_out_order
 
 UNITS = {
     "tests/unit/test_a.py": ["tests/unit/test_a.py::t"],
@@ -28,7 +28,7 @@ def test_gateway_files_wait_while_another_worker_runs_one_longest_first_on_each_
 
 
 def test_a_gateway_file_is_still_handed_out_when_nothing_else_is_left():
-    gateways_only = {unit: ids for unit, ids in UNITS.items() if unit.startswith("tests/gateway/")}
+    gateways_only = {unit: ids for unit, ids in UNITS.items() if unit.startswith(GATEWAY_FOLDER)}
     assert hand_out_order(gateways_only, RECORDED, gateway_file_elsewhere=True) == [
         "tests/gateway/test_fleet.py", "tests/gateway/test_rotation.py"]
 
