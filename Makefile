@@ -16,14 +16,19 @@ LOCK_VENV := .venv-lock
 PIP_TOOLS := pip-tools==7.6.2
 PIP_COMPILE := $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-find-links
 # Tests run in parallel (pytest-xdist), whole files per worker, longest first, and no two gateway files at
-# once (tests/support/parallel.py); PYTEST_PARALLEL= (empty) runs them in this process, one by one. One worker a
-# core: the whole suite is CPU-bound (fresh clone, side by side: 3 workers on 2 cores 689 s and 22.5 CPU-min,
-# 2 workers 687 s and 20.0 CPU-min).
-PYTEST_PARALLEL ?= -n auto
-# The check lane waits more than it computes (moto_server, subprocesses, an endpoint that never answers):
-# half as many workers again as cores keep the cores busy (2 cores shared with other work, two runs each way
-# side by side: 3 workers 217 s and 352 s of pytest, 2 workers 317 s and 409 s). CHECK_PARALLEL= : one process.
-CHECK_PARALLEL ?= -n $(shell $(PYTHON) -c 'import os; print(max(2, (os.cpu_count() or 1) * 3 // 2))')
+# once (tests/support/parallel.py); PYTEST_PARALLEL= (empty) runs them in this process, one by one.
+# Half as many workers again as cores (at least 2), in both lanes: tests wait on moto_server, subprocesses,
+# grace periods and endpoints that never answer, and on 2 cores a third worker fills that time.
+# - make test, warm, two pairs alternated (2026-12-04, 2 cores): 3 workers 7:57 and 8:03 (pytest 476 and
+#   482 s; 886 and 915 CPU-s, the cores 96-98% busy), 2 workers 8:42 and 8:58 (521 and 537 s; 883 and
+#   909 CPU-s, ~88% busy). Before gateway files ran apart (ea179a5), 3 workers took as long as 2 and 2.5
+#   CPU-min more, likely because more gateway scenarios overlapped and stretched each other.
+# - make check (2 cores shared with other work, side by side): 3 workers 217 s and 352 s of pytest, 2
+#   workers 317 s and 409 s.
+# CHECK_PARALLEL= (empty): make check in one process.
+WORKERS := $(shell $(PYTHON) -c 'import os; print(max(2, (os.cpu_count() or 1) * 3 // 2))')
+PYTEST_PARALLEL ?= -n $(WORKERS)
+CHECK_PARALLEL ?= -n $(WORKERS)
 CHECK_MARKERS := not engine and not gateway and not contract and not openclaw
 
 .PHONY: dev test check engine engine-test contract bench lint lock clean
