@@ -19,10 +19,10 @@ PIP_COMPILE := $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-un
 # once (tests/support/parallel.py); PYTEST_PARALLEL= (empty) runs them in this process, one by one.
 # Half as many workers again as cores (at least 2), in both lanes: tests wait on moto_server, subprocesses,
 # grace periods and endpoints that never answer, and on 2 cores a third worker fills that time.
-# - make test, warm, two pairs alternated (2026-12-04, 2 cores): 3 workers 7:57 and 8:03 (pytest 476 and
-#   482 s; 886 and 915 CPU-s, the cores 96-98% busy), 2 workers 8:42 and 8:58 (521 and 537 s; 883 and
-#   909 CPU-s, ~88% busy). Before gateway files ran apart (ea179a5), 3 workers took as long as 2 and 2.5
-#   CPU-min more, likely because more gateway scenarios overlapped and stretched each other.
+# - make test, warm, three pairs alternated (2026-12-04, 2 cores): 3 workers 7:57, 8:03 and 8:27 (pytest
+#   476, 482 and 506 s; 886, 915 and 955 CPU-s, the cores 96-98% busy), 2 workers 8:42, 8:58 and 8:45 (521,
+#   537 and 524 s; 883, 909 and 899 CPU-s, 85-89% busy). Before gateway files ran apart (ea179a5), 3
+#   workers took as long as 2 and 2.5 CPU-min more, likely because gateway scenarios overlapped more.
 # - make check (2 cores shared with other work, side by side): 3 workers 217 s and 352 s of pytest, 2
 #   workers 317 s and 409 s.
 # CHECK_PARALLEL= (empty): make check in one process.
