@@ -25,8 +25,9 @@ PIP_COMPILE := $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-un
 #   workers took as long as 2 and 2.5 CPU-min more, likely because gateway scenarios overlapped more.
 # - make check (2 cores shared with other work, side by side): 3 workers 217 s and 352 s of pytest, 2
 #   workers 317 s and 409 s.
-# CHECK_PARALLEL= (empty): make check in one process.
-WORKERS := $(shell $(PYTHON) -c 'import os; print(max(2, (os.cpu_count() or 1) * 3 // 2))')
+# CHECK_PARALLEL= (empty): make check in one process. WORKERS is expanded only where a lane uses it (`=`, not
+# `:=`), so `make dev` starts no Python to count cores.
+WORKERS = $(shell $(PYTHON) -c 'import os; print(max(2, (os.cpu_count() or 1) * 3 // 2))')
 PYTEST_PARALLEL ?= -n $(WORKERS)
 CHECK_PARALLEL ?= -n $(WORKERS)
 CHECK_MARKERS := not engine and not gateway and not contract and not openclaw
