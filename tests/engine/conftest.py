@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.moto import MotoServer, create_bucket
-from tests.support.pulumi_engine import PulumiCli, copy_project
+from tests.support.pulumi_engine import PulumiCli, copy_project, kms_secrets_provider
 
 # The buckets the shipped stack files deploy to (they must exist before `up`, as for users).
 STACK_BUCKETS = {"kimi-infra-staging-config": "us-east-1", "kimi-infra-prod-config": "us-east-1",
@@ -25,9 +25,18 @@ def stack_buckets(aws: MotoServer) -> None:
 
 
 @pytest.fixture
-def pulumi(engine_bin: Path, aws: MotoServer, tmp_path: Path) -> PulumiCli:
+def state_secrets(aws: MotoServer) -> str | None:
+    """What the `pulumi` fixture's stacks encrypt their secrets with: a KMS key on the worker's moto_server
+    (see `kms_secrets_provider` for the CPU it saves). A module that runs the README's own commands
+    overrides this with None: Pulumi's default passphrase provider, as a user gets it."""
+    return kms_secrets_provider(aws.endpoint)
+
+
+@pytest.fixture
+def pulumi(engine_bin: Path, aws: MotoServer, tmp_path: Path, state_secrets: str | None) -> PulumiCli:
     """The pulumi CLI in a fresh copy of the project, logged in to a local (file://) backend."""
-    cli = PulumiCli(engine_bin, copy_project(tmp_path / "project"), tmp_path / "pulumi-home", aws.endpoint)
+    cli = PulumiCli(engine_bin, copy_project(tmp_path / "project"), tmp_path / "pulumi-home", aws.endpoint,
+                    secrets_provider=state_secrets)
     state = tmp_path / "state"
     state.mkdir()
     cli.login(f"file://{state}")

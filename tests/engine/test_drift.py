@@ -105,7 +105,8 @@ def test_an_up_from_a_second_checkout_creates_the_local_store_and_file(pulumi: P
     pulumi.select_stack("dev")
     pulumi.set_keys(CANARY_KEY, KIMICODE_CANARY)
     pulumi.up()
-    second = PulumiCli(pulumi.engine_bin, copy_project(tmp_path / "second"), pulumi.home, pulumi.aws_endpoint)
+    second = PulumiCli(pulumi.engine_bin, copy_project(tmp_path / "second"), pulumi.home, pulumi.aws_endpoint,
+                       secrets_provider=pulumi.secrets_provider)
     shutil.copy(pulumi.project / "stacks" / "Pulumi.dev.yaml", second.project / "stacks" / "Pulumi.dev.yaml")
     second.select_stack("dev")
     second.up()

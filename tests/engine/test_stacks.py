@@ -18,6 +18,11 @@ from tests.support.pulumi_engine import DOCUMENTED_OUTPUTS, KIMICODE_CANARY, Pul
 pytestmark = pytest.mark.engine
 
 
+@pytest.fixture
+def state_secrets() -> None:
+    """The README's commands as a user types them: Pulumi's default passphrase provider."""
+    return None
+
 
 def assert_no_plaintext_key(pulumi: PulumiCli, stack: str, state: Path) -> None:
     """Acceptance 3: not in the checkpoint or its backups, not in the stack file (ciphertext only),
