@@ -29,19 +29,19 @@ from tests.support.pulumi_engine import PulumiCli
 pytestmark = pytest.mark.engine
 
 FIXTURE = Path(__file__).with_name("new_python")
-UNUSED_AWS = "http://127.0.0.1:9"  # the probe program touches no AWS
+UNUSED_AWS = "http://127.0.0.1:9"  # the probe program touches no AWS (only the state's KMS key, at its own URL)
 START_S = 120  # bounded waits: generous for a loaded 2-core machine, never a timing assertion
 EXIT_S = 60
 
 
 @pytest.fixture
-def bare_probe(engine_bin: Path, tmp_path: Path) -> Iterator[PulumiCli]:
+def bare_probe(engine_bin: Path, tmp_path: Path, state_secrets: str | None) -> Iterator[PulumiCli]:
     """`pulumi` in a copy of the probe project whose `venv` is the checkout's virtualenv, stack `dev` (no config)."""
     project = tmp_path / "host-probe"
     shutil.copytree(FIXTURE, project)
     (project / "venv").symlink_to(PROJECT_DIR / ".venv")
     (tmp_path / "marks").mkdir()
-    cli = PulumiCli(engine_bin, project, tmp_path / "pulumi-home", UNUSED_AWS)
+    cli = PulumiCli(engine_bin, project, tmp_path / "pulumi-home", UNUSED_AWS, secrets_provider=state_secrets)
     (tmp_path / "state").mkdir()
     cli.login(f"file://{tmp_path / 'state'}")
     cli.select_stack("dev")
