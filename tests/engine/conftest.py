@@ -1,7 +1,8 @@
-"""Engine-test fixtures: the stack buckets and a project copy. AWS is the worker's shared moto_server, reset
-for each test (the `aws` fixture): a server of each test's own cost its start, and moto's loading at its first
-call of each service (up to ~9 s for SSM under load), in every test. The built Pulumi engine, `engine_bin`,
-is a shared fixture in tests/support/fixtures.py: the gateway fleet tests use it too.
+"""Engine-test fixtures: the stack buckets, a project copy, and the KMS key its stacks' state secrets use.
+AWS is the worker's shared moto_server, reset for each test (the `aws` fixture): a server of each test's own
+cost its start, and moto's loading at its first call of each service (up to ~9 s for SSM under load), in
+every test. The built Pulumi engine, `engine_bin`, is a shared fixture in tests/support/fixtures.py: the
+gateway fleet tests use it too.
 """
 
 from __future__ import annotations

@@ -66,10 +66,10 @@ def kms_secrets_provider(endpoint: str) -> str:
     URL, so a test that points AWS_ENDPOINT_URL elsewhere still reaches it).
 
     Pulumi's default passphrase provider derives its key with 1,000,000 rounds of PBKDF2 in every command
-    that reads or writes a secret: ~0.17 s of CPU each (`config set --secret`, `preview`, `up`, `destroy`...),
-    about half of each such command's CPU. A KMS-encrypted data key costs one call to moto instead. Measured
-    on tests/engine/test_guards.py (165 pulumi commands), two runs each: the pulumi processes used 27.6 and
-    28.8 CPU-s with the passphrase, 14.4 and 14.0 with KMS."""
+    that needs the stack's secrets manager (`stack select --create`, `config set --secret`, `preview`, `up`,
+    `refresh`, `destroy`): ~0.17 s of CPU each, about half of what such a command uses. A KMS-encrypted data
+    key costs one call to moto instead. Measured on tests/engine/test_guards.py (165 pulumi commands), two
+    runs each: the pulumi processes used 27.6 and 28.8 CPU-s with the passphrase, 14.4 and 14.0 with KMS."""
     import boto3
 
     key = boto3.client("kms", region_name=KMS_REGION, endpoint_url=endpoint).create_key()["KeyMetadata"]["KeyId"]
