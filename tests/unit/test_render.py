@@ -114,6 +114,15 @@ def test_extra_models_aliases_and_primary():
     assert config["agents"]["defaults"]["model"]["primary"] == "kimi-code/kimi-for-coding"
 
 
+def test_an_extra_model_renders_every_field_it_sets_but_its_alias():
+    extra = {"id": "kimi-k2-custom", "name": "Custom", "reasoning": True, "input": ["text", "image"],
+             "cost": {"input": 0.5, "output": 2, "cacheRead": 0.1, "cacheWrite": 0}, "contextWindow": 65536,
+             "maxTokens": 4096, "headers": {"X-Team": "infra"}, "compat": {"supportsDeveloperRole": False}}
+    config = rendered_dict(spec(extraModels={"moonshot": [{**extra, "alias": "Mine"}]}))
+    assert config["models"]["providers"]["moonshot"]["models"][-1] == extra
+    assert config["agents"]["defaults"]["models"]["moonshot/kimi-k2-custom"] == {"alias": "Mine"}
+
+
 def test_same_input_same_bytes_and_hash():
     first = render_stack(spec())
     second = render_stack(spec())
