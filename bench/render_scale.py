@@ -2,14 +2,17 @@
 
 Prints:
 - the time to validate, render, parse back and re-validate N synthetic stacks (N = 10, 100, 1,000,
-  10,000): wall time, and the CPU time of this process (on a shared machine the wall time also
-  counts the time other processes held the CPU; the load average is printed with the figures);
+  10,000): the median of RUNS runs per size (the sizes alternated, so drift in the machine's speed
+  hits every size alike) with the fastest and slowest run beside it, wall time and the CPU time of
+  this process (on a shared machine the wall time also counts the time other processes held the
+  CPU; the load average is printed with the figures);
 - the median wall time (7 runs, alternated) of `python -m kimi_infra render --stack dev` and of
   `python -c "import json5, pydantic; pydantic.create_model('M', x=(int, ...))"`, and their ratio;
   beside it the median CPU time of each (user + system of the child), which the load of a shared
   machine sways less than the wall time.
 
-Goals (issue 23): 10,000 stacks under 1.5 s, growing linearly; cold-start ratio at most 1.3. Run: `make bench`.
+Goals (issue 23): 10,000 stacks under 1.5 s, growing linearly; cold-start ratio at most 1.3. Run: `make bench`,
+or `.venv/bin/python bench/render_scale.py [RUNS]` (default 5).
 """
 
 from __future__ import annotations
@@ -30,6 +33,8 @@ from kimi_infra.models import StackSpec  # noqa: E402
 from kimi_infra.render import parse, render_stack  # noqa: E402
 
 FLOOR = "import json5, pydantic; pydantic.create_model('M', x=(int, ...))"
+SIZES = (10, 100, 1000, 10_000)
+RUNS = 5
 
 
 def synthetic_stack(index: int) -> dict:
@@ -89,13 +94,36 @@ def _medians(times: list[tuple[float, float]]) -> tuple[float, float]:
     return statistics.median(wall for wall, _ in times), statistics.median(cpu for _, cpu in times)
 
 
+def scale(runs: int) -> dict[int, list[tuple[float, float]]]:
+    """(wall, CPU) of each of `runs` runs per size in SIZES, the sizes alternated run by run."""
+    times: dict[int, list[tuple[float, float]]] = {count: [] for count in SIZES}
+    for _ in range(runs):
+        # Largest first: a small run right after the 10,000 would start on caches that run emptied.
+        for count in reversed(SIZES):
+            times[count].append(time_stacks(count))
+    return times
+
+
+def runs_from(args: list[str]) -> int:
+    """RUNS from the command line (default 5); exits with a one-line error for anything but a whole number >= 1."""
+    if not args:
+        return RUNS
+    if not args[0].isdigit() or int(args[0]) < 1:
+        raise SystemExit(f"render_scale.py: RUNS must be a whole number of at least 1, not {args[0]!r}; "
+                         "fix: e.g. `bench/render_scale.py 5`")
+    return int(args[0])
+
+
 def main() -> None:
+    runs = runs_from(sys.argv[1:])
     time_stacks(10)  # warm-up: first-use costs (regex compiles, pydantic validators)
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    for count in (10, 100, 1000, 10_000):
-        wall, cpu = time_stacks(count)
-        print(f"render+validate {count:>6,} stacks: {wall * 1000:8.1f} ms ({wall / count * 1e6:5.0f} us/stack), "
-              f"CPU {cpu * 1000:8.1f} ms ({cpu / count * 1e6:5.0f} us/stack)")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; median of {runs} runs per size")
+    for count, times in scale(runs).items():
+        wall, cpu = _medians(times)
+        fastest, slowest = min(w for w, _ in times), max(w for w, _ in times)
+        print(f"render+validate {count:>6,} stacks: {wall * 1000:8.1f} ms ({wall / count * 1e6:5.0f} us/stack; "
+              f"runs {fastest * 1000:.1f}-{slowest * 1000:.1f} ms), CPU {cpu * 1000:8.1f} ms "
+              f"({cpu / count * 1e6:5.0f} us/stack)")
     (ours, ours_cpu), (floor, floor_cpu) = cold_start()
     print(f"cold start `render --stack dev`: {ours * 1000:.0f} ms (median of 7), CPU {ours_cpu * 1000:.0f} ms")
     print(f"cold start pydantic floor:       {floor * 1000:.0f} ms (median of 7), CPU {floor_cpu * 1000:.0f} ms")
